@@ -1,0 +1,45 @@
+/**
+ * A plan as a tree a person reads at a glance, like CodePipeline's stage view turned sideways.
+ */
+import type { PipelinePlan, PlanAction } from '../model/plan-schema.js';
+
+export function formatPlanTree(plan: PipelinePlan): string {
+  const lines: string[] = [];
+  const trigger = plan.trigger === 'push' ? `push to ${plan.source.branch}` : 'pull request (test only)';
+  lines.push(`${plan.pipelineName}  (${plan.flavor}; starts on ${trigger}; ${plan.executionMode})`);
+  plan.stages.forEach((stage, stageIndex) => {
+    const lastStage = stageIndex === plan.stages.length - 1;
+    const environment = plan.environments.find((e) => e.name === stage.environment);
+    const where = environment ? `  [${environment.name}: account ${environment.account}, ${environment.region}]` : '';
+    const failure = stage.onFailure === 'ROLLBACK' ? '  on failure: roll back' : '';
+    lines.push(`${lastStage ? '└─' : '├─'} ${stage.name}${where}${failure}`);
+    const prefix = lastStage ? '   ' : '│  ';
+    stage.actions.forEach((action, actionIndex) => {
+      const lastAction = actionIndex === stage.actions.length - 1;
+      lines.push(`${prefix}${lastAction ? '└─' : '├─'} ${describeAction(action)}`);
+    });
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+function describeAction(action: PlanAction): string {
+  const io = [
+    action.inputs.length ? `in: ${action.inputs.join(', ')}` : '',
+    action.outputs.length ? `out: ${action.outputs.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  const detail = (() => {
+    switch (action.kind) {
+      case 'source':
+        return 'source';
+      case 'approval':
+        return 'manual approval';
+      case 'commands':
+        return `step ${action.step}${action.assumesDeployerRole ? ', assumes the deployer role' : ''}`;
+      default:
+        throw new Error(`unknown action kind ${(action as { kind: string }).kind}`);
+    }
+  })();
+  return `${action.runOrder}. ${action.name} (${detail})${io ? `  ${io}` : ''}`;
+}

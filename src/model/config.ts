@@ -1,0 +1,315 @@
+/**
+ * The configuration of a set of service pipelines: what `pipelines.config.ts` exports.
+ *
+ * The zod schemas below are the single source of truth: the TypeScript types are inferred
+ * from them (doc comments included, so an editor shows them on hover), and validation
+ * (`validateConfig`) reports every problem at once with its path.
+ */
+import { z } from 'zod';
+
+/** An AWS account id: exactly 12 digits. */
+export const accountIdSchema = z
+  .string({ error: 'required: an AWS account id (12 digits, as a string)' })
+  .regex(/^\d{12}$/, 'must be an AWS account id: exactly 12 digits, as a string (e.g. "123456789012")');
+
+/**
+ * An AWS region name, such as `us-east-1`, `eu-west-2`, `ap-southeast-1`, `us-gov-west-1` or `cn-north-1`.
+ * Checked by shape, so new regions work without an upgrade.
+ */
+export const regionSchema = z
+  .string({ error: 'required: an AWS region (e.g. "us-east-1")' })
+  .regex(
+    /^(?:af|ap|ca|cn|eu|il|me|mx|sa|us|us-gov|us-iso|us-isob)-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-\d$/,
+    'must be an AWS region such as "us-east-1" or "eu-west-2"',
+  );
+
+/** A name used in resource names: lower-case letters, digits and dashes, starting with a letter. */
+const resourceNameSchema = (what: string, maxLength: number) =>
+  z
+    .string({ error: `required: the ${what}` })
+    .min(1, `the ${what} must not be empty`)
+    .max(maxLength, `the ${what} must be at most ${maxLength} characters (it is part of AWS resource names)`)
+    .regex(
+      /^[a-z][a-z0-9-]*$/,
+      `the ${what} must start with a lower-case letter and hold only lower-case letters, digits and dashes (it is part of AWS resource names)`,
+    );
+
+/** Where the pipelines themselves live. */
+export const cicdSchema = z.strictObject({
+  /** The AWS account that hosts the pipelines, their artifact bucket and alerts topic (the article's DEV account). */
+  account: accountIdSchema,
+  /** The region of the pipelines. */
+  region: regionSchema,
+});
+
+/** One deployment environment (a stage), in promotion order. */
+export const environmentSchema = z.strictObject({
+  /** The stage name: `dev`, `staging`, `prod`... Passed to every step as `STAGE`. */
+  name: resourceNameSchema('environment name', 16),
+  /** The AWS account this environment deploys into. Each environment should have its own. */
+  account: accountIdSchema,
+  /** The region this environment deploys into; passed to steps as `TARGET_REGION`. */
+  region: regionSchema,
+  /**
+   * Ask a person to approve before deploying to this environment.
+   *
+   * @default false
+   */
+  approval: z.boolean().optional(),
+  /**
+   * When the deploy or the acceptance tests of this environment fail, roll back to the last good release.
+   *
+   * @default false
+   */
+  rollbackOnFailure: z.boolean().optional(),
+});
+
+/** Where alerts go: failed executions, approvals waiting, and (for the webhook) successes. */
+export const notificationsSchema = z.strictObject({
+  /** E-mail addresses subscribed to the alerts topic (AWS only). */
+  email: z.array(z.email('must be an e-mail address')).optional(),
+  /** A Slack channel, through AWS Chatbot (AWS only). The workspace must be authorized in AWS Chatbot once, by hand. */
+  slack: z
+    .strictObject({
+      /** The Slack workspace id (AWS Chatbot's "workspace ID", e.g. `T0123ABCD`). */
+      workspaceId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'must be a Slack workspace id such as "T0123ABCD"'),
+      /** The Slack channel id (e.g. `C0123ABCDEF`). */
+      channelId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'must be a Slack channel id such as "C0123ABCDEF"'),
+    })
+    .optional(),
+  /** An incoming-webhook URL (Slack compatible) that receives a JSON message; used by local runs and AWS. */
+  webhook: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+});
+
+/** A GitHub repository, for pipelines in AWS. */
+export const githubSourceSchema = z
+  .strictObject({
+    /** The repository's owner (user or organization). */
+    owner: z.string().min(1, 'required: the GitHub owner'),
+    /** The repository's name. */
+    repo: z.string().min(1, 'required: the GitHub repository name'),
+    /**
+     * The branch whose pushes start the pipeline.
+     *
+     * @default 'main'
+     */
+    branch: z.string().min(1).optional(),
+    /**
+     * ARN of a CodeConnections (CodeStar Connections) connection to GitHub. The recommended source.
+     */
+    connectionArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:(?:codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection\/[A-Za-z0-9-]+$/,
+        'must be a CodeConnections ARN (arn:aws:codeconnections:<region>:<account>:connection/<id>)',
+      )
+      .optional(),
+    /**
+     * Name of a Secrets Manager secret that holds a GitHub OAuth token: the article's (older) source.
+     * Use `connectionArn` for new pipelines.
+     */
+    githubTokenSecret: z.string().min(1).optional(),
+  })
+  .superRefine((github, ctx) => {
+    const given = [github.connectionArn, github.githubTokenSecret].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          given === 0
+            ? 'required: either connectionArn (a CodeConnections connection, recommended) or githubTokenSecret'
+            : 'give either connectionArn or githubTokenSecret, not both',
+      });
+    }
+  });
+
+/** Where a service's code comes from. */
+export const sourceSchema = z
+  .strictObject({
+    /** The GitHub repository, for pipelines in AWS. */
+    github: githubSourceSchema.optional(),
+    /** A folder on this machine (in a git repository or not), for local runs; relative to the config file. */
+    path: z.string().min(1, 'must not be empty').optional(),
+  })
+  .refine((source) => source.github !== undefined || source.path !== undefined, {
+    message: 'required: source.github (for AWS) or source.path (for local runs), or both',
+  });
+
+/** A command: one shell line, or several run in order. */
+const commandSchema = z.union([z.string().min(1, 'must not be empty'), z.array(z.string().min(1, 'must not be empty')).min(1)]);
+
+/** Commands that replace a step's default (see the flavors). */
+export const commandsSchema = z.strictObject({
+  /** Install dependencies. Default (serverless): `npm ci`. */
+  install: commandSchema.optional(),
+  /** Lint. Default (serverless): `npm run lint`. */
+  lint: commandSchema.optional(),
+  /** Unit tests. Default (serverless): `npm test`. */
+  testUnit: commandSchema.optional(),
+  /** Integration tests. Default (serverless): `npm run test:integration`. */
+  testIntegration: commandSchema.optional(),
+  /** Build the deployment package once. Default (serverless): `osls package` with one code bundle for every stage. */
+  package: commandSchema.optional(),
+  /** Deploy the package to `$STAGE`. Default (serverless): `osls deploy --package`. */
+  deploy: commandSchema.optional(),
+  /** Acceptance tests against the deployed stage (`SERVICE_URL` is set). Default (serverless): `npm run test:acceptance`. */
+  testAcceptance: commandSchema.optional(),
+  /** Put the previous release back. Default (serverless): redeploy the last good package. */
+  rollback: commandSchema.optional(),
+});
+
+/** An IAM policy statement, as JSON. */
+export const policyStatementSchema = z.strictObject({
+  /** Optional statement id. */
+  Sid: z.string().regex(/^[A-Za-z0-9]*$/, 'must hold only letters and digits').optional(),
+  /** @default 'Allow' */
+  Effect: z.enum(['Allow', 'Deny']).optional(),
+  /** IAM actions, such as `lambda:UpdateFunctionCode`. */
+  Action: z.union([z.string(), z.array(z.string()).min(1)]),
+  /** Resource ARNs. */
+  Resource: z.union([z.string(), z.array(z.string()).min(1)]),
+  /** IAM conditions. */
+  Condition: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string()), z.boolean()]))).optional(),
+});
+
+/** Infer the deploy permissions from the service's CloudFormation template. */
+export const inferPermissionsSchema = z.strictObject({
+  /**
+   * The packaged template (`cloudformation-template-update-stack.json`) or the package folder holding it,
+   * relative to the config file.
+   */
+  infer: z.string().min(1),
+  /** Statements added to the inferred ones. */
+  extra: z.array(policyStatementSchema).optional(),
+});
+
+/** One microservice and its pipeline. */
+export const serviceSchema = z.strictObject({
+  /** The service name (as in serverless.yml `service:`). Names its pipeline, roles and stacks. */
+  name: resourceNameSchema('service name', 32),
+  /** Where its code comes from. */
+  source: sourceSchema,
+  /**
+   * How it is built and deployed: `serverless` runs the Serverless Framework v3 (`osls`); `custom` runs `commands`.
+   *
+   * @default 'serverless'
+   */
+  flavor: z.enum(['serverless', 'custom']).optional(),
+  /** Replace the commands of any step. A `custom` service must give `package` and `deploy`. */
+  commands: commandsSchema.optional(),
+  /**
+   * What the deployer role in each target account may do: IAM statements, or `{ infer: '<template>' }`.
+   * Never administrator access.
+   *
+   * @default - the statements the Serverless Framework needs to deploy a stack of its own name
+   */
+  deployPermissions: z.union([z.array(policyStatementSchema), inferPermissionsSchema]).optional(),
+  /**
+   * Run a test-only pipeline (lint, unit, integration, package; no deploy) for pull requests.
+   *
+   * @default true
+   */
+  pullRequests: z.boolean().optional(),
+  /**
+   * The environments this service deploys to, by name, in the order of the top-level `environments`.
+   *
+   * @default - all of them
+   */
+  environments: z.array(z.string().min(1)).min(1, 'must name at least one environment').optional(),
+  /** Variables given to every step of this service. */
+  variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid variable name'), z.string()).optional(),
+  /**
+   * Time limit of each action, in minutes.
+   *
+   * @default 20
+   */
+  timeoutMinutes: z.number().int().min(5).max(480).optional(),
+});
+
+/** Everything `pipelines.config.ts` holds. */
+export const configSchema = z
+  .strictObject({
+    /** Where the pipelines live: the CICD account and region. */
+    cicd: cicdSchema,
+    /** The deployment environments, in promotion order (e.g. dev, staging, prod). At least one. */
+    environments: z.array(environmentSchema).min(1, 'at least one environment is required'),
+    /** Where alerts go. */
+    notifications: notificationsSchema.optional(),
+    /** The services, one pipeline each. */
+    services: z.array(serviceSchema).min(1, 'at least one service is required'),
+    /**
+     * What happens when a pipeline starts while it is running (CodePipeline V2's execution modes).
+     *
+     * @default 'SUPERSEDED'
+     */
+    executionMode: z.enum(['SUPERSEDED', 'QUEUED', 'PARALLEL']).optional(),
+  })
+  .superRefine((config, ctx) => {
+    duplicates(config.environments.map((e) => e.name)).forEach((index) =>
+      ctx.addIssue({ code: 'custom', path: ['environments', index, 'name'], message: `duplicate environment name "${config.environments[index]?.name}"` }),
+    );
+    duplicates(config.services.map((s) => s.name)).forEach((index) =>
+      ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${config.services[index]?.name}"` }),
+    );
+    const environmentNames = config.environments.map((e) => e.name);
+    config.services.forEach((service, serviceIndex) => {
+      service.environments?.forEach((name, envIndex) => {
+        if (!environmentNames.includes(name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', serviceIndex, 'environments', envIndex],
+            message: `unknown environment "${name}"; the config has: ${environmentNames.join(', ')}`,
+          });
+        }
+      });
+      if (service.environments) {
+        duplicates(service.environments).forEach((envIndex) =>
+          ctx.addIssue({ code: 'custom', path: ['services', serviceIndex, 'environments', envIndex], message: `environment "${service.environments?.[envIndex]}" is listed twice` }),
+        );
+      }
+      if (service.flavor === 'custom') {
+        for (const step of ['package', 'deploy'] as const) {
+          if (!service.commands?.[step]) {
+            ctx.addIssue({ code: 'custom', path: ['services', serviceIndex, 'commands', step], message: `required: a custom service must give the ${step} command` });
+          }
+        }
+      }
+    });
+  });
+
+/** The indexes of the entries that repeat an earlier one. */
+function duplicates(values: readonly string[]): number[] {
+  return values.flatMap((value, index) => (values.indexOf(value) < index ? [index] : []));
+}
+
+/** The configuration, as written by a user. */
+export type PipelinesConfig = z.input<typeof configSchema>;
+/** One environment of the configuration. */
+export type EnvironmentConfig = z.input<typeof environmentSchema>;
+/** One service of the configuration. */
+export type ServiceConfig = z.input<typeof serviceSchema>;
+/** Alerts settings. */
+export type NotificationsConfig = z.input<typeof notificationsSchema>;
+/** The commands that override a step. */
+export type CommandsConfig = z.input<typeof commandsSchema>;
+/** An IAM policy statement as JSON. */
+export type PolicyStatementJson = z.input<typeof policyStatementSchema>;
+
+/** The step names of `commands`, in the order a pipeline runs them. */
+export const commandNames = ['install', 'lint', 'testUnit', 'testIntegration', 'package', 'deploy', 'testAcceptance', 'rollback'] as const;
+export type CommandName = (typeof commandNames)[number];
+
+/**
+ * Declare the pipelines of your services. Identity at runtime: it exists so that your editor
+ * type-checks `pipelines.config.ts` and shows the documentation of every key.
+ *
+ * @example
+ * export default defineConfig({
+ *   cicd: { account: '111111111111', region: 'us-east-1' },
+ *   environments: [{ name: 'dev', account: '222222222222', region: 'us-east-1' }],
+ *   services: [{ name: 'ac-rest-api', source: { path: './ac-rest-api' } }],
+ * });
+ */
+export function defineConfig(config: PipelinesConfig): PipelinesConfig {
+  return config;
+}

@@ -1,0 +1,5 @@
+export * from './config.js';
+export * from './errors.js';
+export * from './plan-schema.js';
+export * from './plan.js';
+export * from './validate.js';

@@ -1,0 +1,312 @@
+/**
+ * The plan builder: a pure function from a validated config to the plan of each service.
+ */
+import type { CommandName } from './config.js';
+import { InputError } from './errors.js';
+import type {
+  CommandsPlanAction,
+  PipelinePlan,
+  PlanAction,
+  PlanArtifact,
+  PlanEnvironment,
+  PlanStage,
+  PlansDocument,
+  StepName,
+} from './plan-schema.js';
+import type { ValidConfig } from './validate.js';
+
+type ServiceDefinition = ValidConfig['services'][number];
+
+/** The artifact every pipeline starts from. */
+export const SOURCE_ARTIFACT = 'Source';
+/** The code bundle and per-stage templates, built once. */
+export const PACKAGE_ARTIFACT = 'Package';
+/** The executable that runs a step, in CodeBuild and on a laptop alike. */
+export const STEP_COMMAND = 'service-pipelines step';
+
+/** Default time limit of each action, in minutes. */
+export const DEFAULT_TIMEOUT_MINUTES = 20;
+
+/** Which `commands` key overrides a step. */
+export const commandKeyOfStep: Record<StepName, CommandName> = {
+  install: 'install',
+  lint: 'lint',
+  'test-unit': 'testUnit',
+  'test-integration': 'testIntegration',
+  package: 'package',
+  deploy: 'deploy',
+  'test-acceptance': 'testAcceptance',
+  rollback: 'rollback',
+};
+
+/** The artifact holding the outputs of a deployed stack (`stack-outputs.json`) for one environment. */
+export function outputsArtifactName(environment: string): string {
+  return `Outputs_${environment.replace(/-/g, '_')}`;
+}
+
+/** The deployer role's name in a target account: one per service and environment. */
+export function deployerRoleName(service: string, environment: string): string {
+  return `${service}-${environment}-deployer`;
+}
+
+/** The deployer role's ARN. */
+export function deployerRoleArn(service: string, environment: string, account: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${account}:role/${deployerRoleName(service, environment)}`;
+}
+
+/** The stage name of an environment's deploy stage, and of its approval stage. */
+export function deployStageName(environment: string): string {
+  return `Deploy-${environment}`;
+}
+export function approvalStageName(environment: string): string {
+  return `Approve-${environment}`;
+}
+
+/** Quote a word for a POSIX shell, only when it needs it. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) {
+    return word;
+  }
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Options of `buildPlans`. */
+export interface BuildPlanOptions {
+  /**
+   * Build only the pipelines of this service.
+   *
+   * @default - every service
+   */
+  readonly service?: string;
+}
+
+/**
+ * Build the plans of every service of a config: its main pipeline and, unless
+ * `pullRequests: false`, its test-only pull-request pipeline.
+ *
+ * @throws InputError when `options.service` names no service of the config
+ */
+export function buildPlans(config: ValidConfig, options: BuildPlanOptions = {}): PlansDocument {
+  const services = options.service === undefined ? config.services : config.services.filter((s) => s.name === options.service);
+  if (services.length === 0) {
+    throw unknownServiceError(config, options.service ?? '');
+  }
+  const pipelines = services.flatMap((service) => {
+    const main = buildPipelinePlan(config, service.name, 'push');
+    return service.pullRequests === false ? [main] : [main, buildPipelinePlan(config, service.name, 'pull-request')];
+  });
+  return { schemaVersion: 1, pipelines };
+}
+
+/** The error for a service name the config does not have, listing those it has. */
+export function unknownServiceError(config: ValidConfig, name: string): InputError {
+  return new InputError(`unknown service "${name}"; the config has: ${config.services.map((s) => s.name).join(', ')}`, [
+    { where: 'service', message: `"${name}" is not in the config's services` },
+  ]);
+}
+
+/**
+ * Build one pipeline's plan.
+ *
+ * A push pipeline: Source → Build (lint, unit tests, integration tests and package, in parallel)
+ * → for each environment: an approval stage where `approval: true`, then a deploy stage
+ * (deploy, then acceptance tests). A pull-request pipeline stops after Build.
+ */
+export function buildPipelinePlan(config: ValidConfig, serviceName: string, trigger: 'push' | 'pull-request'): PipelinePlan {
+  const service = config.services.find((s) => s.name === serviceName);
+  if (!service) {
+    throw unknownServiceError(config, serviceName);
+  }
+  const environments = environmentsOf(config, service);
+  const timeoutMinutes = service.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES;
+  const first = environments[0]!;
+  const artifacts: PlanArtifact[] = [
+    { name: SOURCE_ARTIFACT, producedBy: 'Source.Source', description: 'The service source at the commit that started the execution.' },
+    {
+      name: PACKAGE_ARTIFACT,
+      producedBy: 'Build.Package',
+      description: 'The code bundle, built once, with its sha256 and the deployment template of each environment.',
+    },
+  ];
+  const commandsAction = (
+    name: string,
+    step: StepName,
+    runOrder: number,
+    fields: { inputs: string[]; outputs: string[]; env: Record<string, string>; environment?: string; args?: string[] },
+  ): CommandsPlanAction => ({
+    kind: 'commands',
+    name,
+    runOrder,
+    inputs: fields.inputs,
+    outputs: fields.outputs,
+    step,
+    ...(fields.environment === undefined ? {} : { environment: fields.environment }),
+    commands: [stepCommand(service, 'install', []), stepCommand(service, step, fields.args ?? [])],
+    env: fields.env,
+    assumesDeployerRole: step === 'deploy' || step === 'rollback',
+    timeoutMinutes,
+  });
+
+  const buildEnv = {
+    ...service.variables,
+    SERVICE_NAME: service.name,
+    STAGE: first.name,
+    TARGET_REGION: first.region,
+  };
+  const stages: PlanStage[] = [
+    {
+      name: 'Source',
+      onFailure: 'FAIL',
+      actions: [{ kind: 'source', name: 'Source', runOrder: 1, inputs: [], outputs: [SOURCE_ARTIFACT] }],
+    },
+    {
+      name: 'Build',
+      onFailure: 'FAIL',
+      actions: [
+        commandsAction('Lint', 'lint', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
+        commandsAction('UnitTests', 'test-unit', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
+        commandsAction('IntegrationTests', 'test-integration', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
+        commandsAction('Package', 'package', 1, {
+          inputs: [SOURCE_ARTIFACT],
+          outputs: [PACKAGE_ARTIFACT],
+          env: buildEnv,
+          args: environments.flatMap((e) => ['--stage', `${e.name}@${e.region}`]),
+        }),
+      ],
+    },
+  ];
+
+  if (trigger === 'push') {
+    for (const environment of environments) {
+      const env = {
+        ...service.variables,
+        SERVICE_NAME: service.name,
+        STAGE: environment.name,
+        TARGET_REGION: environment.region,
+        DEPLOYER_ROLE_ARN: environment.deployerRoleArn,
+      };
+      const stageArgs = ['--stage', environment.name, '--region', environment.region];
+      const outputs = outputsArtifactName(environment.name);
+      if (environment.approval) {
+        stages.push({
+          name: approvalStageName(environment.name),
+          environment: environment.name,
+          onFailure: 'FAIL',
+          actions: [
+            {
+              kind: 'approval',
+              name: 'Approve',
+              runOrder: 1,
+              inputs: [],
+              outputs: [],
+              environment: environment.name,
+              comment: `Deploy ${service.name} to ${environment.name} (account ${environment.account}, ${environment.region})?`,
+            },
+          ],
+        });
+      }
+      artifacts.push({
+        name: outputs,
+        producedBy: `${deployStageName(environment.name)}.Deploy`,
+        description: `The outputs of the ${environment.stackName} stack (stack-outputs.json), for the acceptance tests.`,
+      });
+      const actions: PlanAction[] = [
+        commandsAction('Deploy', 'deploy', 1, {
+          inputs: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT],
+          outputs: [outputs],
+          env,
+          environment: environment.name,
+          args: stageArgs,
+        }),
+        commandsAction('AcceptanceTests', 'test-acceptance', 2, {
+          inputs: [SOURCE_ARTIFACT, outputs],
+          outputs: [],
+          env,
+          environment: environment.name,
+          args: stageArgs,
+        }),
+      ];
+      stages.push({
+        name: deployStageName(environment.name),
+        environment: environment.name,
+        onFailure: environment.rollbackOnFailure ? 'ROLLBACK' : 'FAIL',
+        actions,
+      });
+    }
+  }
+
+  return {
+    schemaVersion: 1,
+    pipelineName: trigger === 'push' ? service.name : `${service.name}-pr`,
+    service: service.name,
+    trigger,
+    flavor: service.flavor ?? 'serverless',
+    source: {
+      branch: service.source.github?.branch ?? 'main',
+      ...(service.source.github
+        ? {
+            github: {
+              owner: service.source.github.owner,
+              repo: service.source.github.repo,
+              ...(service.source.github.connectionArn ? { connectionArn: service.source.github.connectionArn } : {}),
+              ...(service.source.github.githubTokenSecret ? { githubTokenSecret: service.source.github.githubTokenSecret } : {}),
+            },
+          }
+        : {}),
+      ...(service.source.path ? { path: service.source.path } : {}),
+    },
+    cicd: { account: config.cicd.account, region: config.cicd.region },
+    executionMode: trigger === 'push' ? (config.executionMode ?? 'SUPERSEDED') : 'PARALLEL',
+    environments: trigger === 'push' ? environments : [],
+    artifacts,
+    stages,
+    notifications: {
+      email: config.notifications?.email ?? [],
+      ...(config.notifications?.slack ? { slack: config.notifications.slack } : {}),
+      ...(config.notifications?.webhook ? { webhook: config.notifications.webhook } : {}),
+    },
+  };
+}
+
+/** The environments a service deploys to, in the config's order, with their derived names. */
+export function environmentsOf(config: ValidConfig, service: ServiceDefinition): PlanEnvironment[] {
+  return config.environments
+    .filter((e) => service.environments === undefined || service.environments.includes(e.name))
+    .map((e) => ({
+      name: e.name,
+      account: e.account,
+      region: e.region,
+      approval: e.approval ?? false,
+      rollbackOnFailure: e.rollbackOnFailure ?? false,
+      deployerRoleName: deployerRoleName(service.name, e.name),
+      deployerRoleArn: deployerRoleArn(service.name, e.name, e.account, partitionOf(e.region)),
+      stackName: `${service.name}-${e.name}`,
+    }));
+}
+
+/** The AWS partition of a region. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  return 'aws';
+}
+
+/**
+ * The shell line that runs a step. Every step goes through `service-pipelines step`, which
+ * gives the documented environment, assumes the deployer role where allowed, and runs the
+ * flavor's default or the service's own command (`--command`).
+ */
+function stepCommand(service: ServiceDefinition, step: StepName, args: string[]): string {
+  const override = service.commands?.[commandKeyOfStep[step]];
+  const overrides = override === undefined ? [] : typeof override === 'string' ? [override] : override;
+  const flavor = service.flavor === 'custom' ? ['--flavor', 'custom'] : [];
+  const words = [...args, ...flavor, ...overrides.flatMap((line) => ['--command', line])];
+  return [STEP_COMMAND, step, ...words.map(shellQuote)].join(' ');
+}
+
+/** Find an action of a plan by `<stage>.<action>`. */
+export function findAction(plan: PipelinePlan, stageName: string, actionName: string): PlanAction | undefined {
+  return plan.stages.find((s) => s.name === stageName)?.actions.find((a) => a.name === actionName);
+}
