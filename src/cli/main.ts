@@ -7,13 +7,33 @@ import { Command, CommanderError } from 'commander';
 import { ServicePipelinesError } from '../model/errors.js';
 import type { CliContext } from './context.js';
 import { registerPlan } from './commands/plan.js';
+import { registerSynth } from './commands/synth.js';
+import { registerBuildspec } from './commands/buildspec.js';
+import { registerStep } from './commands/step.js';
+import { registerPermissions } from './commands/permissions.js';
+import { registerRun } from './commands/run.js';
+import { registerHistory } from './commands/history.js';
+import { registerShow } from './commands/show.js';
+import { registerApprove } from './commands/approve.js';
+import { registerUp } from './commands/up.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_INPUT = 2;
 
-const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> = [registerPlan];
+const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> = [
+  registerPlan,
+  registerSynth,
+  registerBuildspec,
+  registerStep,
+  registerPermissions,
+  registerRun,
+  registerHistory,
+  registerShow,
+  registerApprove,
+  registerUp,
+];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */
 export async function main(argv: readonly string[], ctx: CliContext = processContext()): Promise<number> {

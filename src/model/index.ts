@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './plan-schema.js';
 export * from './plan.js';
 export * from './validate.js';
+export * from './contract.js';
