@@ -238,6 +238,24 @@ export const configSchema = z
     /** The services, one pipeline each. */
     services: z.array(serviceSchema).min(1, 'at least one service is required'),
     /**
+     * The repository that holds this config and the CDK app: gets a pipeline of its own that tests
+     * and synthesizes it, then updates the pipelines and the deployer-role stacks (AWS only).
+     *
+     * @default - no self-update pipeline
+     */
+    selfUpdate: z
+      .strictObject({
+        /** The pipelines' own repository. */
+        github: githubSourceSchema,
+        /**
+         * The folder of the repository that holds `pipelines.config.ts`.
+         *
+         * @default '.'
+         */
+        directory: z.string().min(1).optional(),
+      })
+      .optional(),
+    /**
      * What happens when a pipeline starts while it is running (CodePipeline V2's execution modes).
      *
      * @default 'SUPERSEDED'
