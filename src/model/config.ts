@@ -261,43 +261,67 @@ export const configSchema = z
      * @default 'SUPERSEDED'
      */
     executionMode: z.enum(['SUPERSEDED', 'QUEUED', 'PARALLEL']).optional(),
-  })
-  .superRefine((config, ctx) => {
-    duplicates(config.environments.map((e) => e.name)).forEach((index) =>
-      ctx.addIssue({ code: 'custom', path: ['environments', index, 'name'], message: `duplicate environment name "${config.environments[index]?.name}"` }),
-    );
-    duplicates(config.services.map((s) => s.name)).forEach((index) =>
-      ctx.addIssue({ code: 'custom', path: ['services', index, 'name'], message: `duplicate service name "${config.services[index]?.name}"` }),
-    );
-    const environmentNames = config.environments.map((e) => e.name);
-    config.services.forEach((service, serviceIndex) => {
-      service.environments?.forEach((name, envIndex) => {
-        if (!environmentNames.includes(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['services', serviceIndex, 'environments', envIndex],
-            message: `unknown environment "${name}"; the config has: ${environmentNames.join(', ')}`,
-          });
-        }
-      });
-      if (service.environments) {
-        duplicates(service.environments).forEach((envIndex) =>
-          ctx.addIssue({ code: 'custom', path: ['services', serviceIndex, 'environments', envIndex], message: `environment "${service.environments?.[envIndex]}" is listed twice` }),
-        );
-      }
-      if (service.flavor === 'custom') {
-        for (const step of ['package', 'deploy'] as const) {
-          if (!service.commands?.[step]) {
-            ctx.addIssue({ code: 'custom', path: ['services', serviceIndex, 'commands', step], message: `required: a custom service must give the ${step} command` });
-          }
-        }
-      }
-    });
   });
 
-/** The indexes of the entries that repeat an earlier one. */
-function duplicates(values: readonly string[]): number[] {
-  return values.flatMap((value, index) => (values.indexOf(value) < index ? [index] : []));
+/** A problem found across fields, located by its path. */
+export interface CrossFieldProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/**
+ * The rules that span several fields (unique names, known environments, what a custom service
+ * must give). They read the input defensively, so that they report even when the shape has
+ * other problems: the user sees every problem at once.
+ */
+export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
+  const problems: CrossFieldProblem[] = [];
+  const config = asRecord(input);
+  const environments = asArray(config?.environments);
+  const services = asArray(config?.services);
+  const environmentNames = environments.map((e) => asRecord(e)?.name);
+  duplicates(environmentNames).forEach((index) =>
+    problems.push({ path: ['environments', index, 'name'], message: `duplicate environment name "${String(environmentNames[index])}"` }),
+  );
+  const serviceNames = services.map((s) => asRecord(s)?.name);
+  duplicates(serviceNames).forEach((index) =>
+    problems.push({ path: ['services', index, 'name'], message: `duplicate service name "${String(serviceNames[index])}"` }),
+  );
+  const known = environmentNames.filter((n): n is string => typeof n === 'string');
+  services.forEach((raw, serviceIndex) => {
+    const service = asRecord(raw);
+    const listed = asArray(service?.environments);
+    listed.forEach((name, envIndex) => {
+      if (typeof name === 'string' && !known.includes(name)) {
+        problems.push({ path: ['services', serviceIndex, 'environments', envIndex], message: `unknown environment "${name}"; the config has: ${known.join(', ')}` });
+      }
+    });
+    duplicates(listed).forEach((envIndex) =>
+      problems.push({ path: ['services', serviceIndex, 'environments', envIndex], message: `environment "${String(listed[envIndex])}" is listed twice` }),
+    );
+    if (service?.flavor === 'custom') {
+      const commands = asRecord(service.commands);
+      for (const step of ['package', 'deploy'] as const) {
+        if (commands?.[step] === undefined) {
+          problems.push({ path: ['services', serviceIndex, 'commands', step], message: `required: a custom service must give the ${step} command` });
+        }
+      }
+    }
+  });
+  return problems;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/** The indexes of the entries that repeat an earlier one (among strings). */
+function duplicates(values: readonly unknown[]): number[] {
+  return values.flatMap((value, index) => (typeof value === 'string' && values.indexOf(value) < index ? [index] : []));
 }
 
 /** The configuration, as written by a user. */

@@ -4,3 +4,4 @@ export * from './plan-schema.js';
 export * from './plan.js';
 export * from './validate.js';
 export * from './contract.js';
+export * from './json-schema.js';

@@ -2,7 +2,7 @@
  * Validation of a loaded configuration: every problem at once, each with its path.
  */
 import type { z } from 'zod';
-import { configSchema } from './config.js';
+import { configSchema, crossFieldProblems } from './config.js';
 import { InputError, type InputProblem } from './errors.js';
 
 /** A configuration that passed validation. */
@@ -17,10 +17,11 @@ export type ValidConfig = z.output<typeof configSchema>;
  */
 export function validateConfig(value: unknown, origin = 'config'): ValidConfig {
   const result = configSchema.safeParse(value);
-  if (result.success) {
+  const crossField = crossFieldProblems(value).map((p) => ({ where: formatPath(p.path), message: p.message }));
+  if (result.success && crossField.length === 0) {
     return result.data;
   }
-  const problems = result.error.issues.flatMap((issue) => describeIssue(issue, value));
+  const problems = [...(result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue, value))), ...crossField];
   throw new InputError(`${origin}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration`, problems);
 }
 

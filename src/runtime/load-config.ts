@@ -38,8 +38,9 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, cwd: string
       exported = JSON.parse(readFileSync(absolute, 'utf8'));
     } else {
       const { createJiti } = await import('jiti');
-      const jiti = createJiti(pathToFileURL(absolute).href, { moduleCache: false, fsCache: false, interopDefault: true });
-      exported = await jiti.import(absolute, { default: true });
+      const jiti = createJiti(pathToFileURL(absolute).href, { moduleCache: false, fsCache: false, interopDefault: false });
+      const module = await jiti.import<Record<string, unknown>>(absolute);
+      exported = module && typeof module === 'object' && 'default' in module ? module.default : undefined;
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/model/errors.js';
+import { pipelinePlanSchema, plansDocumentSchema, type CommandsPlanAction } from '../../src/model/plan-schema.js';
+import { buildPipelinePlan, buildPlans, deployerRoleArn, shellQuote } from '../../src/model/plan.js';
+import { validateConfig } from '../../src/model/validate.js';
+import { articleConfig } from '../fixtures/configs.js';
+
+const config = () => validateConfig(articleConfig());
+
+describe('buildPipelinePlan (push)', () => {
+  const plan = buildPipelinePlan(config(), 'ac-rest-api', 'push');
+
+  it('GIVEN the article config WHEN planned THEN stages go source, build, dev, staging, approval, prod', () => {
+    expect(plan.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Deploy-dev', 'Deploy-staging', 'Approve-prod', 'Deploy-prod']);
+  });
+
+  it('THEN the build runs lint, unit tests, integration tests and packages once, in parallel', () => {
+    const build = plan.stages[1]!;
+    expect(build.actions.map((a) => [a.name, a.runOrder])).toEqual([
+      ['Lint', 1],
+      ['UnitTests', 1],
+      ['IntegrationTests', 1],
+      ['Package', 1],
+    ]);
+    const packageAction = build.actions[3] as CommandsPlanAction;
+    expect(packageAction.outputs).toEqual(['Package']);
+    expect(packageAction.commands).toEqual([
+      'service-pipelines step install',
+      'service-pipelines step package --stage dev@us-east-1 --stage staging@us-east-1 --stage prod@eu-west-1',
+    ]);
+  });
+
+  it('THEN each environment deploys the one package, then runs acceptance tests against its outputs', () => {
+    const prod = plan.stages.find((s) => s.name === 'Deploy-prod')!;
+    const [deploy, acceptance] = prod.actions as CommandsPlanAction[];
+    expect(deploy).toMatchObject({ name: 'Deploy', runOrder: 1, inputs: ['Source', 'Package'], outputs: ['Outputs_prod'], assumesDeployerRole: true });
+    expect(acceptance).toMatchObject({ name: 'AcceptanceTests', runOrder: 2, inputs: ['Source', 'Outputs_prod'], assumesDeployerRole: false });
+    expect(deploy!.env).toEqual({
+      SERVICE_NAME: 'ac-rest-api',
+      STAGE: 'prod',
+      TARGET_REGION: 'eu-west-1',
+      DEPLOYER_ROLE_ARN: 'arn:aws:iam::444444444444:role/ac-rest-api-prod-deployer',
+    });
+  });
+
+  it('THEN the approval comes before prod and only prod rolls back on failure', () => {
+    expect(plan.stages.find((s) => s.name === 'Approve-prod')?.actions[0]).toMatchObject({ kind: 'approval', environment: 'prod' });
+    expect(plan.stages.filter((s) => s.onFailure === 'ROLLBACK').map((s) => s.name)).toEqual(['Deploy-prod']);
+  });
+
+  it('THEN every artifact an action reads is written before it (an earlier stage, or a lower runOrder)', () => {
+    const written = new Set<string>();
+    for (const stage of plan.stages) {
+      const runOrders = [...new Set(stage.actions.map((a) => a.runOrder))].sort((a, b) => a - b);
+      for (const runOrder of runOrders) {
+        const batch = stage.actions.filter((a) => a.runOrder === runOrder);
+        for (const action of batch) {
+          for (const input of action.inputs) expect(written, `${stage.name}.${action.name} reads ${input}`).toContain(input);
+        }
+        batch.forEach((a) => a.outputs.forEach((o) => written.add(o)));
+      }
+    }
+    expect([...written].sort()).toEqual(plan.artifacts.map((a) => a.name).sort());
+  });
+
+  it('THEN the plan is plain JSON that its own schema accepts', () => {
+    expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
+    expect(pipelinePlanSchema.parse(plan)).toEqual(plan);
+  });
+});
+
+describe('buildPipelinePlan (pull request)', () => {
+  it('GIVEN a pull request WHEN planned THEN it tests and packages, and deploys nothing', () => {
+    const plan = buildPipelinePlan(config(), 'ac-rest-api', 'pull-request');
+    expect(plan.pipelineName).toBe('ac-rest-api-pr');
+    expect(plan.stages.map((s) => s.name)).toEqual(['Source', 'Build']);
+    expect(plan.environments).toEqual([]);
+    const commands = plan.stages.flatMap((s) => s.actions).flatMap((a) => (a.kind === 'commands' ? a.commands : []));
+    expect(commands.some((c) => / step (deploy|test-acceptance|rollback)/.test(c))).toBe(false);
+  });
+});
+
+describe('service options', () => {
+  it('GIVEN command overrides and a custom flavor WHEN planned THEN the step carries them, shell-quoted', () => {
+    const raw = articleConfig();
+    raw.services[0] = {
+      ...raw.services[0]!,
+      flavor: 'custom',
+      commands: { package: 'make package', deploy: ["./deploy.sh --stage \"$STAGE\" --note 'it''s'"] },
+      environments: ['dev', 'prod'],
+      variables: { LOG_LEVEL: 'debug' },
+    };
+    const plan = buildPipelinePlan(validateConfig(raw), 'ac-rest-api', 'push');
+    expect(plan.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Deploy-dev', 'Approve-prod', 'Deploy-prod']);
+    const deploy = plan.stages[2]!.actions[0] as CommandsPlanAction;
+    expect(deploy.commands[1]).toBe(
+      `service-pipelines step deploy --stage dev --region us-east-1 --flavor custom --command './deploy.sh --stage "$STAGE" --note '\\''it'\\'''\\''s'\\'''`,
+    );
+    expect(deploy.env.LOG_LEVEL).toBe('debug');
+  });
+
+  it('GIVEN pullRequests: false WHEN all plans are built THEN there is no PR pipeline', () => {
+    const raw = articleConfig();
+    raw.services[0]!.pullRequests = false;
+    expect(buildPlans(validateConfig(raw)).pipelines.map((p) => p.pipelineName)).toEqual(['ac-rest-api']);
+  });
+
+  it('GIVEN an unknown service WHEN planned THEN the error lists the services the config has', () => {
+    expect(() => buildPlans(config(), { service: 'nope' })).toThrow(InputError);
+    expect(() => buildPlans(config(), { service: 'nope' })).toThrow('unknown service "nope"; the config has: ac-rest-api');
+  });
+});
+
+describe('naming helpers', () => {
+  it('derives deployer role ARNs per partition', () => {
+    expect(deployerRoleArn('svc', 'prod', '444444444444')).toBe('arn:aws:iam::444444444444:role/svc-prod-deployer');
+  });
+
+  it('quotes only what a shell would misread', () => {
+    expect(shellQuote('dev@us-east-1')).toBe('dev@us-east-1');
+    expect(shellQuote('a b')).toBe("'a b'");
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+  });
+});
+
+describe('plan snapshots', () => {
+  it('GIVEN the article config WHEN every plan is built THEN it matches the reviewed snapshot', async () => {
+    const document = buildPlans(config());
+    expect(plansDocumentSchema.parse(document)).toEqual(document);
+    await expect(`${JSON.stringify(document, null, 2)}\n`).toMatchFileSnapshot('__snapshots__/article.plan.json');
+  });
+});
