@@ -16,6 +16,7 @@ import { registerHistory } from './commands/history.js';
 import { registerShow } from './commands/show.js';
 import { registerApprove } from './commands/approve.js';
 import { registerUp } from './commands/up.js';
+import { registerServe } from './commands/serve.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
@@ -33,6 +34,7 @@ const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> =
   registerShow,
   registerApprove,
   registerUp,
+  registerServe,
 ];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */
