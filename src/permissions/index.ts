@@ -1,0 +1,16 @@
+/**
+ * Least-privilege deploy permissions, inferred from a CloudFormation template and the
+ * CloudFormation registry's resource schemas.
+ */
+export { loadSchemaRegistry, parseSchema, SchemaRegistry, type HandlerOperation, type LoadSchemaRegistryOptions, type ResourceTypeSchema } from './schema-registry.js';
+export { IamCatalog, type IamAction, type IamResourceType } from './iam-catalog.js';
+export {
+  inferDeployPolicy,
+  type ExplainedStatement,
+  type InferDeployPolicyOptions,
+  type InferredPolicy,
+  type InvalidAction,
+  type UnknownResourceType,
+} from './infer.js';
+export { diffPolicies, grantsOf, IAM_POLICY_LIMITS, policySize, splitIntoDocuments, type Grant, type PolicyDiff, type PolicyDocument, type PolicyStatement } from './policy.js';
+export { parseTemplate, type CloudFormationTemplate, type TemplateResource } from './template.js';

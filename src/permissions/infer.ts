@@ -1,0 +1,590 @@
+/**
+ * Infer the least-privilege policy a deployer needs to deploy a CloudFormation template:
+ * for each resource, the actions its registry handlers call (create, update, delete, tagging),
+ * each scoped to the ARNs it acts on; what deploying the stack itself needs; `iam:PassRole`
+ * only on the roles the template creates, for the services that assume them.
+ *
+ * Pure and synchronous: the registry holds everything read from disk.
+ */
+import { partitionOf } from '../model/plan.js';
+import type { PolicyStatementJson } from '../model/config.js';
+import type { IamAction, IamResourceType } from './iam-catalog.js';
+import { type Grant, groupGrants, IAM_POLICY_LIMITS, type PolicyDocument, type PolicyStatement, policySize, splitIntoDocuments } from './policy.js';
+import { arnShape, fillArnFormat, ResourceArns } from './resource-arns.js';
+import type { HandlerOperation, SchemaRegistry } from './schema-registry.js';
+import { arnsIn, type CloudFormationTemplate, isRecord, parseTemplate, referencedLogicalIds, resolveString, type TemplateResource, UNKNOWN } from './template.js';
+
+/** Options of `inferDeployPolicy`. */
+export interface InferDeployPolicyOptions {
+  /** The resource schemas and IAM data (`loadSchemaRegistry`). */
+  readonly registry: SchemaRegistry;
+  /** The stack's name (`<service>-<stage>` for the Serverless Framework). */
+  readonly stackName: string;
+  /** The region it is deployed to. */
+  readonly region: string;
+  /** The account it is deployed to (`*` when not known yet). */
+  readonly account: string;
+  /**
+   * The partition.
+   *
+   * @default - the region's (`aws`, `aws-cn`, `aws-us-gov`...)
+   */
+  readonly partition?: string;
+  /**
+   * The name of an existing bucket the deploy tool uploads the package and template to.
+   *
+   * @default - the template's own `ServerlessDeploymentBucket`, if it has one; else no upload permissions
+   */
+  readonly deploymentBucket?: string;
+  /**
+   * Values of the template's parameters.
+   *
+   * @default - their defaults (`*` for those without)
+   */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /**
+   * The actions a resource type needs, replacing the registry's (for types whose schema lists no
+   * handlers, or lists them wrong). Scoped like the registry's.
+   *
+   * @default - none
+   */
+  readonly overrides?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Statements added as they are (the config's `deployPermissions.extra`).
+   *
+   * @default - none
+   */
+  readonly extraStatements?: readonly PolicyStatementJson[];
+  /**
+   * The largest policy document, in characters without whitespace.
+   *
+   * @default 6144 (a customer managed policy)
+   */
+  readonly maxPolicySize?: number;
+  /**
+   * The handler operations whose permissions are granted.
+   *
+   * @default ['create', 'update', 'delete']
+   */
+  readonly operations?: readonly HandlerOperation[];
+}
+
+/** A statement of the inferred policy, with why it is there. */
+export interface ExplainedStatement {
+  /** The statement, as it appears in `documents`. */
+  readonly statement: PolicyStatement;
+  /** What needs it: `HelloLambdaFunction (AWS::Lambda::Function)`, `the stack itself`... */
+  readonly neededBy: readonly string[];
+  /** Why a resource of it is `*` or holds a `*`. */
+  readonly wildcards: readonly string[];
+}
+
+/** An action a schema lists that is not an IAM action: dropped. */
+export interface InvalidAction {
+  /** The string as the schema has it. */
+  readonly action: string;
+  /** The resource types whose schemas list it. */
+  readonly resourceTypes: readonly string[];
+  /** Why it was dropped. */
+  readonly reason: string;
+}
+
+/** A resource type whose permissions the registry does not give. */
+export interface UnknownResourceType {
+  readonly type: string;
+  /** The template's resources of that type. */
+  readonly logicalIds: readonly string[];
+  /** What was granted instead. */
+  readonly fallback: 'override' | 'iam-write-actions' | 'none';
+}
+
+/** The inferred policy. */
+export interface InferredPolicy {
+  /** The policy, split into documents that each fit `maxPolicySize`. */
+  readonly documents: PolicyDocument[];
+  /** Every statement of `documents`, with its explanation. */
+  readonly statements: ExplainedStatement[];
+  /** Things a reviewer must know: unknown types, roles not created by the template, transforms... */
+  readonly warnings: string[];
+  /** Action strings of the schemas that are not IAM actions: dropped. */
+  readonly invalidActions: InvalidAction[];
+  /** Resource types without handler permissions, and their fallback. */
+  readonly unknownTypes: UnknownResourceType[];
+  /** The size of each document in characters without whitespace, and IAM's limits. */
+  readonly sizes: { readonly documents: number[]; readonly total: number; readonly managedPolicyLimit: number; readonly inlineAggregateLimit: number };
+}
+
+/** A grant with why it is there. */
+interface ExplainedGrant extends Grant {
+  readonly neededBy: string;
+  readonly wildcard?: string;
+}
+
+/** Types CloudFormation handles itself: deploying them calls no service on the deployer's behalf. */
+const TYPES_WITHOUT_CALLS = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle', 'AWS::CloudFormation::WaitCondition', 'AWS::CloudFormation::Macro']);
+
+/** What deploying the stack itself calls: CloudFormation on the stack and its change sets. */
+const STACK_ACTIONS = [
+  'cloudformation:CreateStack',
+  'cloudformation:UpdateStack',
+  'cloudformation:DeleteStack',
+  'cloudformation:DescribeStacks',
+  'cloudformation:DescribeStackEvents',
+  'cloudformation:DescribeStackResource',
+  'cloudformation:DescribeStackResources',
+  'cloudformation:ListStackResources',
+  'cloudformation:GetTemplate',
+  'cloudformation:GetTemplateSummary',
+  'cloudformation:CreateChangeSet',
+  'cloudformation:DescribeChangeSet',
+  'cloudformation:ExecuteChangeSet',
+  'cloudformation:DeleteChangeSet',
+  'cloudformation:ListChangeSets',
+  'cloudformation:RollbackStack',
+  'cloudformation:ContinueUpdateRollback',
+  'cloudformation:TagResource',
+  'cloudformation:UntagResource',
+];
+/** On the deployment bucket: find it, and list what earlier deploys left (to prune them). */
+const BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
+/** On its objects: upload the package and template; CloudFormation reads the template as the caller. */
+const BUCKET_OBJECT_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'];
+
+const STACK_NEED = 'the stack itself';
+const BUCKET_NEED = 'the deployment bucket';
+
+/**
+ * Infer the deploy policy of a template.
+ *
+ * @throws InputError when `template` is not a CloudFormation template.
+ */
+export function inferDeployPolicy(template: unknown, options: InferDeployPolicyOptions): InferredPolicy {
+  const parsed = parseTemplate(template);
+  return new Inference(parsed, options).run();
+}
+
+class Inference {
+  private readonly grants: ExplainedGrant[] = [];
+  private readonly warnings: string[] = [];
+  private readonly invalid = new Map<string, { reason: string; types: Set<string> }>();
+  private readonly unknownTypes = new Map<string, { logicalIds: string[]; fallback: UnknownResourceType['fallback'] }>();
+  private readonly passRoleNeeds: { resource: TemplateResource }[] = [];
+  private readonly arns: ResourceArns;
+  private readonly logicalIds: ReadonlySet<string>;
+  private readonly placement: { partition: string; region: string; account: string };
+  private readonly actionsByType = new Map<string, readonly IamAction[]>();
+
+  constructor(
+    private readonly template: CloudFormationTemplate,
+    private readonly options: InferDeployPolicyOptions,
+  ) {
+    const parameters = new Map(template.parameterDefaults);
+    for (const [name, value] of Object.entries(options.parameters ?? {})) parameters.set(name, value);
+    this.placement = { partition: options.partition ?? partitionOf(options.region), region: options.region, account: options.account };
+    this.arns = new ResourceArns(template, options.registry, { ...this.placement, stackName: options.stackName, parameters });
+    this.logicalIds = new Set(template.resources.map((r) => r.logicalId));
+  }
+
+  run(): InferredPolicy {
+    for (const transform of this.template.transforms) {
+      this.warnings.push(`the template declares Transform ${transform}: the resources it generates are not in this template, so their permissions are not inferred; infer from the processed template instead`);
+    }
+    for (const resource of this.template.resources) this.resourceGrants(resource);
+    this.passRoleGrants();
+    this.stackGrants();
+
+    for (const [type, entry] of this.unknownTypes) {
+      const which = `${entry.logicalIds.length} resource${entry.logicalIds.length > 1 ? 's' : ''} (${entry.logicalIds.slice(0, 3).join(', ')}${entry.logicalIds.length > 3 ? ', ...' : ''})`;
+      const message =
+        entry.fallback === 'override'
+          ? `${type}: the registry lists no handler permissions; used the overrides given for it`
+          : entry.fallback === 'iam-write-actions'
+            ? `${type}: the registry lists no handler permissions; granted IAM's write, tagging and read actions on that resource type, scoped to its ARN, for ${which}; review them, or give the exact actions as an override of ${type}`
+            : `${type}: the registry lists no handler permissions and IAM's data has no matching resource type; granted nothing for ${which}; give its actions as an override of ${type} (or statements in deployPermissions.extra)`;
+      this.warnings.push(message);
+    }
+
+    const groups = groupGrants(this.grants);
+    const sidCounts = new Map<string, number>();
+    const statements: ExplainedStatement[] = groups.map(({ statement, grants }) => {
+      const first = typeof statement.Action === 'string' ? statement.Action : statement.Action[0]!;
+      const prefix = first.split(':')[0]!.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+      const count = (sidCounts.get(prefix) ?? 0) + 1;
+      sidCounts.set(prefix, count);
+      const explained = grants as ExplainedGrant[];
+      return {
+        statement: { Sid: `${prefix}${count}`, ...statement },
+        neededBy: unique(explained.map((g) => g.neededBy)),
+        wildcards: unique(explained.flatMap((g) => (g.wildcard ? [g.wildcard] : []))),
+      };
+    });
+    (this.options.extraStatements ?? []).forEach((extra, index) => {
+      statements.push({
+        statement: { ...extra, Sid: extra.Sid ?? `Extra${index + 1}`, Effect: extra.Effect ?? 'Allow' },
+        neededBy: ['extra statements (deployPermissions.extra)'],
+        wildcards: [],
+      });
+      for (const action of typeof extra.Action === 'string' ? [extra.Action] : extra.Action) {
+        if (!action.includes('*') && !this.options.registry.iam.action(action)) this.warnings.push(`extra statement ${index + 1}: ${action} is not an IAM action known to this version of the IAM data`);
+      }
+    });
+
+    const documents = splitIntoDocuments(
+      statements.map((s) => s.statement),
+      this.options.maxPolicySize ?? IAM_POLICY_LIMITS.managedPolicy,
+    );
+    const sizes = documents.map((d) => policySize(d));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (documents.length > IAM_POLICY_LIMITS.managedPoliciesPerRole) {
+      this.warnings.push(`the policy needs ${documents.length} managed policies; a role may have ${IAM_POLICY_LIMITS.managedPoliciesPerRole} by default (the quota can be raised to 20)`);
+    }
+    return {
+      documents,
+      statements,
+      warnings: this.warnings,
+      invalidActions: [...this.invalid.entries()].map(([action, { reason, types }]) => ({ action, reason, resourceTypes: [...types].sort() })),
+      unknownTypes: [...this.unknownTypes.entries()].map(([type, { logicalIds, fallback }]) => ({ type, logicalIds, fallback })),
+      sizes: { documents: sizes, total, managedPolicyLimit: IAM_POLICY_LIMITS.managedPolicy, inlineAggregateLimit: IAM_POLICY_LIMITS.roleInlineAggregate },
+    };
+  }
+
+  /** The grants of one template resource. */
+  private resourceGrants(resource: TemplateResource): void {
+    if (TYPES_WITHOUT_CALLS.has(resource.type)) return;
+    const neededBy = `${resource.logicalId} (${resource.type})`;
+    if (resource.type.startsWith('Custom::') || resource.type === 'AWS::CloudFormation::CustomResource') {
+      this.customResourceGrants(resource, neededBy);
+      return;
+    }
+    for (const action of this.actionsOf(resource)) {
+      if (action.name === 'iam:PassRole') {
+        this.passRoleNeeds.push({ resource });
+        continue;
+      }
+      for (const scoped of this.scope(action, resource)) this.grants.push({ action: action.name, ...scoped, neededBy });
+    }
+  }
+
+  /** The IAM actions a resource's type needs (validated), from overrides, the registry, or the fallback. */
+  private actionsOf(resource: TemplateResource): readonly IamAction[] {
+    const cached = this.actionsByType.get(resource.type);
+    if (cached) {
+      this.unknownTypes.get(resource.type)?.logicalIds.push(resource.logicalId);
+      return cached;
+    }
+    const registry = this.options.registry;
+    const schema = registry.schema(resource.type);
+    const override = this.options.overrides?.[resource.type];
+    let names: readonly string[];
+    let actions: IamAction[];
+    if (override) {
+      names = override;
+      if (!schema?.hasHandlers) this.unknownTypes.set(resource.type, { logicalIds: [resource.logicalId], fallback: 'override' });
+      actions = this.validated(names, resource.type);
+    } else if (schema?.hasHandlers) {
+      const operations = this.options.operations ?? ['create', 'update', 'delete'];
+      names = [...operations.flatMap((op) => schema.handlers[op] ?? []), ...schema.taggingPermissions];
+      actions = this.validated(names, resource.type);
+    } else {
+      actions = this.fallbackActions(resource);
+      this.unknownTypes.set(resource.type, { logicalIds: [resource.logicalId], fallback: actions.length ? 'iam-write-actions' : 'none' });
+    }
+    this.actionsByType.set(resource.type, actions);
+    return actions;
+  }
+
+  /** Keep the IAM actions among these strings; record the others as invalid. */
+  private validated(names: readonly string[], type: string): IamAction[] {
+    const iam = this.options.registry.iam;
+    const actions = new Map<string, IamAction>();
+    for (const name of new Set(names)) {
+      const match = /^([a-z0-9-]+):([A-Za-z0-9*]+)$/.exec(name);
+      let reason: string | undefined;
+      if (!match) reason = 'not an IAM action name (service:Action)';
+      else if (!iam.hasService(match[1]!)) reason = `IAM has no service "${match[1]}"`;
+      else if (match[2]!.includes('*')) {
+        const pattern = new RegExp(`^${match[2]!.replace(/\*/g, '.*')}$`, 'i');
+        const expanded = iam.actionsOf(match[1]!).filter((a) => pattern.test(a.name.split(':')[1]!));
+        if (match[2] === '*') reason = 'a wildcard over every action of the service: not granted; give the actions needed as an override';
+        else if (!expanded.length) reason = 'a wildcard that matches no IAM action';
+        else expanded.forEach((a) => actions.set(a.name, a));
+      } else {
+        const action = iam.action(name);
+        if (action) actions.set(action.name, action);
+        else reason = `IAM's ${match[1]} service has no action "${match[2]}"`;
+      }
+      if (reason) {
+        const entry = this.invalid.get(name) ?? { reason, types: new Set<string>() };
+        entry.types.add(type);
+        this.invalid.set(name, entry);
+      }
+    }
+    return [...actions.values()];
+  }
+
+  /**
+   * For a type the registry gives no handler permissions: IAM's write, tagging and read actions
+   * on the IAM resource type that matches it.
+   */
+  private fallbackActions(resource: TemplateResource): IamAction[] {
+    const iam = this.options.registry.iam;
+    const matching = this.matchingIamResourceType(resource.type);
+    if (!matching) return [];
+    return iam
+      .actionsOf(matching.service)
+      .filter((a) => ['Write', 'Tagging', 'Read'].includes(a.accessLevel) && a.resourceTypes.some((k) => k.toLowerCase() === matching.key.toLowerCase()));
+  }
+
+  /** The IAM resource type of a CloudFormation type: by ARN template, else by name (`AWS::Logs::LogGroup` → `log-group`). */
+  private matchingIamResourceType(type: string): IamResourceType | undefined {
+    const [, service, name] = type.split('::');
+    if (!service || !name) return undefined;
+    const iam = this.options.registry.iam;
+    const template = this.options.registry.arnTemplate(type);
+    const candidates = [service.toLowerCase(), ...(template ? [template.split(':')[2]!] : [])];
+    for (const prefix of new Set(candidates)) {
+      if (!iam.hasService(prefix)) continue;
+      const types = iam.actionsOf(prefix).flatMap((a) => a.resourceTypes).map((k) => iam.resourceType(prefix, k)).filter((t): t is IamResourceType => t !== undefined);
+      const byTemplate = template && types.find((t) => arnShape(t.arn) === arnShape(template));
+      if (byTemplate) return byTemplate;
+      const byName = types.find((t) => t.key.replace(/[^a-z0-9]/gi, '').toLowerCase() === name.toLowerCase());
+      if (byName) return byName;
+    }
+    return undefined;
+  }
+
+  /** The resources an action of a template resource is scoped to. */
+  private scope(action: IamAction, resource: TemplateResource): { resource: string; wildcard?: string }[] {
+    const iam = this.options.registry.iam;
+    if (!action.resourceTypes.length) {
+      return [{ resource: UNKNOWN, wildcard: `${action.name}: IAM supports no resource-level permissions for this action` }];
+    }
+    if (action.service === 'apigateway') return this.apiGatewayScope(resource, action);
+    const formats = action.resourceTypes.map((k) => iam.resourceType(action.service, k)).filter((t): t is IamResourceType => t !== undefined);
+
+    // The resource itself is of a type the action acts on; else a resource it refers to is.
+    const referenced = referencedLogicalIds(resource.properties, this.logicalIds).filter((id) => id !== resource.logicalId);
+    for (const ids of [[resource.logicalId], referenced]) {
+      const exact: { resource: string; wildcard?: string }[] = [];
+      const children: { resource: string; wildcard?: string }[] = [];
+      for (const id of ids) {
+        const own = this.arns.arnOf(id);
+        if (!own) continue;
+        const shape = arnShape(this.options.registry.arnTemplate(this.arns.resource(id)!.type)!);
+        for (const format of formats) {
+          const formatShape = arnShape(format.arn);
+          if (formatShape === shape) {
+            exact.push(this.explainArn(own.arn, own.origin, id, action));
+            // CloudWatch Logs evaluates some actions against `log-group:<name>:*` (its log streams).
+            if (format.service === 'logs' && format.key === 'log-group') {
+              exact.push({ resource: `${own.arn}:*`, wildcard: `${action.name} on ${own.arn}:*: CloudWatch Logs checks some actions against the log group's streams` });
+            }
+          } else if (formatShape.startsWith(shape) && /^[:/]/.test(formatShape.slice(shape.length))) {
+            const rest = fillArnFormat(suffixAfterShape(format.arn, shape.length), this.placement);
+            const child = this.explainArn(`${own.arn}${rest}`, own.origin, id, action);
+            children.push({ ...child, wildcard: `${action.name} on ${child.resource}: acts on a ${format.key} of ${id}, named once deployed` });
+          }
+        }
+      }
+      if (exact.length) return exact;
+      if (children.length) return children;
+    }
+
+    // ARNs written in its properties.
+    const literal = arnsIn(resource.properties, this.arns.context).filter((arn) => formats.some((f) => arnMatches(f.arn, arn)));
+    if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${action.name}: ${arn} is built from values only known once deployed` } : {}) }));
+
+    if (action.service === 's3') {
+      const buckets = this.bucketNames(resource);
+      if (buckets.length) {
+        return formats.flatMap((f) =>
+          f.arn.includes('${BucketName}')
+            ? buckets.map((bucket) => ({ resource: fillArnFormat(f.arn, this.placement, { BucketName: bucket }) }))
+            : [],
+        );
+      }
+    }
+    // Nothing in the template names it: any resource of that type, in this account and region.
+    const required = action.resourceTypes.filter((k) => formats.some((f) => f.key === k));
+    return formats
+      .filter((f) => required.includes(f.key))
+      .map((f) => ({
+        resource: fillArnFormat(f.arn, this.placement),
+        wildcard: `${action.name}: the template names no ${f.key} for ${resource.logicalId}; allowed on any ${f.key} of the account and region`,
+      }));
+  }
+
+  /** Explain the `*` of an ARN worked out for a resource, if it has one. */
+  private explainArn(arn: string, origin: string, logicalId: string, action: IamAction): { resource: string; wildcard?: string } {
+    if (!arn.includes(UNKNOWN)) return { resource: arn };
+    const why =
+      origin === 'generated'
+        ? `${logicalId} has no name in the template: CloudFormation generates one from the stack name`
+        : `${logicalId}'s ARN holds an id only known once deployed`;
+    return { resource: arn, wildcard: `${action.name} on ${arn}: ${why}` };
+  }
+
+  /**
+   * API Gateway's IAM model is by path: `/restapis`, `/restapis/<id>/...`. An API's id is
+   * generated, so its resources are scoped to the collection of the API type.
+   */
+  private apiGatewayScope(resource: TemplateResource, action: IamAction): { resource: string; wildcard?: string }[] {
+    const base = `arn:${this.placement.partition}:apigateway:${this.placement.region}::`;
+    const template = this.options.registry.arnTemplate(resource.type);
+    let collection: string | undefined;
+    if (resource.type.startsWith('AWS::ApiGatewayV2::') && (resource.type === 'AWS::ApiGatewayV2::Api' || 'ApiId' in resource.properties)) collection = '/apis';
+    else if (resource.type === 'AWS::ApiGateway::RestApi' || 'RestApiId' in resource.properties) collection = '/restapis';
+    else if (template) collection = template.split('::')[1]?.split('/${')[0];
+    const why = `${action.name} for ${resource.logicalId}: API ids are generated, so this is scoped to the API collection of the region`;
+    if (!collection) return [{ resource: `${base}/*`, wildcard: `${action.name} for ${resource.logicalId}: API Gateway names no narrower path for ${resource.type}` }];
+    const resources = [`${base}${collection}`, `${base}${collection}/*`];
+    if (this.options.registry.schema(resource.type)?.taggingPermissions.length) resources.push(`${base}/tags/*`);
+    return resources.map((r) => ({ resource: r, wildcard: why }));
+  }
+
+  /** Buckets an S3 action of this resource may act on: the deployment bucket, and bucket names in its properties. */
+  private bucketNames(resource: TemplateResource): string[] {
+    const names = new Set<string>();
+    const bucket = this.deploymentBucket();
+    if (bucket) names.add(bucket.name);
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(visit);
+      if (!isRecord(node)) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (/bucket$|bucketname$/i.test(key)) {
+          const name = resolveString(value, this.arns.context);
+          if (name && name !== UNKNOWN && !name.startsWith('arn:')) names.add(name);
+        } else visit(value);
+      }
+    };
+    visit(resource.properties);
+    return [...names];
+  }
+
+  /** A custom resource: CloudFormation invokes its `ServiceToken` as the caller. */
+  private customResourceGrants(resource: TemplateResource, neededBy: string): void {
+    const token = resource.properties['ServiceToken'];
+    const referenced = referencedLogicalIds(token, this.logicalIds).map((id) => this.arns.arnOf(id)?.arn).filter((a): a is string => a !== undefined);
+    const resolved = resolveString(token, this.arns.context);
+    const targets = referenced.length ? referenced : resolved?.startsWith('arn:') ? [resolved] : [];
+    if (!targets.length) {
+      this.grants.push({
+        action: 'lambda:InvokeFunction',
+        resource: fillArnFormat('arn:${Partition}:lambda:${Region}:${Account}:function:*', this.placement),
+        neededBy,
+        wildcard: `lambda:InvokeFunction for ${resource.logicalId}: its ServiceToken is not known before deploying; allowed on any function of the account and region`,
+      });
+      this.warnings.push(`${resource.logicalId} (${resource.type}): its ServiceToken could not be resolved; review lambda:InvokeFunction on every function of the account`);
+      return;
+    }
+    for (const target of targets) {
+      const service = target.split(':')[2];
+      const action = service === 'sns' ? 'sns:Publish' : 'lambda:InvokeFunction';
+      this.grants.push({ action, resource: target, neededBy });
+    }
+  }
+
+  /** `iam:PassRole` on the template's roles that resources needing it refer to, for the services that assume them. */
+  private passRoleGrants(): void {
+    const roles = new Map<string, string[]>();
+    for (const { resource } of this.passRoleNeeds) {
+      const ids = referencedLogicalIds(resource.properties, this.logicalIds).filter((id) => this.arns.resource(id)?.type === 'AWS::IAM::Role');
+      for (const id of ids) roles.set(id, [...(roles.get(id) ?? []), `${resource.logicalId} (${resource.type})`]);
+      const external = arnsIn(resource.properties, this.arns.context).filter((arn) => /^arn:[^:]+:iam::[^:]*:role\//.test(arn));
+      for (const arn of external) {
+        this.warnings.push(`${resource.logicalId} passes the role ${arn}, which the template does not create: iam:PassRole is not granted on it; add a statement in deployPermissions.extra if it is intended`);
+      }
+      if (!ids.length && !external.length && this.passRoleCouldBeNeeded(resource)) {
+        this.warnings.push(`${resource.logicalId} (${resource.type}) may pass a role the template does not name; iam:PassRole is granted only on roles the template creates`);
+      }
+    }
+    for (const [roleId, neededBy] of roles) {
+      const arn = this.arns.arnOf(roleId);
+      if (!arn) continue;
+      const services = this.trustedServices(this.arns.resource(roleId)!);
+      const grant: Omit<ExplainedGrant, 'neededBy'> = {
+        action: 'iam:PassRole',
+        resource: arn.arn,
+        ...(services.length ? { condition: { StringEquals: { 'iam:PassedToService': services.length === 1 ? services[0]! : services } } } : {}),
+        ...(arn.arn.includes(UNKNOWN) ? { wildcard: `iam:PassRole on ${arn.arn}: ${roleId} has no name in the template: CloudFormation generates one from the stack name` } : {}),
+      };
+      if (!services.length) this.warnings.push(`${roleId}: its trust policy names no service principal, so iam:PassRole on it has no iam:PassedToService condition`);
+      for (const need of neededBy) this.grants.push({ ...grant, neededBy: need });
+    }
+  }
+
+  /** Whether a resource has a property that names a role (so a missing one is worth a warning). */
+  private passRoleCouldBeNeeded(resource: TemplateResource): boolean {
+    return Object.keys(resource.properties).some((key) => /role/i.test(key));
+  }
+
+  /** The service principals a role's trust policy allows (`lambda.amazonaws.com`). */
+  private trustedServices(role: TemplateResource): string[] {
+    const services = new Set<string>();
+    const document = role.properties['AssumeRolePolicyDocument'];
+    const statements = isRecord(document) ? document['Statement'] : undefined;
+    for (const statement of Array.isArray(statements) ? statements : [statements]) {
+      if (!isRecord(statement) || statement['Effect'] === 'Deny') continue;
+      const principal = statement['Principal'];
+      const service = isRecord(principal) ? principal['Service'] : undefined;
+      for (const entry of Array.isArray(service) ? service : service === undefined ? [] : [service]) {
+        const name = resolveString(entry, this.arns.context);
+        if (name && !name.includes(UNKNOWN)) services.add(name);
+      }
+    }
+    return [...services].sort();
+  }
+
+  /** CloudFormation on the stack, and the deployment bucket. */
+  private stackGrants(): void {
+    const { partition, region, account } = this.placement;
+    const stackArn = `arn:${partition}:cloudformation:${region}:${account}:stack/${this.options.stackName}/*`;
+    for (const action of this.validated(STACK_ACTIONS, 'the stack')) {
+      this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED });
+    }
+    this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: 'cloudformation:ValidateTemplate: IAM supports no resource-level permissions for this action' });
+    const bucket = this.deploymentBucket();
+    if (!bucket) {
+      this.warnings.push('no deployment bucket: the template has no ServerlessDeploymentBucket and none was given, so no upload permissions are granted');
+      return;
+    }
+    const bucketArn = `arn:${partition}:s3:::${bucket.name}`;
+    const wildcard = bucket.name.includes(UNKNOWN) ? `the deployment bucket's name is generated by CloudFormation from the stack name: ${bucket.name}` : undefined;
+    for (const action of this.validated(BUCKET_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: bucketArn, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
+    for (const action of this.validated(BUCKET_OBJECT_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: `${bucketArn}/*`, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
+  }
+
+  /** The bucket the deploy tool uploads to: given, else the template's `ServerlessDeploymentBucket`. */
+  private deploymentBucket(): { name: string } | undefined {
+    if (this.options.deploymentBucket) return { name: this.options.deploymentBucket };
+    const own = this.arns.resource('ServerlessDeploymentBucket');
+    if (own?.type !== 'AWS::S3::Bucket') return undefined;
+    const name = this.arns.nameOf('ServerlessDeploymentBucket')?.name;
+    return name ? { name } : undefined;
+  }
+}
+
+/** What follows, in an ARN format, the part whose shape (`arnShape`) is `shapeLength` long. */
+function suffixAfterShape(format: string, shapeLength: number): string {
+  let shape = 0;
+  let index = 0;
+  while (index < format.length && shape < shapeLength) {
+    const variable = /^\$\{[A-Za-z0-9]+\}/.exec(format.slice(index));
+    index += variable ? variable[0].length : 1;
+    shape += variable ? arnShape(variable[0]).length : 1;
+  }
+  return format.slice(index);
+}
+
+/** Whether an ARN (possibly with `*`) is of an IAM ARN format. */
+function arnMatches(format: string, arn: string): boolean {
+  const pattern = format
+    .split(/\$\{[A-Za-z0-9]+\}/)
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^:]*');
+  return new RegExp(`^${pattern}$`).test(arn);
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
