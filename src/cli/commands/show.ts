@@ -1,15 +1,20 @@
 import type { Command } from 'commander';
-import { InputError } from '../../model/errors.js';
+import path from 'node:path';
 import type { CliContext } from '../context.js';
 
-// Placeholder registration: replaced by the command's real implementation.
-export function registerShow(program: Command, _ctx: CliContext): void {
+interface ShowOptions {
+  json?: boolean;
+}
+
+export function registerShow(program: Command, ctx: CliContext): void {
   program
     .command('show')
-    .description("one local run, with each action's log")
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new InputError('the "show" command is not implemented yet');
+    .description("one local run: stages, actions, durations, artifacts with digests, approvals, rollbacks and each action's log")
+    .argument('<execution-id>', 'the execution (or a unique prefix of its id, 4 characters or more)')
+    .option('--json', 'print the execution as one JSON document')
+    .action(async (executionId: string, options: ShowOptions) => {
+      const [{ showExecution }, { formatExecution }] = await Promise.all([import('../../local/history.js'), import('../../local/describe.js')]);
+      const document = await showExecution({ home: path.join(ctx.cwd, '.service-pipelines'), executionId, logs: true });
+      ctx.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : formatExecution(document));
     });
 }

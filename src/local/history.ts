@@ -1,0 +1,122 @@
+/**
+ * The commands that read or decide on the history from another shell (`history`, `show`,
+ * `approve`, `reject`): each first repairs runs whose process is gone.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../model/errors.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { ArtifactStore } from './artifact-store.js';
+import { describeExecution, type ExecutionDocument } from './describe.js';
+import type { LocalStagesPort } from './local-stages-port.js';
+import { StateStore, recoverAbandonedExecutions, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
+
+/** Options shared by the history commands. */
+export interface HistoryOptions {
+  /** The state folder, absolute. */
+  readonly home: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Stops the stages a killed run left serving. @default - the steps' local stages */
+  readonly localStages?: LocalStagesPort;
+}
+
+/** Open the history, repairing runs whose process is gone; `undefined` when nothing was ever run here. */
+export async function openHistory(options: HistoryOptions): Promise<{ store: StateStore; artifacts: ArtifactStore; recovered: string[] } | undefined> {
+  if (!existsSync(path.join(options.home, 'state.db'))) {
+    return undefined;
+  }
+  const store = StateStore.open(options.home);
+  const recovered = recoverAbandonedExecutions(store, (options.clock ?? systemClock).now());
+  if (recovered.length) {
+    const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
+    for (const id of recovered) {
+      await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+    }
+  }
+  return { store, artifacts: new ArtifactStore(path.join(options.home, 'artifacts')), recovered };
+}
+
+/** Past executions, newest first. */
+export async function listExecutions(options: HistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
+  const history = await openHistory(options);
+  if (!history) {
+    return [];
+  }
+  try {
+    return history.store.executions({ ...(options.service ? { service: options.service } : {}), ...(options.limit ? { limit: options.limit } : {}) });
+  } finally {
+    history.store.close();
+  }
+}
+
+/**
+ * One execution as a document, with its actions' logs.
+ *
+ * @throws InputError when no execution has that id (or id prefix)
+ */
+export async function showExecution(options: HistoryOptions & { executionId: string; logs?: boolean }): Promise<ExecutionDocument> {
+  const history = await openHistory(options);
+  if (!history) {
+    throw unknownExecution(options.executionId, options.home);
+  }
+  try {
+    const execution = history.store.execution(options.executionId);
+    if (!execution) {
+      throw unknownExecution(options.executionId, options.home);
+    }
+    return await describeExecution(history.store, history.artifacts, execution, { logs: options.logs ?? true });
+  } finally {
+    history.store.close();
+  }
+}
+
+/**
+ * Decide the approval an execution waits for (`service-pipelines approve|reject <id>`); the
+ * waiting run sees the decision at its next look.
+ *
+ * @throws InputError when the execution is unknown or waits for no approval
+ */
+export async function decideApproval(
+  options: HistoryOptions & { executionId: string; decision: 'APPROVED' | 'REJECTED'; summary?: string; by?: string },
+): Promise<{ execution: ExecutionRecord; approval: ApprovalRecord }> {
+  const history = await openHistory(options);
+  if (!history) {
+    throw unknownExecution(options.executionId, options.home);
+  }
+  try {
+    const execution = history.store.execution(options.executionId);
+    if (!execution) {
+      throw unknownExecution(options.executionId, options.home);
+    }
+    const pending = history.store.approvals(execution.id).find((a) => a.status === 'PENDING');
+    if (!pending) {
+      const last = history.store.approvals(execution.id).at(-1);
+      throw new InputError(`execution ${execution.id} is not awaiting approval (it is ${execution.status})`, [
+        {
+          where: 'execution-id',
+          message: last ? `its approval ${last.stage}.${last.action} was ${last.status.toLowerCase()}${last.decidedBy ? ` by ${last.decidedBy}` : ''}` : 'it has no approval to decide',
+        },
+      ]);
+    }
+    const at = (options.clock ?? systemClock).now();
+    const decided = history.store.decideApproval(execution.id, pending.stage, pending.action, {
+      status: options.decision,
+      by: options.by ?? `${options.decision === 'APPROVED' ? 'approve' : 'reject'} command`,
+      at,
+      ...(options.summary ? { summary: options.summary } : {}),
+    });
+    if (!decided) {
+      throw new InputError(`the approval of execution ${execution.id} was decided by someone else just now`, [{ where: 'execution-id', message: 'see `service-pipelines show`' }]);
+    }
+    return { execution, approval: history.store.approval(execution.id, pending.stage, pending.action)! };
+  } finally {
+    history.store.close();
+  }
+}
+
+function unknownExecution(id: string, home: string): InputError {
+  return new InputError(`no execution "${id}" in ${path.join(home, 'state.db')}`, [
+    { where: 'execution-id', message: 'see `service-pipelines history` for the ids (a unique prefix of 4 characters or more works too)' },
+  ]);
+}

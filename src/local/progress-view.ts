@@ -1,0 +1,259 @@
+/**
+ * Progress of a run for people: a live view on a terminal (stages, actions, durations, the
+ * current log line of each running action, redrawn in place), plain lines elsewhere (CI logs,
+ * pipes). It renders text; the CLI decides where it goes.
+ */
+import { formatDuration } from './describe.js';
+import type { RunEvent } from './events.js';
+
+/** Where the view writes. */
+export interface ProgressOutput {
+  write(text: string): void;
+}
+
+/** Options of `ProgressView`. */
+export interface ProgressViewOptions {
+  /** Redraw in place with ANSI escapes (a terminal). */
+  readonly live: boolean;
+  /** Terminal width, to cut long lines. @default 100 */
+  readonly columns?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** Redraw period of the live view, in ms. @default 100 */
+  readonly refreshMs?: number;
+}
+
+interface ActionState {
+  readonly name: string;
+  readonly runOrder: number;
+  status: string;
+  startedAt?: number;
+  durationMs?: number;
+  reason?: string;
+  lastLine?: string;
+  readonly tail: string[];
+}
+
+interface StageState {
+  readonly name: string;
+  readonly environment?: string;
+  status: string;
+  startedAt?: number;
+  durationMs?: number;
+  readonly actions: ActionState[];
+}
+
+const TAIL_LINES = 25;
+const SYMBOLS: Record<string, string> = {
+  PENDING: '·',
+  WAITING: '…',
+  IN_PROGRESS: '▶',
+  AWAITING_APPROVAL: '?',
+  SUCCEEDED: '✔',
+  FAILED: '✖',
+  REJECTED: '✖',
+  SKIPPED: '-',
+  SUPERSEDED: '↷',
+};
+
+/** Renders the events of one run. */
+export class ProgressView {
+  private stages: StageState[] = [];
+  private drawnLines = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly out: ProgressOutput,
+    private readonly options: ProgressViewOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Take one event. */
+  handle(event: RunEvent): void {
+    switch (event.type) {
+      case 'execution-started':
+        this.stages = event.stages.map((s) => ({
+          name: s.name,
+          ...(s.environment ? { environment: s.environment } : {}),
+          status: 'PENDING',
+          actions: s.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, status: 'PENDING', tail: [] })),
+        }));
+        this.print(`${event.pipeline}: execution ${event.executionId} (history in ${event.home})`);
+        if (this.options.live && !this.timer) {
+          this.timer = setInterval(() => this.redraw(), this.options.refreshMs ?? 100);
+          this.timer.unref();
+        }
+        break;
+      case 'notice':
+        this.print(`note: ${event.message}`);
+        break;
+      case 'source':
+        this.print(`source: ${event.commit ? `commit ${event.commit.slice(0, 12)}` : `snapshot ${event.digest.slice(7, 19)} (not in git)`}${event.dirty ? ' with uncommitted changes (included, and flagged in the history)' : ''}`);
+        break;
+      case 'stage-waiting': {
+        const stage = this.stage(event.stage);
+        stage.status = 'WAITING';
+        this.print(`${event.stage}: waiting for the stage to be free${event.holder ? ` (execution ${event.holder} is in it)` : ''}`);
+        break;
+      }
+      case 'stage-started': {
+        const stage = this.stage(event.stage);
+        stage.status = 'IN_PROGRESS';
+        stage.startedAt = event.at;
+        this.plain(`${event.stage}: started`);
+        break;
+      }
+      case 'action-started': {
+        const action = this.action(event.stage, event.action);
+        action.status = 'IN_PROGRESS';
+        action.startedAt = event.at;
+        this.plain(`${event.stage}.${event.action}: started`);
+        break;
+      }
+      case 'action-log': {
+        const action = this.action(event.stage, event.action);
+        if (event.line.text.trim() !== '') {
+          action.lastLine = event.line.text;
+        }
+        action.tail.push(event.line.text);
+        if (action.tail.length > TAIL_LINES) {
+          action.tail.shift();
+        }
+        break;
+      }
+      case 'action-finished': {
+        const action = this.action(event.stage, event.action);
+        action.status = event.status;
+        action.durationMs = event.durationMs;
+        if (event.reason) {
+          action.reason = event.reason;
+        }
+        this.plain(`${event.stage}.${event.action}: ${event.status} in ${formatDuration(event.durationMs)}${event.reason ? ` (${event.reason})` : ''}`);
+        if (event.status === 'FAILED' && action.tail.length) {
+          this.print([`── last lines of ${event.stage}.${event.action} ──`, ...action.tail.map((l) => `  ${l}`)].join('\n'));
+        }
+        break;
+      }
+      case 'stage-finished': {
+        const stage = this.stage(event.stage);
+        stage.status = event.status;
+        stage.durationMs = event.durationMs;
+        this.plain(`${event.stage}: ${event.status} in ${formatDuration(event.durationMs)}`);
+        break;
+      }
+      case 'approval-waiting':
+        this.action(event.stage, event.action).status = 'AWAITING_APPROVAL';
+        this.print(`${event.stage}: awaiting approval: ${event.comment}\n  decide with: service-pipelines approve ${event.executionId}  (or reject ${event.executionId})`);
+        break;
+      case 'approval-decided':
+        this.print(`${event.stage}: ${event.status.toLowerCase()} by ${event.by}`);
+        break;
+      case 'rollback-started':
+        this.stage(event.stage).actions.push(
+          { name: 'Rollback', runOrder: 98, status: 'PENDING', tail: [] },
+          { name: 'RollbackVerification', runOrder: 99, status: 'PENDING', tail: [] },
+        );
+        this.print(`${event.stage}: rolling ${event.environment} back to its last good release (${event.reason})`);
+        break;
+      case 'rollback-finished':
+        this.print(`${event.stage}: rollback ${event.status === 'SUCCEEDED' ? `done: ${event.environment} serves release ${event.release ?? '?'} again, verified by its acceptance tests` : 'FAILED'}`);
+        break;
+      case 'execution-finished':
+        for (const stage of this.stages) {
+          if (stage.status === 'PENDING') {
+            stage.status = 'SKIPPED';
+          }
+          for (const action of stage.actions) {
+            if (action.status === 'PENDING') {
+              action.status = 'SKIPPED';
+            }
+          }
+        }
+        this.print(`execution ${event.executionId}: ${event.status} in ${formatDuration(event.durationMs)}${event.reason ? ` (${event.reason})` : ''}`);
+        this.close();
+        break;
+      default:
+        throw new Error(`the progress view does not know the event ${(event as { type: string }).type}`);
+    }
+    this.redraw();
+  }
+
+  /** Stop redrawing (the last frame stays on screen). */
+  close(): void {
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    if (this.options.live) {
+      this.redraw();
+      this.drawnLines = 0;
+    }
+  }
+
+  private stage(name: string): StageState {
+    let stage = this.stages.find((s) => s.name === name);
+    if (!stage) {
+      stage = { name, status: 'PENDING', actions: [] };
+      this.stages.push(stage);
+    }
+    return stage;
+  }
+
+  private action(stageName: string, name: string): ActionState {
+    const stage = this.stage(stageName);
+    let action = stage.actions.find((a) => a.name === name);
+    if (!action) {
+      action = { name, runOrder: 1, status: 'PENDING', tail: [] };
+      stage.actions.push(action);
+    }
+    return action;
+  }
+
+  /** A line in both modes: above the live block on a terminal. */
+  private print(text: string): void {
+    this.clearBlock();
+    this.out.write(`${text}\n`);
+  }
+
+  /** A line in plain mode only (the live block shows the same). */
+  private plain(text: string): void {
+    if (!this.options.live) {
+      this.out.write(`${text}\n`);
+    }
+  }
+
+  private clearBlock(): void {
+    if (this.options.live && this.drawnLines > 0) {
+      this.out.write(`\x1b[${this.drawnLines}F\x1b[0J`);
+      this.drawnLines = 0;
+    }
+  }
+
+  private redraw(): void {
+    if (!this.options.live || this.stages.length === 0) {
+      return;
+    }
+    const width = Math.max(40, (this.options.columns ?? 100) - 1);
+    const cut = (text: string) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+    const now = this.now();
+    const lines: string[] = [];
+    for (const stage of this.stages) {
+      const took = stage.durationMs ?? (stage.startedAt !== undefined && stage.status === 'IN_PROGRESS' ? now - stage.startedAt : undefined);
+      lines.push(cut(`${SYMBOLS[stage.status] ?? ' '} ${stage.name}${stage.environment ? ` [${stage.environment}]` : ''}  ${took !== undefined ? formatDuration(took) : ''}`.trimEnd()));
+      if (stage.status === 'PENDING' || stage.status === 'SKIPPED') {
+        continue;
+      }
+      for (const action of stage.actions) {
+        const running = action.status === 'IN_PROGRESS' && action.startedAt !== undefined;
+        const actionTook = action.durationMs ?? (running ? now - action.startedAt! : undefined);
+        const detail = running && action.lastLine ? `  │ ${action.lastLine.trim()}` : action.reason && action.status !== 'SUCCEEDED' ? `  (${action.reason})` : '';
+        lines.push(cut(`    ${SYMBOLS[action.status] ?? ' '} ${action.name}  ${actionTook !== undefined ? formatDuration(actionTook) : ''}${detail}`.trimEnd()));
+      }
+    }
+    this.clearBlock();
+    this.out.write(`${lines.join('\n')}\n`);
+    this.drawnLines = lines.length;
+  }
+}

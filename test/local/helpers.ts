@@ -1,0 +1,107 @@
+/**
+ * Helpers of the local engine tests: real git repositories in temp folders, configs, and plans
+ * whose commands are plain shell (the plan is data: the engine runs whatever commands it holds).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildPipelinePlan } from '../../src/model/plan.js';
+import type { PipelinePlan } from '../../src/model/plan-schema.js';
+import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
+
+/** A temp folder, removed (read-only stored artifacts included) by the returned cleanup. */
+export function tempFolder(prefix = 'sp-local-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return {
+    dir,
+    cleanup: () => {
+      makeWritable(dir);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function makeWritable(dir: string): void {
+  try {
+    chmodSync(dir, 0o755);
+    for (const name of readdirSync(dir)) {
+      const child = path.join(dir, name);
+      if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) {
+        makeWritable(child);
+      }
+    }
+  } catch {
+    // Gone already.
+  }
+}
+
+/** Write files (relative path → content) below a folder. */
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+}
+
+/** Run git in a folder, as a test user. */
+export function git(dir: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=Test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' },
+  }).trim();
+}
+
+/** A git repository with the files committed; returns the commit. */
+export function gitRepository(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  git(dir, 'init', '-q');
+  writeFiles(dir, files);
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '-m', 'initial');
+  return git(dir, 'rev-parse', 'HEAD');
+}
+
+/** A validated custom-flavor config for one service at `sourcePath`. */
+export function customConfig(sourcePath: string, extra: { webhook?: string; executionMode?: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL'; email?: boolean } = {}): ValidConfig {
+  return validateConfig({
+    cicd: { account: '111111111111', region: 'us-east-1' },
+    environments: [
+      { name: 'dev', account: '222222222222', region: 'us-east-1' },
+      { name: 'prod', account: '444444444444', region: 'us-east-1', approval: true, rollbackOnFailure: true },
+    ],
+    ...(extra.webhook || extra.email ? { notifications: { ...(extra.webhook ? { webhook: extra.webhook } : {}), ...(extra.email ? { email: ['ops@example.com'] } : {}) } } : {}),
+    ...(extra.executionMode ? { executionMode: extra.executionMode } : {}),
+    services: [
+      {
+        name: 'svc',
+        flavor: 'custom',
+        source: { path: sourcePath },
+        commands: { package: 'true', deploy: 'true' },
+      },
+    ],
+  });
+}
+
+/**
+ * The service's plan with each commands action's commands replaced by plain shell lines
+ * (`Stage.Action` → lines; actions not named get `true`).
+ */
+export function shellPlan(config: ValidConfig, commands: Record<string, string[]>, trigger: 'push' | 'pull-request' = 'push'): PipelinePlan {
+  const plan = buildPipelinePlan(config, 'svc', trigger);
+  return {
+    ...plan,
+    stages: plan.stages.map((stage) => ({
+      ...stage,
+      actions: stage.actions.map((action) =>
+        action.kind === 'commands' ? { ...action, commands: commands[`${stage.name}.${action.name}`] ?? ['true'] } : action,
+      ),
+    })),
+  };
+}
+
+/** Commands that write an output artifact as the contract says (`.pipeline/<name>/`). */
+export function writeArtifact(name: string, file: string, content: string): string {
+  return `mkdir -p .pipeline/${name} && printf '%s' ${JSON.stringify(content)} > .pipeline/${name}/${file}`;
+}
