@@ -1,0 +1,151 @@
+/**
+ * Starting a local run from a trigger (a webhook, a watched branch). Each run is the real CLI,
+ * `service-pipelines run <service> --json`, in a process of its own: the run records its own
+ * process id (so a crash is detected and repaired by the next command, as for any run), and a
+ * failing run cannot take the server down with it.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FailureError } from '../model/errors.js';
+import type { ProcessHandle, Processes } from '../runtime/process.js';
+
+/** A run to start. */
+export interface RunRequest {
+  /** The service whose pipeline runs. */
+  readonly service: string;
+  /** `push` runs the main pipeline; `pull-request` the test-only one. */
+  readonly trigger: 'push' | 'pull-request';
+  /** Why, for the log: `push 1a2b3c4 to octo/api@main (delivery 72d3...)`. */
+  readonly reason: string;
+}
+
+/** A run that was started. */
+export interface StartedRun {
+  readonly service: string;
+  readonly trigger: 'push' | 'pull-request';
+  /** The process of the run (its execution records this pid). */
+  readonly pid: number;
+  /** Where the run's own output (`run --json`) goes. */
+  readonly outputFile: string;
+}
+
+/** Starts runs. */
+export interface RunStarter {
+  /**
+   * Start a run and return once its process is started (not when the run ends).
+   *
+   * @throws FailureError when the process could not be started
+   */
+  start(request: RunRequest): Promise<StartedRun>;
+}
+
+/** What `CliRunStarter` needs. */
+export interface CliRunStarterProps {
+  readonly processes: Processes;
+  /** The config file, absolute: the run loads it afresh, so an edited config applies to the next run. */
+  readonly configFile: string;
+  /** The folder runs work in: their state folder (`.service-pipelines/`) is found from there, as for `run` in a shell. */
+  readonly cwd: string;
+  /** Where the output of each run is written (one file per run). */
+  readonly outputDir: string;
+  /**
+   * The environment of the runs. Give one without the server's own secrets.
+   *
+   * @default process.env
+   */
+  readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The CLI to run.
+   *
+   * @default - this package's `bin/service-pipelines.js`
+   */
+  readonly cliScript?: string;
+  /**
+   * The Node.js binary.
+   *
+   * @default process.execPath
+   */
+  readonly node?: string;
+  /** Milliseconds since the epoch, to name output files. @default Date.now */
+  readonly now?: () => number;
+}
+
+/** The CLI of this package, as installed. */
+export function packageCliScript(): string {
+  // From src/serve/ or dist/serve/ alike, the package root is two folders up.
+  return fileURLToPath(new URL('../../bin/service-pipelines.js', import.meta.url));
+}
+
+/** Starts each run as `service-pipelines run` in a child process. */
+export class CliRunStarter implements RunStarter {
+  private readonly running = new Set<Promise<unknown>>();
+  private sequence = 0;
+
+  constructor(private readonly props: CliRunStarterProps) {}
+
+  async start(request: RunRequest): Promise<StartedRun> {
+    const args = [
+      this.props.cliScript ?? packageCliScript(),
+      'run',
+      request.service,
+      '--config',
+      this.props.configFile,
+      '--json',
+      ...(request.trigger === 'pull-request' ? ['--pull-request'] : []),
+    ];
+    mkdirSync(this.props.outputDir, { recursive: true });
+    const at = (this.props.now ?? Date.now)();
+    this.sequence += 1;
+    const outputFile = path.join(this.props.outputDir, `${new Date(at).toISOString().replace(/[:.]/g, '-')}-${this.sequence}-${request.service}${request.trigger === 'pull-request' ? '-pr' : ''}.log`);
+    const fd = openSync(outputFile, 'a');
+    let child: ProcessHandle;
+    try {
+      // The output file header says why the run started; the run appends its JSON document below.
+      const header = Buffer.from(`# ${request.reason}\n# ${[this.props.node ?? process.execPath, ...args].join(' ')}\n`);
+      writeAll(fd, header);
+      child = this.props.processes.spawn(this.props.node ?? process.execPath, args, {
+        cwd: this.props.cwd,
+        env: this.props.env ?? process.env,
+        stdio: ['ignore', fd, fd],
+      });
+    } finally {
+      // The child has its own copy of the descriptor.
+      closeSync(fd);
+    }
+    const ended = child.exited.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(ended);
+    void ended.finally(() => this.running.delete(ended));
+    if (child.pid === undefined) {
+      const reason = await child.exited.then(
+        () => 'it exited at once',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      throw new FailureError(`could not start the run of ${request.service}: ${reason}`);
+    }
+    return { service: request.service, trigger: request.trigger, pid: child.pid, outputFile };
+  }
+
+  /** Resolves once every run this starter started has ended (for a clean shutdown and for tests). */
+  async whenIdle(): Promise<void> {
+    while (this.running.size > 0) {
+      await Promise.all([...this.running]);
+    }
+  }
+
+  /** How many runs this starter started are still going. */
+  get active(): number {
+    return this.running.size;
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  // Synchronous on purpose: the header must be in the file before the child writes to it.
+  let written = 0;
+  while (written < data.length) {
+    written += writeSync(fd, data, written);
+  }
+}
