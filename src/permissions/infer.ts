@@ -67,6 +67,12 @@ export interface InferDeployPolicyOptions {
    * @default ['create', 'update', 'delete']
    */
   readonly operations?: readonly HandlerOperation[];
+  /**
+   * What names the template in error messages (its file).
+   *
+   * @default 'template'
+   */
+  readonly templateName?: string;
 }
 
 /** A statement of the inferred policy, with why it is there. */
@@ -75,8 +81,8 @@ export interface ExplainedStatement {
   readonly statement: PolicyStatement;
   /** What needs it: `HelloLambdaFunction (AWS::Lambda::Function)`, `the stack itself`... */
   readonly neededBy: readonly string[];
-  /** Why a resource of it is `*` or holds a `*`. */
-  readonly wildcards: readonly string[];
+  /** Why a resource of it is `*` or holds a `*`, and for which of its actions. */
+  readonly wildcards: readonly { readonly reason: string; readonly actions: readonly string[] }[];
 }
 
 /** An action a schema lists that is not an IAM action: dropped. */
@@ -151,6 +157,7 @@ const BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const BUCKET_OBJECT_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'];
 
 const STACK_NEED = 'the stack itself';
+const NO_RESOURCE_LEVEL = '*: IAM supports no resource-level permissions for these actions';
 const BUCKET_NEED = 'the deployment bucket';
 
 /**
@@ -159,7 +166,7 @@ const BUCKET_NEED = 'the deployment bucket';
  * @throws InputError when `template` is not a CloudFormation template.
  */
 export function inferDeployPolicy(template: unknown, options: InferDeployPolicyOptions): InferredPolicy {
-  const parsed = parseTemplate(template);
+  const parsed = parseTemplate(template, options.templateName);
   return new Inference(parsed, options).run();
 }
 
@@ -215,7 +222,7 @@ class Inference {
       return {
         statement: { Sid: `${prefix}${count}`, ...statement },
         neededBy: unique(explained.map((g) => g.neededBy)),
-        wildcards: unique(explained.flatMap((g) => (g.wildcard ? [g.wildcard] : []))),
+        wildcards: wildcardReasons(explained),
       };
     });
     (this.options.extraStatements ?? []).forEach((extra, index) => {
@@ -357,9 +364,9 @@ class Inference {
   private scope(action: IamAction, resource: TemplateResource): { resource: string; wildcard?: string }[] {
     const iam = this.options.registry.iam;
     if (!action.resourceTypes.length) {
-      return [{ resource: UNKNOWN, wildcard: `${action.name}: IAM supports no resource-level permissions for this action` }];
+      return [{ resource: UNKNOWN, wildcard: NO_RESOURCE_LEVEL }];
     }
-    if (action.service === 'apigateway') return this.apiGatewayScope(resource, action);
+    if (action.service === 'apigateway') return this.apiGatewayScope(resource);
     const formats = action.resourceTypes.map((k) => iam.resourceType(action.service, k)).filter((t): t is IamResourceType => t !== undefined);
 
     // The resource itself is of a type the action acts on; else a resource it refers to is.
@@ -374,15 +381,15 @@ class Inference {
         for (const format of formats) {
           const formatShape = arnShape(format.arn);
           if (formatShape === shape) {
-            exact.push(this.explainArn(own.arn, own.origin, id, action));
+            exact.push(this.explainArn(own.arn, own.origin, id));
             // CloudWatch Logs evaluates some actions against `log-group:<name>:*` (its log streams).
             if (format.service === 'logs' && format.key === 'log-group') {
-              exact.push({ resource: `${own.arn}:*`, wildcard: `${action.name} on ${own.arn}:*: CloudWatch Logs checks some actions against the log group's streams` });
+              exact.push({ resource: `${own.arn}:*`, wildcard: `${own.arn}:*: CloudWatch Logs checks some actions against the log group's streams` });
             }
           } else if (formatShape.startsWith(shape) && /^[:/]/.test(formatShape.slice(shape.length))) {
             const rest = fillArnFormat(suffixAfterShape(format.arn, shape.length), this.placement);
-            const child = this.explainArn(`${own.arn}${rest}`, own.origin, id, action);
-            children.push({ ...child, wildcard: `${action.name} on ${child.resource}: acts on a ${format.key} of ${id}, named once deployed` });
+            const child = this.explainArn(`${own.arn}${rest}`, own.origin, id);
+            children.push({ ...child, wildcard: `${child.resource}: the ${format.key} (named once deployed) of ${id}` });
           }
         }
       }
@@ -392,7 +399,7 @@ class Inference {
 
     // ARNs written in its properties.
     const literal = arnsIn(resource.properties, this.arns.context).filter((arn) => formats.some((f) => arnMatches(f.arn, arn)));
-    if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${action.name}: ${arn} is built from values only known once deployed` } : {}) }));
+    if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${arn}: built from values only known once deployed` } : {}) }));
 
     if (action.service === 's3') {
       const buckets = this.bucketNames(resource);
@@ -410,33 +417,33 @@ class Inference {
       .filter((f) => required.includes(f.key))
       .map((f) => ({
         resource: fillArnFormat(f.arn, this.placement),
-        wildcard: `${action.name}: the template names no ${f.key} for ${resource.logicalId}; allowed on any ${f.key} of the account and region`,
+        wildcard: `${fillArnFormat(f.arn, this.placement)}: the template names no ${f.key} for ${resource.type}, so any of the account and region`,
       }));
   }
 
   /** Explain the `*` of an ARN worked out for a resource, if it has one. */
-  private explainArn(arn: string, origin: string, logicalId: string, action: IamAction): { resource: string; wildcard?: string } {
+  private explainArn(arn: string, origin: string, logicalId: string): { resource: string; wildcard?: string } {
     if (!arn.includes(UNKNOWN)) return { resource: arn };
     const why =
       origin === 'generated'
         ? `${logicalId} has no name in the template: CloudFormation generates one from the stack name`
         : `${logicalId}'s ARN holds an id only known once deployed`;
-    return { resource: arn, wildcard: `${action.name} on ${arn}: ${why}` };
+    return { resource: arn, wildcard: `${arn}: ${why}` };
   }
 
   /**
    * API Gateway's IAM model is by path: `/restapis`, `/restapis/<id>/...`. An API's id is
    * generated, so its resources are scoped to the collection of the API type.
    */
-  private apiGatewayScope(resource: TemplateResource, action: IamAction): { resource: string; wildcard?: string }[] {
+  private apiGatewayScope(resource: TemplateResource): { resource: string; wildcard?: string }[] {
     const base = `arn:${this.placement.partition}:apigateway:${this.placement.region}::`;
     const template = this.options.registry.arnTemplate(resource.type);
     let collection: string | undefined;
     if (resource.type.startsWith('AWS::ApiGatewayV2::') && (resource.type === 'AWS::ApiGatewayV2::Api' || 'ApiId' in resource.properties)) collection = '/apis';
     else if (resource.type === 'AWS::ApiGateway::RestApi' || 'RestApiId' in resource.properties) collection = '/restapis';
     else if (template) collection = template.split('::')[1]?.split('/${')[0];
-    const why = `${action.name} for ${resource.logicalId}: API ids are generated, so this is scoped to the API collection of the region`;
-    if (!collection) return [{ resource: `${base}/*`, wildcard: `${action.name} for ${resource.logicalId}: API Gateway names no narrower path for ${resource.type}` }];
+    const why = `${base}${collection ?? ''}/*: API ids are generated by API Gateway, so the region's ${collection ?? 'paths'}`;
+    if (!collection) return [{ resource: `${base}/*`, wildcard: `${base}/*: API Gateway names no narrower path for ${resource.type}` }];
     const resources = [`${base}${collection}`, `${base}${collection}/*`];
     if (this.options.registry.schema(resource.type)?.taggingPermissions.length) resources.push(`${base}/tags/*`);
     return resources.map((r) => ({ resource: r, wildcard: why }));
@@ -472,7 +479,7 @@ class Inference {
         action: 'lambda:InvokeFunction',
         resource: fillArnFormat('arn:${Partition}:lambda:${Region}:${Account}:function:*', this.placement),
         neededBy,
-        wildcard: `lambda:InvokeFunction for ${resource.logicalId}: its ServiceToken is not known before deploying; allowed on any function of the account and region`,
+        wildcard: `${resource.logicalId}'s ServiceToken is not known before deploying, so any function of the account and region`,
       });
       this.warnings.push(`${resource.logicalId} (${resource.type}): its ServiceToken could not be resolved; review lambda:InvokeFunction on every function of the account`);
       return;
@@ -506,7 +513,7 @@ class Inference {
         action: 'iam:PassRole',
         resource: arn.arn,
         ...(services.length ? { condition: { StringEquals: { 'iam:PassedToService': services.length === 1 ? services[0]! : services } } } : {}),
-        ...(arn.arn.includes(UNKNOWN) ? { wildcard: `iam:PassRole on ${arn.arn}: ${roleId} has no name in the template: CloudFormation generates one from the stack name` } : {}),
+        ...(arn.arn.includes(UNKNOWN) ? { wildcard: `${arn.arn}: ${roleId} has no name in the template: CloudFormation generates one from the stack name` } : {}),
       };
       if (!services.length) this.warnings.push(`${roleId}: its trust policy names no service principal, so iam:PassRole on it has no iam:PassedToService condition`);
       for (const need of neededBy) this.grants.push({ ...grant, neededBy: need });
@@ -542,14 +549,14 @@ class Inference {
     for (const action of this.validated(STACK_ACTIONS, 'the stack')) {
       this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED });
     }
-    this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: 'cloudformation:ValidateTemplate: IAM supports no resource-level permissions for this action' });
+    this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: NO_RESOURCE_LEVEL });
     const bucket = this.deploymentBucket();
     if (!bucket) {
       this.warnings.push('no deployment bucket: the template has no ServerlessDeploymentBucket and none was given, so no upload permissions are granted');
       return;
     }
     const bucketArn = `arn:${partition}:s3:::${bucket.name}`;
-    const wildcard = bucket.name.includes(UNKNOWN) ? `the deployment bucket's name is generated by CloudFormation from the stack name: ${bucket.name}` : undefined;
+    const wildcard = bucket.name.includes(UNKNOWN) ? `${bucketArn}: the deployment bucket's name is generated by CloudFormation from the stack name` : undefined;
     for (const action of this.validated(BUCKET_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: bucketArn, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
     for (const action of this.validated(BUCKET_OBJECT_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: `${bucketArn}/*`, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
   }
@@ -583,6 +590,18 @@ function arnMatches(format: string, arn: string): boolean {
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[^:]*');
   return new RegExp(`^${pattern}$`).test(arn);
+}
+
+/** The reasons of the wildcards of some grants, each with the actions it concerns. */
+function wildcardReasons(grants: readonly ExplainedGrant[]): { reason: string; actions: string[] }[] {
+  const byReason = new Map<string, Set<string>>();
+  for (const grant of grants) {
+    if (!grant.wildcard) continue;
+    const actions = byReason.get(grant.wildcard) ?? new Set<string>();
+    actions.add(grant.action);
+    byReason.set(grant.wildcard, actions);
+  }
+  return [...byReason.entries()].map(([reason, actions]) => ({ reason, actions: [...actions].sort() }));
 }
 
 function unique(values: readonly string[]): string[] {

@@ -94,6 +94,15 @@ export class SchemaRegistry {
  *   schema, or holds no schema at all.
  */
 export async function loadSchemaRegistry(source: string, options: LoadSchemaRegistryOptions = {}): Promise<SchemaRegistry> {
+  return SchemaRegistry.fromSchemas(source, await readSchemas(source), options);
+}
+
+/**
+ * Read the resource schemas of a folder or a zip, without the IAM data and ARN templates.
+ *
+ * @throws InputError as `loadSchemaRegistry`.
+ */
+export async function readSchemas(source: string): Promise<ResourceTypeSchema[]> {
   const info = await stat(source).catch(() => undefined);
   if (!info) throw new InputError(`the schemas were not found: ${source}`, [{ where: source, message: 'no such file or folder; give a folder of CloudFormation resource schemas or a CloudformationSchema.zip (`service-pipelines permissions update` downloads it)' }]);
   const files = info.isDirectory() ? await readSchemaFolder(source) : await readSchemaZip(source);
@@ -110,7 +119,7 @@ export async function loadSchemaRegistry(source: string, options: LoadSchemaRegi
   }
   if (problems.length) throw new InputError(`${source} holds files that are not CloudFormation resource schemas`, problems);
   if (!schemas.length) throw new InputError(`no CloudFormation resource schema in ${source}`, [{ where: source, message: 'expected *.json resource schemas (such as aws-lambda-function.json)' }]);
-  return SchemaRegistry.fromSchemas(source, schemas, options);
+  return schemas;
 }
 
 /** Read one schema document; `undefined` when it is not a resource schema. */

@@ -1,0 +1,102 @@
+// Benchmark of deploy-permission inference.
+//
+//   npm run build && node bench/permissions.mjs [--schemas DIR|ZIP] [--package DIR] [--resources N]
+//
+// Measures: loading the schemas (resource schemas, IAM data, ARN templates), inference on a
+// generated template of N resources (default 500), and the size of the example service's
+// policy against IAM's limits (when --package points at its `osls package` output).
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    schemas: { type: 'string', default: join(root, '..', 'shared', 'data', 'cloudformation-schemas') },
+    package: { type: 'string' },
+    resources: { type: 'string', default: '500' },
+    runs: { type: 'string', default: '5' },
+  },
+});
+const { loadSchemaRegistry, inferDeployPolicy, IAM_POLICY_LIMITS } = await import(join(root, 'dist', 'permissions', 'index.js'));
+const { readSchemas } = await import(join(root, 'dist', 'permissions', 'schema-registry.js'));
+
+const ms = (start) => `${(performance.now() - start).toFixed(0)} ms`;
+
+let start = performance.now();
+await readSchemas(values.schemas);
+console.log(`read and parse the schemas (${values.schemas}): ${ms(start)}`);
+start = performance.now();
+await loadSchemaRegistry(values.schemas, { arnTemplates: false });
+console.log(`load the registry without ARN templates (schemas + IAM data of the services they name): ${ms(start)}`);
+start = performance.now();
+const registry = await loadSchemaRegistry(values.schemas);
+console.log(`load the registry with ARN templates (@aws-cdk/aws-service-spec; IAM data already cached): ${ms(start)}`);
+console.log(`  ${registry.size} resource types`);
+
+const count = Number(values.resources);
+const template = generatedTemplate(count);
+const options = { registry, stackName: 'bench-service-dev', region: 'us-east-1', account: '123456789012' };
+inferDeployPolicy(template, options); // warm-up
+const times = [];
+let result;
+for (let run = 0; run < Number(values.runs); run++) {
+  start = performance.now();
+  result = inferDeployPolicy(template, options);
+  times.push(performance.now() - start);
+}
+times.sort((a, b) => a - b);
+console.log(
+  `infer a ${Object.keys(template.Resources).length}-resource template: median ${times[Math.floor(times.length / 2)].toFixed(0)} ms, ` +
+    `max ${times[times.length - 1].toFixed(0)} ms over ${times.length} runs (target: under 1000 ms)`,
+);
+console.log(`  ${result.statements.length} statements in ${result.documents.length} policies, sizes ${result.sizes.documents.join(', ')} (limit ${IAM_POLICY_LIMITS.managedPolicy} each)`);
+
+if (values.package) {
+  const file = join(values.package, 'cloudformation-template-update-stack.json');
+  if (!existsSync(file)) throw new Error(`no ${file}: package the example first (osls package --stage dev --package DIR)`);
+  const example = inferDeployPolicy(JSON.parse(readFileSync(file, 'utf8')), { ...options, stackName: 'ac-rest-api-dev' });
+  console.log(
+    `example service policy: ${example.documents.length} managed policies of ${example.sizes.documents.join(' + ')} = ${example.sizes.total} characters ` +
+      `(limits: ${IAM_POLICY_LIMITS.managedPolicy} per managed policy, ${IAM_POLICY_LIMITS.roleInlineAggregate} for a role's inline policies together)`,
+  );
+}
+
+/** A service of `count` resources: functions with their roles, log groups, queues, tables, topics, rules and API routes. */
+function generatedTemplate(count) {
+  const resources = {
+    ServerlessDeploymentBucket: { Type: 'AWS::S3::Bucket', Properties: {} },
+    Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'bench-api' } },
+  };
+  for (let i = 0; Object.keys(resources).length < count; i++) {
+    const add = (id, resource) => {
+      if (Object.keys(resources).length < count) resources[id] = resource;
+    };
+    add(`Role${i}`, {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        RoleName: { 'Fn::Sub': `\${AWS::StackName}-fn${i}-role` },
+        AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      },
+    });
+    add(`Fn${i}`, {
+      Type: 'AWS::Lambda::Function',
+      Properties: {
+        FunctionName: { 'Fn::Join': ['-', [{ Ref: 'AWS::StackName' }, `fn${i}`]] },
+        Role: { 'Fn::GetAtt': [`Role${i}`, 'Arn'] },
+        Code: { S3Bucket: { Ref: 'ServerlessDeploymentBucket' }, S3Key: 'code.zip' },
+        Handler: 'index.handler',
+        Runtime: 'nodejs20.x',
+      },
+    });
+    add(`Fn${i}LogGroup`, { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: { 'Fn::Sub': `/aws/lambda/\${AWS::StackName}-fn${i}` } } });
+    add(`Queue${i}`, { Type: 'AWS::SQS::Queue', Properties: {} });
+    add(`Table${i}`, { Type: 'AWS::DynamoDB::Table', Properties: { TableName: `bench-table-${i}` } });
+    add(`Topic${i}`, { Type: 'AWS::SNS::Topic', Properties: {} });
+    add(`Rule${i}`, { Type: 'AWS::Events::Rule', Properties: { ScheduleExpression: 'rate(1 hour)', Targets: [{ Arn: { 'Fn::GetAtt': [`Fn${i}`, 'Arn'] }, Id: 'fn' }] } });
+    add(`Route${i}`, { Type: 'AWS::ApiGateway::Resource', Properties: { RestApiId: { Ref: 'Api' }, ParentId: { 'Fn::GetAtt': ['Api', 'RootResourceId'] }, PathPart: `r${i}` } });
+    add(`Permission${i}`, { Type: 'AWS::Lambda::Permission', Properties: { FunctionName: { 'Fn::GetAtt': [`Fn${i}`, 'Arn'] }, Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com' } });
+  }
+  return { AWSTemplateFormatVersion: '2010-09-09', Resources: resources };
+}
