@@ -19,7 +19,7 @@ import { PACKAGE_ARTIFACT } from '../model/plan.js';
 import { PACKAGE_MANIFEST_FILE, sha256File, type PackageManifest } from './package-manifest.js';
 import { findOsls, findServerlessConfig } from './serverless-flavor.js';
 import { announce, runProgram } from './shell.js';
-import type { PackageStage, StepDependencies } from './step-types.js';
+import type { PackageStage, StepDependencies, StepName } from './step-types.js';
 
 /** The variable a JS/TS serverless config reads the bundle path from (`package.artifact`). */
 export const PACKAGE_ARTIFACT_VARIABLE = 'SERVICE_PIPELINES_PACKAGE_ARTIFACT';
@@ -197,7 +197,7 @@ export async function runOsls(
   serviceDir: string,
   deps: Pick<StepDependencies, 'env' | 'processes' | 'output'>,
   extraEnv: NodeJS.ProcessEnv,
-  step: 'package' | 'deploy' | 'rollback' = 'package',
+  step: StepName = 'package',
 ): Promise<void> {
   const display = ['osls', ...args].join(' ');
   announce(deps.output, step, `$ ${display}`);
