@@ -43,6 +43,24 @@ export interface BuildspecRunResult {
   readonly exportedVariables: Readonly<Record<string, string>>;
   /** Folders holding the collected artifacts: the primary one, and each secondary one by id. */
   readonly artifacts: { readonly primary?: string; readonly secondary: Readonly<Record<string, string>> };
+  /**
+   * Why the build failed, for a person: the phase, the command and its exit status, or the
+   * artifact that could not be collected.
+   *
+   * @default - the build succeeded
+   */
+  readonly failure?: BuildFailure;
+}
+
+/** Why a build failed. */
+export interface BuildFailure {
+  /** `INSTALL`, `PRE_BUILD`, `BUILD`, `POST_BUILD`, `UPLOAD_ARTIFACTS`, or `STOPPED`. */
+  readonly phase: string;
+  /** The command that failed, if a command did. */
+  readonly command?: string;
+  readonly exitCode?: number;
+  /** One sentence: `command "npm test" exited with status 1 in phase BUILD`. */
+  readonly message: string;
 }
 
 /** What the executor is given. */

@@ -1,0 +1,6 @@
+/**
+ * CodeBuild buildspec version 0.2: types, parse and validate (with positions), render.
+ */
+export * from './types.js';
+export { parseBuildspec, validateBuildspec } from './parse.js';
+export { renderBuildspec } from './render.js';

@@ -1,0 +1,182 @@
+/**
+ * Artifact collection: the files an `artifacts` (or secondary artifact) definition selects, laid out
+ * in a folder as CodeBuild lays them out in its zip. Files are hard-linked, not copied (a copy only
+ * across file systems), so collecting a large tree costs a link per file.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { copyFile, link, lstat, mkdir, readlink, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { isYes, type BuildspecArtifact } from '../../buildspec/types.js';
+
+/** The artifact could not be collected (CodeBuild's CLIENT_ERROR in UPLOAD_ARTIFACTS). */
+export class ArtifactError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ArtifactError';
+  }
+}
+
+/** What was collected. */
+export interface CollectedArtifact {
+  /** The folder holding the artifact's files. */
+  readonly directory: string;
+  /** How many files. */
+  readonly files: number;
+  /** Files that were copied because a hard link was not possible. */
+  readonly copied: number;
+}
+
+/** Options of `collectArtifact`. */
+export interface CollectArtifactOptions {
+  /** The build's source folder (`CODEBUILD_SRC_DIR`): paths are relative to it. */
+  readonly srcDir: string;
+  readonly artifact: BuildspecArtifact;
+  /** The folder to fill; emptied first. */
+  readonly destination: string;
+  /** Receives progress lines (CodeBuild's "Expanding ..." lines). */
+  readonly log?: (text: string) => void;
+}
+
+/** How many file operations run at once: enough to keep the disk busy, few enough for the fd limit. */
+const CONCURRENCY = 64;
+
+/**
+ * Collect one artifact into `destination`.
+ *
+ * @throws ArtifactError when the base directory or the files match nothing, as CodeBuild fails then
+ */
+export async function collectArtifact(options: CollectArtifactOptions): Promise<CollectedArtifact> {
+  const { srcDir, artifact, destination } = options;
+  const log = options.log ?? (() => undefined);
+  const discardPaths = isYes(artifact['discard-paths']);
+  const keepSymlinks = isYes(artifact['enable-symlinks']);
+  const patterns = (artifact.files ?? []).map(stripDotSlash);
+  const exclude = (artifact['exclude-paths'] ?? []).map(stripDotSlash);
+
+  const baseSpec = artifact['base-directory'] ?? '.';
+  log(`Expanding base directory path: ${baseSpec}`);
+  const bases = await expandBaseDirectories(srcDir, stripDotSlash(baseSpec));
+  if (bases.length === 0) {
+    throw new ArtifactError(`no matching base directory path found for ${baseSpec}`);
+  }
+
+  // destination path (relative) → source path (absolute); the first file to claim a path keeps it.
+  const plan = new Map<string, string>();
+  let duplicates = 0;
+  log('Assembling file list');
+  for (const base of bases) {
+    const baseDir = resolve(srcDir, base);
+    log(`Expanding file paths for base directory ${base}`);
+    if (patterns.length === 0) {
+      continue;
+    }
+    for (const pattern of patterns) {
+      log(`Expanding ${pattern}`);
+    }
+    // The AWS documentation is silent on a pattern naming a folder (`dist`); it selects what is
+    // below it here, which is what `files: [dist]` is written for.
+    const files = await glob(patterns, { cwd: baseDir, dot: true, onlyFiles: true, ignore: exclude, expandDirectories: true, followSymbolicLinks: true });
+    for (const file of files) {
+      const target = discardPaths ? basename(file) : file;
+      if (plan.has(target)) {
+        duplicates++;
+        continue;
+      }
+      plan.set(target, join(baseDir, file));
+    }
+  }
+  if (duplicates > 0) {
+    // The documentation does not say which file wins when discard-paths folds two into one name.
+    log(`Skipping ${duplicates} file(s) whose path was already taken (discard-paths folds folders away)`);
+  }
+  log(`Found ${plan.size} file(s)`);
+  if (plan.size === 0) {
+    throw new ArtifactError(`no matching artifact paths found (files: ${patterns.join(', ') || 'none'}${exclude.length ? `; exclude-paths: ${exclude.join(', ')}` : ''})`);
+  }
+
+  await rm(destination, { recursive: true, force: true });
+  const folders = new Set<string>([destination]);
+  for (const target of plan.keys()) {
+    folders.add(dirname(join(destination, target)));
+  }
+  // Parents sort before their children, so each mkdir finds its parent made.
+  for (const folder of [...folders].sort()) {
+    await mkdir(folder, { recursive: true });
+  }
+  let copied = 0;
+  const entries = [...plan.entries()];
+  await forEachLimited(entries, CONCURRENCY, async ([target, source]) => {
+    const destinationFile = join(destination, target);
+    const info = await lstat(source);
+    if (info.isSymbolicLink()) {
+      if (keepSymlinks) {
+        await symlink(await readlink(source), destinationFile);
+        return;
+      }
+      // A link to the file the symlink points to, not to the symlink itself.
+      const real = await stat(source);
+      if (!real.isFile()) {
+        return;
+      }
+    }
+    if (await linkOrCopy(info.isSymbolicLink() ? await realpath(source) : source, destinationFile)) {
+      copied++;
+    }
+  });
+  return { directory: destination, files: plan.size, copied };
+}
+
+/** Hard link; copy (a clone where the file system can) when the link is not possible. True when copied. */
+async function linkOrCopy(source: string, destination: string): Promise<boolean> {
+  try {
+    await link(source, destination);
+    return false;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EACCES') {
+      await copyFile(source, destination, fsConstants.COPYFILE_FICLONE);
+      return true;
+    }
+    throw error;
+  }
+}
+
+/** `base-directory` may be a pattern matching several top-level folders (`my-build*`). */
+async function expandBaseDirectories(srcDir: string, base: string): Promise<string[]> {
+  if (base === '' || base === '.') {
+    return ['.'];
+  }
+  if (!isDynamicPattern(base)) {
+    try {
+      const info = await stat(resolve(srcDir, base));
+      return info.isDirectory() ? [base] : [];
+    } catch {
+      return [];
+    }
+  }
+  const matches = await glob([base], { cwd: srcDir, onlyDirectories: true, dot: true, expandDirectories: false });
+  return matches.map((match) => match.replace(/\/$/, '')).sort();
+}
+
+function stripDotSlash(pattern: string): string {
+  return pattern.startsWith('./') ? pattern.slice(2) : pattern;
+}
+
+/** Run `task` over `items`, at most `limit` at a time. */
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await task(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/** Whether `child` is `parent` or inside it. */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(resolve(parent), resolve(child));
+  return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
+}

@@ -1,0 +1,8 @@
+/**
+ * The buildspec executor: runs one buildspec on this machine the way CodeBuild does.
+ */
+export * from './types.js';
+export { runBuildspec, PRIMARY_ARTIFACT_FOLDER } from './run-buildspec.js';
+export { collectArtifact, ArtifactError, type CollectArtifactOptions, type CollectedArtifact } from './artifacts.js';
+export { LocalSecretResolver, parseSecretReference, parameterVariable, secretVariable, type LocalSecrets, type SecretReference } from './secrets.js';
+export { MASK } from './log.js';
