@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { buildPlans } from '../model/plan.js';
 import type { ValidConfig } from '../model/validate.js';
 import type { Clock } from '../runtime/clock.js';
-import type { ActionRecord, ApprovalRecord, ExecutionRecord, StateStore } from '../local/state-store.js';
+import { recoverAbandonedExecutions, type ActionRecord, type ApprovalRecord, type ExecutionRecord, type StateStore } from '../local/state-store.js';
 import type {
   ActionView,
   ApprovalDecisionInput,
@@ -32,11 +32,19 @@ export interface HistoryReaderProps {
   /** The config, for the pipelines it defines (shown before their first run). */
   readonly config: ValidConfig;
   readonly clock: Clock;
+  /**
+   * How often runs whose process is gone are looked for (and marked failed, as every history
+   * command does), in ms.
+   *
+   * @default 5000
+   */
+  readonly recoverEveryMs?: number;
 }
 
 /** Reads the history from a `StateStore`. */
 export class HistoryReader implements ExecutionsReader {
   private readonly planned: ReadonlyArray<Omit<PipelineView, 'latest'>>;
+  private lastRecovery = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly props: HistoryReaderProps) {
     this.planned = buildPlans(props.config).pipelines.map((plan) => ({
@@ -49,6 +57,7 @@ export class HistoryReader implements ExecutionsReader {
   }
 
   pipelines(): PipelineView[] {
+    this.recover();
     const views: PipelineView[] = this.planned.map((p) => ({ ...p, latest: this.latestOf(p.name, p.service) }));
     // Pipelines no longer in the config keep their history on the page.
     const known = new Set(views.map((v) => v.name));
@@ -69,6 +78,7 @@ export class HistoryReader implements ExecutionsReader {
   }
 
   executions(filter: { readonly pipeline?: string; readonly limit: number }): ExecutionView[] {
+    this.recover();
     const { store } = this.props;
     if (filter.pipeline === undefined) {
       return store.executions({ limit: filter.limit }).map((e) => this.view(e));
@@ -83,6 +93,7 @@ export class HistoryReader implements ExecutionsReader {
   }
 
   execution(id: string): ExecutionDetail | undefined {
+    this.recover();
     const record = this.props.store.execution(id);
     if (record === undefined) {
       return undefined;
@@ -142,6 +153,15 @@ export class HistoryReader implements ExecutionsReader {
       return { kind: 'not-pending', message: `the approval ${target.stage}.${target.action} was decided already (${after.status} by ${after.decidedBy ?? 'unknown'})` };
     }
     return { kind: 'decided', approval: approvalView(after) };
+  }
+
+  /** A run killed without a chance to record it would show as running forever: mark it failed. */
+  private recover(): void {
+    const now = this.props.clock.now();
+    if (now - this.lastRecovery >= (this.props.recoverEveryMs ?? 5_000)) {
+      this.lastRecovery = now;
+      recoverAbandonedExecutions(this.props.store, now);
+    }
   }
 
   private latestOf(pipeline: string, service: string): ExecutionView | null {
