@@ -1,15 +1,57 @@
 import type { Command } from 'commander';
-import { InputError } from '../../model/errors.js';
 import type { CliContext } from '../context.js';
+import { println } from '../context.js';
 
-// Placeholder registration: replaced by the command's real implementation.
-export function registerSynth(program: Command, _ctx: CliContext): void {
+interface SynthOptions {
+  config: string;
+  out: string;
+  prefix?: string;
+  schemas?: string;
+  validate: boolean;
+  json?: boolean;
+}
+
+export function registerSynth(program: Command, ctx: CliContext): void {
   program
     .command('synth')
-    .description('write the CloudFormation templates (CICD and deployer-role stacks) and pipelines.plan.json')
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new InputError('the "synth" command is not implemented yet');
+    .description('write the CloudFormation templates (CICD and deployer-role stacks, cdk.out layout) and pipelines.plan.json')
+    .option('-c, --config <file>', 'the config file', 'pipelines.config.ts')
+    .option('-o, --out <dir>', 'the output folder (replaced as a whole)', 'cdk.out')
+    .option('--prefix <prefix>', 'the prefix of the stack names (default: service-pipelines)')
+    .option('--schemas <dir|zip>', 'CloudFormation registry schemas, for services with deployPermissions: { infer }')
+    .option('--no-validate', "skip aws-cdk-lib's CloudFormation template validation (faster; CI should keep it)")
+    .option('--json', 'print what was written as one JSON document')
+    .action(async (options: SynthOptions) => {
+      const [{ loadConfig }, { synthesizeCicd }, { resolveDeployPolicies }] = await Promise.all([
+        import('../../runtime/load-config.js'),
+        import('../../aws/synthesize.js'),
+        import('../../aws/resolve-deploy-policies.js'),
+      ]);
+      const { config, baseDir } = await loadConfig(options.config, ctx.cwd);
+      const deployPolicies = await resolveDeployPolicies(config, { baseDir, ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd });
+      const path = await import('node:path');
+      const result = synthesizeCicd(config, {
+        outdir: path.resolve(ctx.cwd, options.out),
+        deployPolicies: deployPolicies.policies,
+        validateTemplates: options.validate,
+        ...(options.prefix ? { prefix: options.prefix } : {}),
+      });
+      if (options.json) {
+        ctx.stdout.write(
+          `${JSON.stringify({ outdir: result.outdir, plansFile: result.plansFile, stacks: result.stacks, warnings: deployPolicies.warnings }, null, 2)}\n`,
+        );
+        return;
+      }
+      for (const warning of deployPolicies.warnings) println(ctx.stderr, `warning: ${warning}`);
+      println(ctx.stdout, `Wrote ${result.stacks.length} stacks to ${path.relative(ctx.cwd, result.outdir) || '.'}:`);
+      const width = Math.max(...result.stacks.map((s) => s.stackName.length));
+      for (const stack of result.stacks) {
+        println(
+          ctx.stdout,
+          `  ${stack.stackName.padEnd(width)}  ${stack.account}/${stack.region}  ${String(stack.resources).padStart(3)} resources  ${(stack.bytes / 1024).toFixed(0).padStart(4)} KB`,
+        );
+      }
+      println(ctx.stdout, `and ${path.relative(ctx.cwd, result.plansFile)} (${result.plans.pipelines.length} pipeline plans).`);
+      println(ctx.stdout, `Deploy with: cdk deploy --app ${path.relative(ctx.cwd, result.outdir) || '.'} --all`);
     });
 }

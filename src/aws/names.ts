@@ -1,0 +1,67 @@
+/**
+ * Names the AWS engine gives to stacks and roles. They are deterministic because other
+ * accounts refer to them by name: a deployer role trusts exactly one role of the CICD account.
+ */
+import { createRequire } from 'node:module';
+
+/** The stack-name prefix of every stack the engine synthesizes. */
+export const DEFAULT_PREFIX = 'service-pipelines';
+
+/**
+ * The shared artifact bucket's name: unique per prefix, account and region.
+ *
+ * @throws Error when the prefix makes it longer than S3's 63 characters
+ */
+export function artifactBucketName(prefix: string, account: string, region: string): string {
+  const name = `${prefix}-artifacts-${account}-${region}`;
+  if (name.length > 63 || !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    throw new Error(`the stack prefix "${prefix}" makes the artifact bucket name "${name}" invalid (S3: at most 63 lower-case letters, digits and dashes)`);
+  }
+  return name;
+}
+
+/** The name of the role a service's deploy action runs with in the CICD account, for one environment. */
+export function deployActionRoleName(service: string, environment: string): string {
+  // service ≤ 32 and environment ≤ 16 characters (config schema), so this stays within IAM's 64.
+  return `${service}-${environment}-deploy-action`;
+}
+
+/** The name of the role a service's build and test actions (and its pull-request build) run with. */
+export function buildActionRoleName(service: string): string {
+  return `${service}-build-action`;
+}
+
+/** The ARN of a deploy action role. */
+export function deployActionRoleArn(service: string, environment: string, cicdAccount: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${cicdAccount}:role/${deployActionRoleName(service, environment)}`;
+}
+
+/**
+ * The key prefix under which CodePipeline stores a pipeline's artifacts in the artifact bucket:
+ * the pipeline name cut to 20 characters (CodePipeline's own layout,
+ * `<pipeline name[0..20]>/<artifact name[0..10]>/<object>`). Roles are scoped to it.
+ */
+export function artifactKeyPrefix(pipelineName: string): string {
+  return pipelineName.slice(0, 20);
+}
+
+/** The CloudWatch Logs group CodePipeline writes a Commands action's output to. */
+export function commandsLogGroupName(pipelineName: string): string {
+  return `/aws/codepipeline/${pipelineName}`;
+}
+
+/** The CloudWatch Logs group of a CodeBuild project. */
+export function codebuildLogGroupName(projectName: string): string {
+  return `/aws/codebuild/${projectName}`;
+}
+
+/** The version of service-pipelines that synthesizes the templates: actions install exactly this one. */
+export function toolVersion(): string {
+  const require = createRequire(import.meta.url);
+  // From src/aws/ (tests) and dist/aws/ (the published package) alike, the package root is two levels up.
+  const manifest = require('../../package.json') as { name: string; version: string };
+  return manifest.version;
+}
+
+/** The name of the published package, as `npm install` takes it. */
+export const PACKAGE_NAME = 'service-pipelines';

@@ -1,0 +1,121 @@
+import { SecretValue, Validations, type Stage } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
+import * as pipelines from 'aws-cdk-lib/pipelines';
+import { Construct } from 'constructs';
+import { InputError } from '../model/errors.js';
+import { shellQuote } from '../model/plan.js';
+
+/** The pipelines' own repository. */
+export interface SelfUpdateSource {
+  /** The repository's owner. */
+  readonly owner: string;
+  /** The repository's name. */
+  readonly repo: string;
+  /**
+   * The branch whose pushes update the pipelines.
+   *
+   * @default 'main'
+   */
+  readonly branch?: string;
+  /**
+   * A CodeConnections connection to GitHub (recommended).
+   *
+   * @default - use `githubTokenSecret`
+   */
+  readonly connectionArn?: string;
+  /**
+   * A Secrets Manager secret holding a GitHub token (the article's source).
+   *
+   * @default - use `connectionArn`
+   */
+  readonly githubTokenSecret?: string;
+}
+
+/** Properties of a `SelfUpdatePipeline`. */
+export interface SelfUpdatePipelineProps {
+  /** The repository holding `pipelines.config.ts`. */
+  readonly source: SelfUpdateSource;
+  /**
+   * The folder of the repository that holds `pipelines.config.ts` and its `package.json`.
+   *
+   * @default '.'
+   */
+  readonly directory?: string;
+  /**
+   * The pipeline's name.
+   *
+   * @default 'service-pipelines-self-update'
+   */
+  readonly pipelineName?: string;
+  /**
+   * The config file, relative to `directory`.
+   *
+   * @default 'pipelines.config.ts'
+   */
+  readonly configFile?: string;
+}
+
+/**
+ * The pipeline of the pipelines (the article's "extra meta" wish): on a push to the pipelines'
+ * own repository it installs, runs the repository's tests, synthesizes the app with
+ * `service-pipelines synth`, updates itself, then deploys the stages added with `addStage`:
+ * the pipelines stacks in the CICD account and the deployer-role stacks in each target account.
+ *
+ * Built on CDK Pipelines (`pipelines.CodePipeline`), which handles self-mutation, cross-account
+ * deployment through the bootstrapped roles (`cdk bootstrap --trust <cicd account>` in each
+ * target account) and change sets.
+ */
+export class SelfUpdatePipeline extends Construct {
+  /** The CDK Pipelines pipeline: call `addStage` on it (or on this construct). */
+  readonly pipeline: pipelines.CodePipeline;
+
+  constructor(scope: Construct, id: string, props: SelfUpdatePipelineProps) {
+    super(scope, id);
+    const { source } = props;
+    const branch = source.branch ?? 'main';
+    const repository = `${source.owner}/${source.repo}`;
+    let input: pipelines.CodePipelineSource;
+    if (source.connectionArn) {
+      input = pipelines.CodePipelineSource.connection(repository, branch, { connectionArn: source.connectionArn });
+    } else if (source.githubTokenSecret) {
+      input = pipelines.CodePipelineSource.gitHub(repository, branch, { authentication: SecretValue.secretsManager(source.githubTokenSecret) });
+    } else {
+      throw new InputError('the self-update pipeline needs a source', [
+        { where: 'selfUpdate.github', message: 'give connectionArn (recommended) or githubTokenSecret' },
+      ]);
+    }
+    const directory = props.directory ?? '.';
+    const configFile = props.configFile ?? 'pipelines.config.ts';
+    const inDirectory = directory === '.' ? [] : [`cd ${shellQuote(directory)}`];
+    this.pipeline = new pipelines.CodePipeline(this, 'Pipeline', {
+      pipelineName: props.pipelineName ?? 'service-pipelines-self-update',
+      pipelineType: codepipeline.PipelineType.V2,
+      crossAccountKeys: true,
+      enableKeyRotation: true,
+      synth: new pipelines.ShellStep('Synth', {
+        input,
+        commands: [...inDirectory, 'npm ci', 'npm test --if-present', `npx service-pipelines synth --config ${shellQuote(configFile)} --out cdk.out`],
+        primaryOutputDirectory: directory === '.' ? 'cdk.out' : `${directory}/cdk.out`,
+      }),
+      codeBuildDefaults: { buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0 } },
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5',
+      reason: "CDK Pipelines' generated roles: wildcards over its own artifact bucket objects, its CodeBuild reports and log streams, and the bootstrapped cdk-* roles it assumes to deploy.",
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: "CDK Pipelines' own artifact bucket: its object-level activity is recorded by CloudTrail; it holds only cloud assemblies.",
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-CB4',
+      reason: "CDK Pipelines' asset and self-mutation projects encrypt with the pipeline's KMS key through its artifact bucket.",
+    });
+  }
+
+  /** Deploy a stage (the CICD stacks and deployer-role stacks) after the pipeline updated itself. */
+  addStage(stage: Stage, options?: pipelines.AddStageOpts): pipelines.StageDeployment {
+    return this.pipeline.addStage(stage, options);
+  }
+}
