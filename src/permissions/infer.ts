@@ -180,6 +180,8 @@ class Inference {
   private readonly logicalIds: ReadonlySet<string>;
   private readonly placement: { partition: string; region: string; account: string };
   private readonly actionsByType = new Map<string, readonly IamAction[]>();
+  /** Actions not granted because nothing names what they act on, by type and resource type. */
+  private readonly ungranted = new Map<string, { actions: Set<string>; logicalIds: Set<string> }>();
 
   constructor(
     private readonly template: CloudFormationTemplate,
@@ -200,8 +202,14 @@ class Inference {
     this.passRoleGrants();
     this.stackGrants();
 
+    for (const [key, { actions, logicalIds }] of this.ungranted) {
+      const [type, what] = key.split('\u0000') as [string, string];
+      this.warnings.push(
+        `${type} (${listed([...logicalIds])}): the schema lists ${[...actions].join(', ')}, but the template names no ${what} for it; not granted (give a deployment bucket, or a statement in deployPermissions.extra, if the deploy needs it)`,
+      );
+    }
     for (const [type, entry] of this.unknownTypes) {
-      const which = `${entry.logicalIds.length} resource${entry.logicalIds.length > 1 ? 's' : ''} (${entry.logicalIds.slice(0, 3).join(', ')}${entry.logicalIds.length > 3 ? ', ...' : ''})`;
+      const which = `${entry.logicalIds.length} resource${entry.logicalIds.length > 1 ? 's' : ''} (${listed(entry.logicalIds)})`;
       const message =
         entry.fallback === 'override'
           ? `${type}: the registry lists no handler permissions; used the overrides given for it`
@@ -412,13 +420,21 @@ class Inference {
       }
     }
     // Nothing in the template names it: any resource of that type, in this account and region.
-    const required = action.resourceTypes.filter((k) => formats.some((f) => f.key === k));
-    return formats
-      .filter((f) => required.includes(f.key))
-      .map((f) => ({
-        resource: fillArnFormat(f.arn, this.placement),
-        wildcard: `${fillArnFormat(f.arn, this.placement)}: the template names no ${f.key} for ${resource.type}, so any of the account and region`,
-      }));
+    // Types whose ARNs hold no account (S3 buckets) would then match other accounts' resources:
+    // those are not granted, and the reviewer is told.
+    const required = formats.filter((f) => action.resourceTypes.includes(f.key));
+    if (required.some((f) => !f.arn.includes('${Account}'))) {
+      const key = `${resource.type}\u0000${required.map((f) => f.key).join(' or ')}`;
+      const entry = this.ungranted.get(key) ?? { actions: new Set<string>(), logicalIds: new Set<string>() };
+      entry.actions.add(action.name);
+      entry.logicalIds.add(resource.logicalId);
+      this.ungranted.set(key, entry);
+      return [];
+    }
+    return required.map((f) => ({
+      resource: fillArnFormat(f.arn, this.placement),
+      wildcard: `${fillArnFormat(f.arn, this.placement)}: the template names no ${f.key} for ${resource.type}, so any of the account and region`,
+    }));
   }
 
   /** Explain the `*` of an ARN worked out for a resource, if it has one. */
@@ -547,7 +563,7 @@ class Inference {
     const { partition, region, account } = this.placement;
     const stackArn = `arn:${partition}:cloudformation:${region}:${account}:stack/${this.options.stackName}/*`;
     for (const action of this.validated(STACK_ACTIONS, 'the stack')) {
-      this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED });
+      this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED, wildcard: `${stackArn}: a stack ARN ends with an id CloudFormation assigns when it creates the stack` });
     }
     this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: NO_RESOURCE_LEVEL });
     const bucket = this.deploymentBucket();
@@ -602,6 +618,11 @@ function wildcardReasons(grants: readonly ExplainedGrant[]): { reason: string; a
     byReason.set(grant.wildcard, actions);
   }
   return [...byReason.entries()].map(([reason, actions]) => ({ reason, actions: [...actions].sort() }));
+}
+
+/** A few names of a list, for a message. */
+function listed(names: readonly string[]): string {
+  return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
 }
 
 function unique(values: readonly string[]): string[] {

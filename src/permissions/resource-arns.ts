@@ -95,7 +95,8 @@ export class ResourceArns {
 
   /**
    * The property that names resources of this type: the single primary identifier when it is
-   * a `...Name` property, else `Name`.
+   * a `...Name` property, else the name variable of the ARN template (`${QueueName}`) when the
+   * type has that property, else `Name`.
    */
   private nameProperty(resource: TemplateResource): string | undefined {
     const schema = this.registry.schema(resource.type);
@@ -104,8 +105,9 @@ export class ResourceArns {
     if (identifiers.length === 1 && /Name$/.test(identifiers[0]!) && schema.propertyNames.includes(identifiers[0]!)) return identifiers[0];
     const template = this.registry.arnTemplate(resource.type);
     const lastVariable = template?.match(/\$\{([A-Za-z0-9]+)\}(?!.*\$\{)/)?.[1];
-    if (lastVariable && /Name$/.test(lastVariable) && schema.propertyNames.includes('Name')) return 'Name';
-    return undefined;
+    if (!lastVariable || !/Name$/.test(lastVariable)) return undefined;
+    if (schema.propertyNames.includes(lastVariable)) return lastVariable;
+    return schema.propertyNames.includes('Name') ? 'Name' : undefined;
   }
 
   /** What `Ref` gives before deploying, for types whose `Ref` is their name. */
