@@ -120,6 +120,8 @@ export class InstallCache {
         output: this.props.output,
         display: 'npm ci',
       });
+      // A lockfile without dependencies installs no node_modules; the entry still needs one to link to.
+      await mkdir(path.join(scratch, 'node_modules'), { recursive: true });
       await rename(scratch, entry);
     } catch (error) {
       await rm(scratch, { recursive: true, force: true });
