@@ -185,6 +185,9 @@ class BuildRun {
       this.log.container('Phase context status code:  Message: ');
       return { name, status: 'SUCCEEDED', durationMs };
     }
+    if (this.stopped) {
+      this.failure ??= { phase: 'STOPPED', command: failed.command, message: `the build was stopped during phase ${label}, in command "${failed.command}"` };
+    }
     const reason = this.stopped ? 'the build was stopped' : `exit status ${failed.exitCode}`;
     this.log.container(`Phase complete: ${label} State: FAILED`);
     this.log.container(`Phase context status code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ${failed.command}. Reason: ${reason}`);

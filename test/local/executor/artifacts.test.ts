@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ArtifactError, collectArtifact } from '../../../src/local/executor/index.js';
+import { run, tempFolder } from './helpers.js';
+import { glob } from 'tinyglobby';
+
+/** Write files (path → content) below `root`. */
+function tree(root: string, files: Record<string, string>): string {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
+}
+
+async function listing(folder: string): Promise<string[]> {
+  return (await glob(['**/*'], { cwd: folder, dot: true })).sort();
+}
+
+describe('collectArtifact', () => {
+  it('selects files by glob below the base directory, which is not part of the artifact', async () => {
+    // GIVEN the tree of the AWS documentation's base-directory example
+    const src = tree(tempFolder(), { 'my-build1/my-file1.txt': '1', 'my-build2/my-file2.txt': '2', 'my-build2/my-subdirectory/my-file3.txt': '3' });
+    const destination = join(tempFolder(), 'out');
+    // WHEN files '*/my-file3.txt' are collected from base-directory my-build2
+    const collected = await collectArtifact({ srcDir: src, artifact: { files: ['*/my-file3.txt'], 'base-directory': 'my-build2' }, destination });
+    // THEN only my-subdirectory/my-file3.txt is in the artifact
+    expect(collected.files).toBe(1);
+    expect(await listing(destination)).toEqual(['my-subdirectory/my-file3.txt']);
+  });
+
+  it('expands a base-directory pattern to several folders and flattens paths with discard-paths', async () => {
+    // GIVEN the same tree
+    const src = tree(tempFolder(), { 'my-build1/my-file1.txt': '1', 'my-build2/my-file2.txt': '2', 'my-build2/my-subdirectory/my-file3.txt': '3', 'other/x.txt': 'x' });
+    const destination = join(tempFolder(), 'out');
+    // WHEN '**/*' is collected from 'my-build*' with discard-paths
+    await collectArtifact({ srcDir: src, artifact: { files: ['**/*'], 'base-directory': 'my-build*', 'discard-paths': 'yes' }, destination });
+    // THEN the three files sit at the root, as in the documentation
+    expect(await listing(destination)).toEqual(['my-file1.txt', 'my-file2.txt', 'my-file3.txt']);
+  });
+
+  it('leaves out exclude-paths, takes dot files, and hard-links rather than copies', async () => {
+    // GIVEN files, some to exclude
+    const src = tree(tempFolder(), { 'dist/app.js': 'app', 'dist/app.js.map': 'map', 'dist/.env': 'dot', 'dist/tmp/x.tmp': 'tmp' });
+    const destination = join(tempFolder(), 'out');
+    // WHEN dist is collected without maps and tmp files
+    const collected = await collectArtifact({ srcDir: src, artifact: { files: ['dist/**/*'], 'exclude-paths': ['**/*.map', 'dist/tmp/**'] }, destination });
+    // THEN the rest is there, as links to the same files
+    expect(await listing(destination)).toEqual(['dist/.env', 'dist/app.js']);
+    expect(collected.copied).toBe(0);
+    expect(statSync(join(destination, 'dist/app.js')).ino).toBe(statSync(join(src, 'dist/app.js')).ino);
+  });
+
+  it('fails as CodeBuild does when nothing matches', async () => {
+    // GIVEN a source without the files asked for
+    const src = tree(tempFolder(), { 'a.txt': 'a' });
+    // WHEN collecting missing files, or from a missing base directory
+    const noFiles = collectArtifact({ srcDir: src, artifact: { files: ['dist/**/*'] }, destination: join(tempFolder(), 'o1') });
+    const noBase = collectArtifact({ srcDir: src, artifact: { files: ['**/*'], 'base-directory': 'build' }, destination: join(tempFolder(), 'o2') });
+    // THEN both fail, naming the problem
+    await expect(noFiles).rejects.toThrow(ArtifactError);
+    await expect(noFiles).rejects.toThrow(/no matching artifact paths found/);
+    await expect(noBase).rejects.toThrow(/no matching base directory path found for build/);
+  });
+});
+
+describe('runBuildspec: artifacts', () => {
+  it('collects the primary artifact and each secondary one into its own folder, and names them in the shell', async () => {
+    // GIVEN a build producing a package and a report
+    const out = tempFolder();
+    const yaml = `version: 0.2
+env:
+  variables:
+    VERSION: "1.2"
+phases:
+  build:
+    commands:
+      - mkdir -p dist reports && echo code > dist/app.js && echo '<x/>' > reports/junit.xml
+artifacts:
+  files:
+    - '**/*'
+  base-directory: dist
+  name: app-$VERSION-$(echo built)
+  secondary-artifacts:
+    Reports:
+      files:
+        - reports/*.xml
+      discard-paths: yes
+`;
+    // WHEN it runs with an artifacts folder
+    const { result, log } = await run(yaml, { artifactsOut: out });
+    // THEN primary and secondary artifacts are in their folders
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.artifacts).toEqual({ primary: join(out, 'primary'), secondary: { Reports: join(out, 'Reports') } });
+    expect(readFileSync(join(out, 'primary/app.js'), 'utf8')).toBe('code\n');
+    expect(existsSync(join(out, 'Reports/junit.xml'))).toBe(true);
+    expect(log).toContain('Artifact primary is named app-1.2-built');
+  });
+
+  it('fails the build in UPLOAD_ARTIFACTS when the files match nothing', async () => {
+    // GIVEN a build that produces nothing the artifact asks for
+    const yaml = `version: 0.2
+phases:
+  build:
+    commands:
+      - echo built
+artifacts:
+  files:
+    - dist/**/*
+`;
+    // WHEN it runs
+    const { result, log } = await run(yaml, { artifactsOut: tempFolder() });
+    // THEN the build failed there
+    expect(result.status).toBe('FAILED');
+    expect(result.failure).toMatchObject({ phase: 'UPLOAD_ARTIFACTS' });
+    expect(log).toContain('Phase complete: UPLOAD_ARTIFACTS State: FAILED');
+  });
+});
