@@ -180,7 +180,7 @@ export const SCRIPT_JS = String.raw`
         var pre = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'log of ' + key });
         var status = h('span', { class: 'muted' });
         var details = h('details', { class: 'log', 'data-log': key, id: 'log-' + key }, h('summary', null, h('strong', { text: key }), status), pre);
-        logs[key] = { details: details, pre: pre, status: status };
+        logs[key] = { details: details, pre: pre, status: status, auto: false };
         logsBox.appendChild(details);
       }
       return logs[key];
@@ -189,6 +189,7 @@ export const SCRIPT_JS = String.raw`
     function openLog(stage, action) {
       var panel = logPanel(stage, action);
       panel.details.open = true;
+      panel.auto = false;
       panel.details.scrollIntoView({ block: 'nearest' });
     }
 
@@ -237,7 +238,11 @@ export const SCRIPT_JS = String.raw`
           h('li', { text: 'Source: ' + (execution.sourceRevision ? execution.sourceRevision.slice(0, 12) + (execution.sourceDirty ? ' (with changes)' : '') : '\u2014') }),
           h('li', { text: 'Started: ' + formatTime(execution.startedAt) }),
           h('li', null, 'Duration: ', durationEl(execution))),
-        execution.statusReason ? h('p', { class: execution.status === 'FAILED' ? 'error' : 'muted', text: execution.statusReason }) : null);
+        h('div', null,
+          execution.statusReason ? h('p', { class: execution.status === 'FAILED' ? 'error' : 'muted', text: execution.statusReason }) : null,
+          (execution.approvals || []).filter(function (a) { return a.status !== 'PENDING'; }).map(function (a) {
+            return h('p', { class: 'muted decided-approval', text: a.stage + ' \u00b7 ' + a.action + ': ' + a.status.toLowerCase() + (a.decidedBy ? ' by ' + a.decidedBy : '') + (a.summary ? ': \u201c' + a.summary + '\u201d' : '') });
+          })));
       stagesBox.replaceChildren(stagesRow(execution, [], openLog));
       drawApproval(execution);
       execution.stages.forEach(function (s) {
@@ -245,7 +250,9 @@ export const SCRIPT_JS = String.raw`
           if (!a.hasLog) return;
           var panel = logPanel(s.name, a.name);
           panel.status.textContent = a.status.replace(/_/g, ' ').toLowerCase();
-          if (a.status === 'IN_PROGRESS' || a.status === 'FAILED') panel.details.open = true;
+          // Running and failed logs open by themselves; a log opened that way closes once its action succeeds.
+          if ((a.status === 'IN_PROGRESS' || a.status === 'FAILED') && !panel.details.open) { panel.details.open = true; panel.auto = true; }
+          else if (a.status === 'SUCCEEDED' && panel.auto) { panel.details.open = false; panel.auto = false; }
         });
       });
       if (!previous || previous.status !== execution.status) live.textContent = 'Execution ' + shortId(execution.id) + ' is ' + execution.status.replace(/_/g, ' ').toLowerCase();
