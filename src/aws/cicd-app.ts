@@ -104,5 +104,6 @@ export function createCicdApp(config: ValidConfig, options: CicdAppOptions = {})
   const stage = new Stage(app, 'Cicd', { env });
   const cicd = new ServiceCicdPipelines(stage, 'Cicd', props);
   selfUpdate.addStage(stage);
+  selfUpdate.build();
   return { app, cicd, selfUpdate, plans };
 }

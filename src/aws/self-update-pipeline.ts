@@ -5,6 +5,7 @@ import * as pipelines from 'aws-cdk-lib/pipelines';
 import { Construct } from 'constructs';
 import { InputError } from '../model/errors.js';
 import { shellQuote } from '../model/plan.js';
+import { acknowledgeWildcardsBelow } from './acknowledge.js';
 
 /** The pipelines' own repository. */
 export interface SelfUpdateSource {
@@ -101,10 +102,6 @@ export class SelfUpdatePipeline extends Construct {
       codeBuildDefaults: { buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0 } },
     });
     Validations.of(this).acknowledge({
-      id: 'AwsSolutions-IAM5',
-      reason: "CDK Pipelines' generated roles: wildcards over its own artifact bucket objects, its CodeBuild reports and log streams, and the bootstrapped cdk-* roles it assumes to deploy.",
-    });
-    Validations.of(this).acknowledge({
       id: 'AwsSolutions-S1',
       reason: "CDK Pipelines' own artifact bucket: its object-level activity is recorded by CloudTrail; it holds only cloud assemblies.",
     });
@@ -117,5 +114,17 @@ export class SelfUpdatePipeline extends Construct {
   /** Deploy a stage (the CICD stacks and deployer-role stacks) after the pipeline updated itself. */
   addStage(stage: Stage, options?: pipelines.AddStageOpts): pipelines.StageDeployment {
     return this.pipeline.addStage(stage, options);
+  }
+
+  /**
+   * Build the pipeline now (CDK Pipelines otherwise builds it during synthesis), so that the
+   * wildcards of the roles it generates can be reviewed and acknowledged. No stage can be added after.
+   */
+  build(): void {
+    this.pipeline.buildPipeline();
+    acknowledgeWildcardsBelow(
+      this,
+      "CDK Pipelines' generated roles: wildcards over its own artifact bucket objects and key, its CodeBuild log streams and report groups, and the bootstrapped cdk-* roles it assumes to deploy and publish.",
+    );
   }
 }

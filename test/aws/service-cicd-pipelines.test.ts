@@ -1,0 +1,155 @@
+import { Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { createCicdApp } from '../../src/aws/cicd-app.js';
+import { InputError } from '../../src/model/errors.js';
+import type { ServiceConfig } from '../../src/model/config.js';
+import { config, resourceCount, service } from './helpers.js';
+
+function app(services: ServiceConfig[], extra: Parameters<typeof config>[1] = {}) {
+  return createCicdApp(config(services, extra), { validateTemplates: false, toolVersion: '9.9.9' });
+}
+
+/** Every resource the CICD account holds: the shared stack and the pipelines stacks. */
+function cicdResources(built: ReturnType<typeof app>): number {
+  return [built.cicd.sharedStack, ...built.cicd.pipelineStacks].map(resourceCount).reduce((a, b) => a + b, 0);
+}
+
+describe('ServiceCicdPipelines', () => {
+  it('GIVEN one and then two services WHEN synthesized THEN the second service costs at most 8 resources in the CICD account, pull-request validation included', () => {
+    const one = cicdResources(app([service('orders')]));
+    const two = cicdResources(app([service('orders'), service('payments')]));
+    // pipeline, pipeline role, build role, pull-request project, one deploy role per environment (3).
+    expect(two - one).toBe(7);
+    expect(two - one).toBeLessThanOrEqual(8);
+  });
+
+  it('GIVEN two services WHEN synthesized THEN they share one artifact bucket, one key, one topic and one failed-execution rule', () => {
+    const built = app([service('orders'), service('payments')]);
+    const shared = Template.fromStack(built.cicd.sharedStack);
+    shared.resourceCountIs('AWS::SNS::Topic', 1);
+    shared.resourceCountIs('AWS::KMS::Key', 2);
+    const pipelines = Template.fromStack(built.cicd.pipelineStacks[0]!);
+    pipelines.resourceCountIs('AWS::CodePipeline::Pipeline', 2);
+    pipelines.resourceCountIs('AWS::S3::Bucket', 0);
+    pipelines.resourceCountIs('AWS::Events::Rule', 1);
+    pipelines.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.codepipeline'], 'detail-type': ['CodePipeline Pipeline Execution State Change'], detail: { state: ['FAILED'], pipeline: ['orders', 'payments'] } },
+      Targets: [Match.objectLike({ Id: 'AlertsTopic', InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('Pipeline <pipeline> failed') }) })],
+    });
+  });
+
+  it('GIVEN the shared artifact store WHEN synthesized THEN the bucket is KMS-encrypted, TLS-only, private, logged, and expires old artifacts', () => {
+    const shared = Template.fromStack(app([service('orders')]).cicd.sharedStack);
+    shared.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: 'service-pipelines-artifacts-111111111111-us-east-1',
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: Match.anyValue() }, BucketKeyEnabled: true }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'artifacts/' }),
+      LifecycleConfiguration: { Rules: [Match.objectLike({ Id: 'ExpireOldArtifacts', ExpirationInDays: 90, Status: 'Enabled' })] },
+    });
+    shared.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    shared.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: 'Encrypts the artifacts of the service pipelines' });
+  });
+
+  it('GIVEN e-mail, Slack and a webhook WHEN synthesized THEN the KMS-encrypted topic mails, Chatbot posts to the channel, and failures and approvals reach the webhook as Slack JSON', () => {
+    const built = app([service('orders')], {
+      notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: 'https://hooks.slack.com/services/T0/B0/x' },
+    });
+    const shared = Template.fromStack(built.cicd.sharedStack);
+    shared.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    shared.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'team@example.com' });
+    shared.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: 'T0123ABCD',
+      SlackChannelId: 'C0123ABCDEF',
+      SnsTopicArns: [Match.anyValue()],
+      GuardrailPolicies: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AWSDenyAll'])]) })],
+    });
+    shared.hasResourceProperties('AWS::Events::ApiDestination', { InvocationEndpoint: 'https://hooks.slack.com/services/T0/B0/x', HttpMethod: 'POST' });
+    const rules = Template.fromStack(built.cicd.pipelineStacks[0]!);
+    rules.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { state: ['FAILED'], pipeline: ['orders'] } }),
+      Targets: Match.arrayWith([Match.objectLike({ Id: 'Webhook', InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp('^\\{"text": ') }) })]),
+    });
+    rules.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ 'detail-type': ['CodePipeline Action Execution State Change'], detail: { state: ['STARTED'], type: { category: ['Approval'] }, pipeline: ['orders'] } }),
+    });
+  });
+
+  it('GIVEN the target accounts WHEN synthesized THEN each holds a stack of deployer roles assumable only by the matching deploy action role', () => {
+    const built = app([service('orders')]);
+    expect(built.cicd.deployerStacks.map((s) => `${s.stackName}@${s.account}`)).toEqual([
+      'service-pipelines-deployers-222222222222-1@222222222222',
+      'service-pipelines-deployers-333333333333-1@333333333333',
+      'service-pipelines-deployers-444444444444-1@444444444444',
+    ]);
+    Template.fromStack(built.cicd.deployerStacks[2]!).hasResourceProperties('AWS::IAM::Role', {
+      RoleName: 'orders-prod-deployer',
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { AWS: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::111111111111:root'])]) }) },
+            Condition: { ArnEquals: { 'aws:PrincipalArn': 'arn:aws:iam::111111111111:role/orders-prod-deploy-action' } },
+          }),
+        ],
+      },
+    });
+  });
+
+  it('GIVEN deployPermissions to infer and no inferred policy WHEN built THEN an InputError points at the infer key', () => {
+    expect(() => app([service('orders', { deployPermissions: { infer: './orders/.serverless' } })])).toThrow(InputError);
+    expect(() => app([service('orders', { deployPermissions: { infer: './orders/.serverless' } })])).toThrow(/services\[0\]\.deployPermissions\.infer/);
+  });
+
+  it('GIVEN selfUpdate WHEN synthesized THEN a CDK Pipelines pipeline tests and synthesizes the repository, then deploys the pipelines and deployer stacks', () => {
+    const built = app([service('orders')], {
+      selfUpdate: { github: { owner: 'example-org', repo: 'pipelines', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/abc' } },
+    });
+    expect(built.selfUpdate).toBeDefined();
+    const assembly = built.app.synth();
+    const selfUpdate = assembly.getStackByName('service-pipelines-self-update');
+    const template = Template.fromJSON(selfUpdate.template as Record<string, unknown>);
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', Match.objectLike({ Name: 'service-pipelines-self-update', PipelineType: 'V2' }));
+    const buildspecs = JSON.stringify(template.findResources('AWS::CodeBuild::Project'));
+    expect(buildspecs).toContain('npm test --if-present');
+    expect(buildspecs).toContain('npx service-pipelines synth --config pipelines.config.ts --out cdk.out');
+    const stages = (Object.values(template.findResources('AWS::CodePipeline::Pipeline'))[0]!.Properties.Stages as { Name: string }[]).map((s) => s.Name);
+    expect(stages).toEqual(['Source', 'Build', 'UpdatePipeline', 'Assets', 'Cicd'].filter((s) => stages.includes(s)));
+    expect(stages).toContain('Cicd');
+    const deployed = JSON.stringify(Object.values(template.findResources('AWS::CodePipeline::Pipeline'))[0]!.Properties.Stages);
+    for (const stack of ['service-pipelines-shared', 'service-pipelines-pipelines-1', 'service-pipelines-deployers-444444444444-1']) expect(deployed).toContain(stack);
+  });
+
+  it('GIVEN a full config WHEN checked with the cdk-nag AwsSolutions pack THEN there is no unacknowledged finding', () => {
+    const built = createCicdApp(
+      config([service('orders'), service('payments', { deployPermissions: [{ Effect: 'Allow', Action: ['dynamodb:CreateTable'], Resource: 'arn:aws:dynamodb:*:*:table/payments-*' }] })], {
+        notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: 'https://hooks.example.com/alerts' },
+        selfUpdate: { github: { owner: 'example-org', repo: 'pipelines', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/abc' } },
+      }),
+      { validateTemplates: false },
+    );
+    Validations.of(built.app).addPlugins(new AwsSolutionsChecks(built.app));
+    expect(() => built.app.synth()).not.toThrow();
+  });
+
+  it('GIVEN sixty services WHEN synthesized THEN the pipelines are split over stacks that each stay within 400 resources and 1 MB', () => {
+    const services = Array.from({ length: 60 }, (_, i) => service(`service-${String(i).padStart(2, '0')}`));
+    const built = app(services);
+    const assembly = built.app.synth();
+    const pipelineStacks = assembly.stacks.filter((s) => s.stackName.includes('-pipelines-'));
+    expect(pipelineStacks.length).toBeGreaterThan(1);
+    let pipelines = 0;
+    for (const stack of assembly.stacks) {
+      const template = stack.template as { Resources: Record<string, { Type: string }> };
+      expect(Object.keys(template.Resources).length).toBeLessThanOrEqual(400);
+      expect(JSON.stringify(stack.template, undefined, 1).length).toBeLessThan(1_000_000);
+      pipelines += Object.values(template.Resources).filter((r) => r.Type === 'AWS::CodePipeline::Pipeline').length;
+    }
+    expect(pipelines).toBe(60);
+    // In config order: the first stack holds the first services.
+    expect(built.cicd.pipelines[0]!.node.scope).toBe(built.cicd.pipelineStacks[0]);
+  });
+});

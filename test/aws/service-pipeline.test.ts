@@ -1,0 +1,209 @@
+import { Template, Match } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ServicePipeline } from '../../src/aws/service-pipeline.js';
+import { InputError } from '../../src/model/errors.js';
+import { buildPipelinePlan } from '../../src/model/plan.js';
+import type { ValidConfig } from '../../src/model/validate.js';
+import { actionsOf, cicdStack, config, CONNECTION, service } from './helpers.js';
+
+const shared = {
+  artifactBucketName: 'artifacts-bucket',
+  artifactBucketArn: 'arn:aws:s3:::artifacts-bucket',
+  artifactKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/artifacts',
+  alertsTopicArn: 'arn:aws:sns:us-east-1:111111111111:alerts',
+  alertsKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/alerts',
+};
+
+interface CfnAction {
+  Name: string;
+  ActionTypeId: { Category: string; Provider: string };
+  RoleArn?: { 'Fn::GetAtt': [string, string] };
+  Commands?: string[];
+  InputArtifacts?: { Name: string }[];
+  OutputArtifacts?: { Name: string; Files?: string[] }[];
+  EnvironmentVariables?: { Name: string; Value: string }[];
+  Configuration?: Record<string, unknown>;
+}
+interface CfnStage {
+  Name: string;
+  Actions: CfnAction[];
+  OnFailure?: { Result: string };
+}
+interface CfnStatement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+function synth(cfg: ValidConfig, name = 'ac-rest-api', withPullRequests = true) {
+  const stack = cicdStack();
+  const pipeline = new ServicePipeline(stack, 'Service', {
+    plan: buildPipelinePlan(cfg, name, 'push'),
+    ...(withPullRequests ? { pullRequestPlan: buildPipelinePlan(cfg, name, 'pull-request') } : {}),
+    shared,
+    toolVersion: '9.9.9',
+  });
+  const template = Template.fromStack(stack);
+  const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+  const pipelineResource = Object.values(json.Resources).find((r) => r.Type === 'AWS::CodePipeline::Pipeline')!;
+  const stages = pipelineResource.Properties['Stages'] as CfnStage[];
+  const action = (stage: string, name: string) => stages.find((s) => s.Name === stage)!.Actions.find((a) => a.Name === name)!;
+  const logicalIdOf = (role: { roleArn: string }) => stack.resolve(role.roleArn)['Fn::GetAtt'][0] as string;
+  const statementsOf = (logicalId: string) =>
+    (json.Resources[logicalId]!.Properties['Policies'] as { PolicyDocument: { Statement: CfnStatement[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  return { stack, pipeline, template, json, stages, action, logicalIdOf, statementsOf };
+}
+
+describe('ServicePipeline', () => {
+  const cfg = config([service('ac-rest-api')]);
+
+  it('GIVEN the article service WHEN synthesized THEN its V2 pipeline has the plan stages in order, prod rolling back on failure', () => {
+    const { template, stages } = synth(cfg);
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', Match.objectLike({ Name: 'ac-rest-api', PipelineType: 'V2', ExecutionMode: 'SUPERSEDED' }));
+    expect(stages.map((s) => s.Name)).toEqual(['Source', 'Build', 'Deploy-dev', 'Deploy-staging', 'Approve-prod', 'Deploy-prod']);
+    expect(stages.find((s) => s.Name === 'Deploy-prod')!.OnFailure).toEqual({ Result: 'ROLLBACK' });
+    expect(stages.find((s) => s.Name === 'Deploy-dev')!.OnFailure).toBeUndefined();
+    expect(stages.find((s) => s.Name === 'Build')!.Actions.map((a) => a.Name)).toEqual(['Lint', 'UnitTests', 'IntegrationTests', 'Package']);
+  });
+
+  it('GIVEN a connection source WHEN synthesized THEN the source is CodeConnections and a V2 push trigger filters the branch', () => {
+    const { template, action } = synth(cfg);
+    expect(action('Source', 'Source')).toMatchObject({
+      ActionTypeId: { Category: 'Source', Provider: 'CodeStarSourceConnection' },
+      Configuration: { ConnectionArn: CONNECTION, FullRepositoryId: 'example-org/ac-rest-api', BranchName: 'main' },
+    });
+    template.hasResourceProperties('AWS::CodePipeline::Pipeline', {
+      Triggers: [{ ProviderType: 'CodeStarSourceConnection', GitConfiguration: { SourceActionName: 'Source', Push: [{ Branches: { Includes: ['main'] } }] } }],
+    });
+  });
+
+  it('GIVEN the plan actions WHEN synthesized THEN each is a Commands action that installs the pinned tool, then runs the plan commands with the plan environment', () => {
+    const { action } = synth(cfg);
+    const deploy = action('Deploy-staging', 'Deploy');
+    expect(deploy.ActionTypeId).toMatchObject({ Category: 'Compute', Provider: 'Commands' });
+    expect(deploy.Commands![0]).toBe('npm install --global --no-fund --no-audit service-pipelines@9.9.9');
+    expect(deploy.Commands!.slice(-2)).toEqual(['service-pipelines step install', 'service-pipelines step deploy --stage staging --region us-east-1']);
+    expect(deploy.EnvironmentVariables).toEqual(
+      expect.arrayContaining([
+        { Name: 'STAGE', Type: 'PLAINTEXT', Value: 'staging' },
+        { Name: 'DEPLOYER_ROLE_ARN', Type: 'PLAINTEXT', Value: 'arn:aws:iam::333333333333:role/ac-rest-api-staging-deployer' },
+      ]),
+    );
+  });
+
+  it('GIVEN the package built once WHEN synthesized THEN only Package writes it, from its .pipeline folder, and every deploy reads that same artifact', () => {
+    const { stages, action } = synth(cfg);
+    const writers = stages.flatMap((s) => s.Actions).filter((a) => a.OutputArtifacts?.some((o) => o.Name === 'Package'));
+    expect(writers.map((a) => a.Name)).toEqual(['Package']);
+    expect(action('Build', 'Package').OutputArtifacts).toEqual([{ Name: 'Package', Files: ['.pipeline/Package/**/*'] }]);
+    for (const env of ['dev', 'staging', 'prod']) {
+      const deploy = action(`Deploy-${env}`, 'Deploy');
+      expect(deploy.InputArtifacts).toEqual([{ Name: 'Source' }, { Name: 'Package' }]);
+      expect(deploy.Commands).toContain('if [ -d "$CODEBUILD_SRC_DIR_Package/.pipeline/Package" ]; then export CODEBUILD_SRC_DIR_Package="$CODEBUILD_SRC_DIR_Package/.pipeline/Package"; fi');
+      expect(action(`Deploy-${env}`, 'AcceptanceTests').InputArtifacts).toEqual([{ Name: 'Source' }, { Name: `Outputs_${env}` }]);
+    }
+  });
+
+  it('GIVEN build and deploy actions WHEN synthesized THEN build and tests hold no deploy rights, and each deploy action may assume only its own deployer role', () => {
+    const { pipeline, action, logicalIdOf, statementsOf } = synth(cfg);
+    const buildRole = logicalIdOf(pipeline.buildRole);
+    for (const name of ['Lint', 'UnitTests', 'IntegrationTests', 'Package']) {
+      expect(action('Build', name).RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
+    }
+    expect(action('Deploy-prod', 'AcceptanceTests').RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
+    expect(statementsOf(buildRole).flatMap(actionsOf).filter((a) => a.startsWith('sts:'))).toEqual([]);
+
+    for (const env of ['dev', 'staging', 'prod']) {
+      const deployRole = logicalIdOf(pipeline.deployRole(env));
+      expect(action(`Deploy-${env}`, 'Deploy').RoleArn!['Fn::GetAtt'][0]).toBe(deployRole);
+      const assume = statementsOf(deployRole).filter((s) => actionsOf(s).includes('sts:AssumeRole'));
+      expect(assume.map((s) => s.Resource)).toEqual([`arn:aws:iam::${{ dev: '222222222222', staging: '333333333333', prod: '444444444444' }[env]}:role/ac-rest-api-${env}-deployer`]);
+    }
+  });
+
+  it('GIVEN the action roles WHEN synthesized THEN they reach only this pipeline prefix of the shared bucket and its own log group', () => {
+    const { pipeline, logicalIdOf, statementsOf } = synth(cfg);
+    const statements = statementsOf(logicalIdOf(pipeline.deployRole('dev')));
+    expect(statements.find((s) => s.Sid === 'Artifacts')!.Resource).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/*');
+    expect(statements.find((s) => s.Sid === 'ActionLogs')!.Resource).toEqual([
+      'arn:aws:logs:us-east-1:111111111111:log-group:/aws/codepipeline/ac-rest-api',
+      'arn:aws:logs:us-east-1:111111111111:log-group:/aws/codepipeline/ac-rest-api:*',
+    ]);
+  });
+
+  it('GIVEN an environment behind an approval WHEN synthesized THEN a manual approval notifies the alerts topic and the pipeline role may publish to it', () => {
+    const { action, pipeline, logicalIdOf, statementsOf } = synth(cfg);
+    expect(action('Approve-prod', 'Approve')).toMatchObject({
+      ActionTypeId: { Category: 'Approval', Provider: 'Manual' },
+      Configuration: { NotificationArn: shared.alertsTopicArn, CustomData: expect.stringContaining('Deploy ac-rest-api to prod') },
+    });
+    const publish = statementsOf(logicalIdOf(pipeline.pipelineRole)).find((s) => actionsOf(s).includes('sns:Publish'));
+    expect(publish!.Resource).toBe(shared.alertsTopicArn);
+  });
+
+  it('GIVEN pull requests WHEN synthesized THEN a CodeBuild project runs the PR plan on PR events and reports its status to GitHub', () => {
+    const { template, pipeline } = synth(cfg);
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Name: 'ac-rest-api-pr',
+      Source: Match.objectLike({
+        Type: 'GITHUB',
+        Location: 'https://github.com/example-org/ac-rest-api.git',
+        Auth: { Type: 'CODECONNECTIONS', Resource: CONNECTION },
+        ReportBuildStatus: true,
+        BuildStatusConfig: { Context: 'service-pipelines/ac-rest-api' },
+      }),
+      Triggers: {
+        Webhook: true,
+        FilterGroups: [
+          [
+            { Type: 'EVENT', Pattern: 'PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED' },
+            { Type: 'BASE_REF', Pattern: '^refs/heads/main$' },
+          ],
+        ],
+      },
+      Environment: Match.objectLike({ Image: 'aws/codebuild/standard:7.0' }),
+      EncryptionKey: shared.artifactKeyArn,
+    });
+    const buildspec = (pipeline.pullRequests!.project.source as { buildSpec: string }).buildSpec;
+    expect(buildspec).toContain('nodejs: 20');
+    expect(buildspec.match(/service-pipelines step install/g)).toHaveLength(1);
+    for (const step of ['lint', 'test-unit', 'test-integration', 'package']) expect(buildspec).toContain(`service-pipelines step ${step}`);
+    expect(buildspec).not.toContain('step deploy');
+  });
+
+  it('GIVEN pullRequests: false WHEN synthesized THEN there is no pull-request project', () => {
+    const { template } = synth(config([service('ac-rest-api', { pullRequests: false })]), 'ac-rest-api', false);
+    template.resourceCountIs('AWS::CodeBuild::Project', 0);
+  });
+
+  it("GIVEN the article's OAuth-token source WHEN synthesized THEN a GitHub v1 source reads the token from Secrets Manager and a webhook starts the pipeline", () => {
+    const oauth = config([{ name: 'legacy', source: { github: { owner: 'o', repo: 'legacy', githubTokenSecret: 'github-token' } }, pullRequests: false }]);
+    const { template, action } = synth(oauth, 'legacy', false);
+    expect(action('Source', 'Source')).toMatchObject({
+      ActionTypeId: { Category: 'Source', Provider: 'GitHub' },
+      Configuration: { Owner: 'o', Repo: 'legacy', Branch: 'main', OAuthToken: '{{resolve:secretsmanager:github-token:SecretString}}', PollForSourceChanges: false },
+    });
+    template.hasResourceProperties('AWS::CodePipeline::Webhook', Match.objectLike({ Authentication: 'GITHUB_HMAC', TargetAction: 'Source', RegisterWithThirdParty: true }));
+  });
+
+  it('GIVEN a service without a GitHub source WHEN built for AWS THEN an InputError names source.github', () => {
+    const local = config([{ name: 'local-only', source: { path: './local-only' } }]);
+    expect(() => synth(local, 'local-only', false)).toThrow(InputError);
+    expect(() => synth(local, 'local-only', false)).toThrow(/services\.local-only\.source\.github: required for the AWS engine/);
+  });
+
+  it('GIVEN a time limit beyond what a Commands action runs WHEN built THEN an InputError names timeoutMinutes', () => {
+    const slow = config([service('slow', { timeoutMinutes: 90, pullRequests: false })]);
+    expect(() => synth(slow, 'slow', false)).toThrow(/services\.slow\.timeoutMinutes: 90 minutes is more than a CodePipeline Commands action may run \(55\)/);
+  });
+
+  it('GIVEN more variables than a Commands action takes WHEN synthesized THEN the first ten are action variables and the rest are exported before the steps', () => {
+    const variables = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`VAR_${i}`, `value ${i}`]));
+    const { action } = synth(config([service('many', { variables, pullRequests: false })]), 'many', false);
+    const deploy = action('Deploy-dev', 'Deploy');
+    expect(deploy.EnvironmentVariables).toHaveLength(10);
+    const exported = deploy.Commands!.filter((c) => c.startsWith('export '));
+    expect(exported).toHaveLength(3);
+    expect(exported).toContain('export DEPLOYER_ROLE_ARN=arn:aws:iam::222222222222:role/many-dev-deployer');
+  });
+});
