@@ -1,0 +1,252 @@
+/**
+ * `step deploy` to AWS, without AWS: the AWS seam is a fake STS/CloudFormation, and `osls` is a
+ * fake on the service's node_modules/.bin, because the real one cannot deploy without an AWS
+ * account. The fake resolves its credentials with the real AWS SDK credential chain, as osls does,
+ * so the test shows what a real deploy would get: the deployer role's credentials, from memory.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/runtime/clock.js';
+import { nodeProcesses } from '../../src/runtime/process.js';
+import type { AssumeRoleRequest, AwsSeam, StackOutputsRequest, TemporaryCredentials } from '../../src/steps/aws.js';
+import { environmentForRole, RefreshingCredentialsServer } from '../../src/steps/credentials-server.js';
+import { sha256File } from '../../src/steps/package-manifest.js';
+import { runStep } from '../../src/steps/run-step.js';
+import type { StepRequest } from '../../src/steps/step-types.js';
+import { cleanEnv, tempDir } from './support.js';
+
+const ROLE = 'arn:aws:iam::222222222222:role/svc-dev-deployer';
+const SECRET = 'fake-secret-key-that-must-never-touch-disk';
+
+/** A fake STS and CloudFormation recording what they were asked. */
+function fakeAws(): AwsSeam & { assumed: AssumeRoleRequest[]; described: StackOutputsRequest[] } {
+  const fake = {
+    assumed: [] as AssumeRoleRequest[],
+    described: [] as StackOutputsRequest[],
+    async assumeRole(request: AssumeRoleRequest): Promise<TemporaryCredentials> {
+      fake.assumed.push(request);
+      const n = fake.assumed.length;
+      return { accessKeyId: `ASIAFAKE${n}`, secretAccessKey: `${SECRET}-${n}`, sessionToken: `token-${n}`, expiration: new Date(Date.now() + 3_600_000) };
+    },
+    async describeStackOutputs(request: StackOutputsRequest): Promise<Record<string, string>> {
+      fake.described.push(request);
+      return { ServiceEndpoint: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev', ServerlessDeploymentBucketName: 'svc-dev-bucket' };
+    },
+  };
+  return fake;
+}
+
+/** A Package as `step package` makes it, with a made-up bundle. */
+async function writePackage(dir: string): Promise<void> {
+  await mkdir(path.join(dir, 'bundle'), { recursive: true });
+  await mkdir(path.join(dir, 'stages', 'dev'), { recursive: true });
+  await writeFile(path.join(dir, 'bundle', 'svc.zip'), 'PK fake bundle bytes');
+  await writeFile(path.join(dir, 'stages', 'dev', 'serverless-state.json'), JSON.stringify({ service: { service: 'svc' }, package: { artifact: 'svc.zip' } }));
+  await writeFile(path.join(dir, 'stages', 'dev', 'cloudformation-template-update-stack.json'), '{"Resources":{}}');
+  const files: Record<string, string> = {};
+  for (const name of ['serverless-state.json', 'cloudformation-template-update-stack.json']) {
+    files[`stages/dev/${name}`] = await sha256File(path.join(dir, 'stages', 'dev', name));
+  }
+  await writeFile(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({
+      schemaVersion: 1, service: 'svc', flavor: 'serverless', createdAt: new Date().toISOString(),
+      bundle: { file: 'bundle/svc.zip', sha256: await sha256File(path.join(dir, 'bundle', 'svc.zip')), bytes: 20 },
+      stages: [{ name: 'dev', region: 'us-east-1', directory: 'stages/dev', stackName: 'svc-dev' }],
+      files,
+    }),
+  );
+}
+
+/** The fake osls: records its arguments, what is in the package folder, and the credentials the SDK chain resolves. */
+async function writeFakeOsls(serviceDir: string, report: string): Promise<void> {
+  const providerModule = createRequire(import.meta.url).resolve('@aws-sdk/credential-provider-node');
+  const script = `#!/usr/bin/env node
+const fs = require('node:fs');
+const path = require('node:path');
+const { defaultProvider } = require(${JSON.stringify(providerModule)});
+(async () => {
+  const args = process.argv.slice(2);
+  const packageDir = args[args.indexOf('--package') + 1];
+  const credentials = await defaultProvider()();
+  fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({
+    args,
+    packageFiles: fs.readdirSync(packageDir).sort(),
+    bundle: fs.readFileSync(path.join(packageDir, 'svc.zip'), 'utf8'),
+    accessKeyId: credentials.accessKeyId,
+    envHasKeys: Object.keys(process.env).filter((k) => /ACCESS_KEY|SECRET|SESSION_TOKEN/.test(k)),
+    envText: JSON.stringify(process.env),
+  }));
+  console.log('Service deployed to stack svc-dev');
+})().catch((error) => { console.error(error.message); process.exit(1); });
+`;
+  await mkdir(path.join(serviceDir, 'node_modules', '.bin'), { recursive: true });
+  await writeFile(path.join(serviceDir, 'node_modules', '.bin', 'osls'), script, { mode: 0o755 });
+}
+
+describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
+  let root: { dir: string; remove: () => Promise<void> };
+  let service: string;
+  let report: string;
+  const out: string[] = [];
+  const deps = (aws: AwsSeam, env: Record<string, string> = {}) => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on('data', (c: Buffer) => out.push(c.toString()));
+    stderr.on('data', (c: Buffer) => out.push(c.toString()));
+    return {
+      cwd: service,
+      // The ambient credentials a CodeBuild container or a laptop has: the deploy must not use them.
+      env: cleanEnv({ AWS_ACCESS_KEY_ID: 'AKIAAMBIENT', AWS_SECRET_ACCESS_KEY: 'ambient-secret', AWS_PROFILE: 'laptop', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/v2/credentials/codebuild', ...env }),
+      output: { stdout, stderr },
+      processes: nodeProcesses,
+      clock: { now: () => Date.now(), sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) } satisfies Clock,
+      aws,
+    };
+  };
+  const request: StepRequest = { step: 'deploy', stage: 'dev', region: 'us-east-1' };
+
+  beforeEach(async () => {
+    root = await tempDir('deploy-aws');
+    service = path.join(root.dir, 'svc');
+    report = path.join(root.dir, 'osls-report.json');
+    await mkdir(service);
+    await writeFile(path.join(service, 'serverless.yml'), 'service: svc\nprovider:\n  name: aws\n');
+    await writeFakeOsls(service, report);
+    await writePackage(path.join(root.dir, 'Package'));
+    out.length = 0;
+  });
+  afterEach(() => root.remove());
+
+  it('GIVEN DEPLOYER_ROLE_ARN WHEN deploying THEN osls runs with the role credentials, served from memory, and the stack outputs are written', async () => {
+    const aws = fakeAws();
+    const result = await runStep(request, deps(aws, { DEPLOYER_ROLE_ARN: ROLE, CODEBUILD_SRC_DIR_Package: path.join(root.dir, 'Package') }));
+
+    expect(aws.assumed).toEqual([{ roleArn: ROLE, region: 'us-east-1', sessionName: 'sp-svc-dev', durationSeconds: 3600 }]);
+    const seen = JSON.parse(await readFile(report, 'utf8')) as { args: string[]; packageFiles: string[]; bundle: string; accessKeyId: string; envHasKeys: string[]; envText: string };
+    expect(seen.args.slice(0, 2)).toEqual(['deploy', '--package']);
+    expect(seen.args.slice(3)).toEqual(['--stage', 'dev', '--region', 'us-east-1']);
+    expect(seen.packageFiles).toEqual(['cloudformation-template-update-stack.json', 'serverless-state.json', 'svc.zip']);
+    expect(seen.bundle).toBe('PK fake bundle bytes');
+    // The real SDK chain in the child resolved the deployer role, not the ambient keys or profile.
+    expect(seen.accessKeyId).toBe('ASIAFAKE1');
+    expect(seen.envHasKeys).toEqual([]);
+    expect(seen.envText).not.toContain(SECRET);
+
+    expect(aws.described).toHaveLength(1);
+    expect(aws.described[0]).toMatchObject({ stackName: 'svc-dev', region: 'us-east-1', credentials: { accessKeyId: 'ASIAFAKE1' } });
+    const outputsFile = path.join(service, '.pipeline', 'Outputs_dev', 'stack-outputs.json');
+    expect(result.files?.stackOutputs).toBe(outputsFile);
+    expect(JSON.parse(await readFile(outputsFile, 'utf8'))).toEqual({
+      ServiceEndpoint: 'https://abc123.execute-api.us-east-1.amazonaws.com/dev',
+      ServerlessDeploymentBucketName: 'svc-dev-bucket',
+    });
+    expect(out.join('')).toContain(`assuming ${ROLE}`);
+    expect(out.join('')).not.toContain(SECRET);
+    // Never on disk: no file the deploy could have left holds the secret.
+    for (const folder of [service, path.join(service, '.pipeline', 'Outputs_dev'), path.join(root.dir, 'Package')]) {
+      for (const name of await readdir(folder)) {
+        const file = path.join(folder, name);
+        const text = await readFile(file, 'utf8').catch(() => '');
+        expect(text).not.toContain(SECRET);
+      }
+    }
+  });
+
+  it('GIVEN a tampered bundle WHEN deploying THEN it is refused before any role is assumed or osls runs', async () => {
+    await writeFile(path.join(root.dir, 'Package', 'bundle', 'svc.zip'), 'PK other bytes');
+    const aws = fakeAws();
+    await expect(runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }))).rejects.toThrow(
+      /refusing to deploy: the code bundle .*svc\.zip has sha256/,
+    );
+    expect(aws.assumed).toEqual([]);
+    await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it('GIVEN a role that cannot be assumed WHEN deploying THEN it fails before osls runs', async () => {
+    const aws = fakeAws();
+    aws.assumeRole = async () => {
+      throw new Error('AccessDenied: not authorized to perform sts:AssumeRole');
+    };
+    await expect(runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }))).rejects.toThrow('AccessDenied');
+    await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it('GIVEN a previous package WHEN rolling back in AWS THEN that package is deployed again', async () => {
+    const aws = fakeAws();
+    const result = await runStep({ step: 'rollback', stage: 'dev', region: 'us-east-1', packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }));
+    expect(result.summary).toBe('deployed svc to dev (us-east-1)');
+    expect((JSON.parse(await readFile(report, 'utf8')) as { args: string[] }).args[0]).toBe('deploy');
+  });
+});
+
+describe('RefreshingCredentialsServer', () => {
+  let now = Date.parse('2026-01-01T00:00:00Z');
+  const clock: Clock = { now: () => now, sleep: async () => undefined };
+  const sts = (): AwsSeam & { calls: number } => {
+    const seam = {
+      calls: 0,
+      async assumeRole(): Promise<TemporaryCredentials> {
+        seam.calls += 1;
+        await new Promise((r) => setTimeout(r, 20));
+        return { accessKeyId: `ASIA${seam.calls}`, secretAccessKey: 's', sessionToken: 't', expiration: new Date(now + 3_600_000) };
+      },
+      async describeStackOutputs(): Promise<Record<string, string>> {
+        return {};
+      },
+    };
+    return seam;
+  };
+  const request = { roleArn: ROLE, sessionName: 's', durationSeconds: 3600, region: 'us-east-1' };
+
+  it('GIVEN served credentials WHEN they near expiry THEN the role is assumed again and the new ones are served', async () => {
+    const aws = sts();
+    const server = new RefreshingCredentialsServer({ aws, request, clock });
+    const env = await server.start();
+    try {
+      const get = async () =>
+        (await (await fetch(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: env.AWS_CONTAINER_AUTHORIZATION_TOKEN } })).json()) as { AccessKeyId: string; Expiration: string };
+      const [a, b, c] = await Promise.all([get(), get(), get()]);
+      expect([a.AccessKeyId, b.AccessKeyId, c.AccessKeyId]).toEqual(['ASIA1', 'ASIA1', 'ASIA1']);
+      now += 49 * 60_000;
+      expect((await get()).AccessKeyId).toBe('ASIA1');
+      now += 2 * 60_000; // 9 minutes left: inside the 10-minute refresh window
+      const [d, e] = await Promise.all([get(), get()]);
+      expect([d.AccessKeyId, e.AccessKeyId]).toEqual(['ASIA2', 'ASIA2']);
+      expect(aws.calls).toBe(2);
+      expect(Date.parse(d.Expiration)).toBe(now + 3_600_000);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('GIVEN a request without the token THEN 403, and nothing is served after stop', async () => {
+    const server = new RefreshingCredentialsServer({ aws: sts(), request, clock });
+    const env = await server.start();
+    expect((await fetch(env.AWS_CONTAINER_CREDENTIALS_FULL_URI)).status).toBe(403);
+    expect((await fetch(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: 'guess' } })).status).toBe(403);
+    await server.stop();
+    await expect(fetch(env.AWS_CONTAINER_CREDENTIALS_FULL_URI, { headers: { authorization: env.AWS_CONTAINER_AUTHORIZATION_TOKEN } })).rejects.toThrow();
+  });
+
+  it('GIVEN ambient credentials of every kind THEN the child environment keeps none of them', () => {
+    const env = environmentForRole(
+      { PATH: '/bin', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_SESSION_TOKEN: 'c', AWS_PROFILE: 'p', AWS_DEV_PROFILE: 'q', AWS_DEV_ACCESS_KEY_ID: 'r', AWS_WEB_IDENTITY_TOKEN_FILE: '/t', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '/x' },
+      { AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:1/credentials', AWS_CONTAINER_AUTHORIZATION_TOKEN: 'tok' },
+      'eu-west-1',
+    );
+    expect(env).toEqual({
+      PATH: '/bin',
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:1/credentials',
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: 'tok',
+      AWS_REGION: 'eu-west-1',
+      AWS_DEFAULT_REGION: 'eu-west-1',
+      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+      AWS_CONFIG_FILE: '/dev/null',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+  });
+});
