@@ -13,7 +13,7 @@ import type { BrowserContext } from 'playwright-core';
 import { StateStore } from '../../src/local/state-store.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { nodeProcesses } from '../../src/runtime/process.js';
-import { CliRunStarter } from '../../src/serve/run-starter.js';
+import type { CliRunStarter } from '../../src/serve/run-starter.js';
 import { startServe, type RunningServe } from '../../src/serve/serve.js';
 import { loadConfig } from '../../src/runtime/load-config.js';
 import { exampleOf, signedDelivery, tempFolder, TEST_SECRET } from './support.js';
