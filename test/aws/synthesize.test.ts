@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnResource, type Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { createCicdApp } from '../../src/aws/cicd-app.js';
 import { plansDocumentSchema } from '../../src/model/plan-schema.js';
