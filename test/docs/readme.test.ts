@@ -11,7 +11,7 @@ const documentedAsAWhole = ['selfUpdate.github', 'services[].deployPermissions[]
 
 /** Every key path of the config schema, as the README writes them (`services[].source.github.owner`). */
 function keyPaths(schema: z.core.$ZodType, prefix: string): string[] {
-  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  const def: z.core.$ZodTypeDef = schema._zod.def;
   switch (def.type) {
     case 'optional':
     case 'nullable':
