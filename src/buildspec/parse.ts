@@ -472,7 +472,12 @@ export function suggest(word: string, known: readonly string[]): string {
     }
   }
   const threshold = Math.max(2, Math.floor(word.length / 3));
-  return best !== undefined && bestDistance <= threshold ? ` (did you mean "${best}"?)` : '';
+  if (best !== undefined && bestDistance <= threshold) {
+    return ` (did you mean "${best}"?)`;
+  }
+  // `enviroment` for `env`: a known key that starts the word is what was meant, most likely.
+  const prefix = known.find((candidate) => candidate.length >= 3 && word.toLowerCase().startsWith(candidate.toLowerCase()));
+  return prefix !== undefined ? ` (did you mean "${prefix}"?)` : '';
 }
 
 function editDistance(a: string, b: string): number {

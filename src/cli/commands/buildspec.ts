@@ -153,7 +153,7 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
     ctx.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
   }
   if (result.status === 'FAILED') {
-    const where = options.inPlace ? '' : `; the build's folder is kept at ${folder.srcDir}`;
+    const where = options.inPlace ? '' : `\n  the build's folder is kept at ${folder.srcDir}`;
     ctx.stderr.write(`error: the build failed: ${result.failure?.message ?? 'see the log'}\n  the log is kept at ${logFile}${where}\n`);
     ctx.exitCode = 1;
   } else if (options.keep) {
