@@ -1,15 +1,104 @@
 import type { Command } from 'commander';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ApprovalDecision, ApprovalRequest } from '../../local/index.js';
 import { InputError } from '../../model/errors.js';
 import type { CliContext } from '../context.js';
 
-// Placeholder registration: replaced by the command's real implementation.
-export function registerRun(program: Command, _ctx: CliContext): void {
+interface RunOptions {
+  config: string;
+  until?: string;
+  approve?: boolean;
+  reject?: boolean;
+  pullRequest?: boolean;
+  json?: boolean;
+  keepStages?: boolean;
+}
+
+export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
-    .description("run a service's pipeline on this machine")
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new InputError('the "run" command is not implemented yet');
+    .description("run a service's pipeline on this machine: source snapshot, build, local stages, approvals, rollback; history in .service-pipelines/")
+    .argument('<service>', 'the service whose pipeline runs')
+    .option('-c, --config <file>', 'the config file', 'pipelines.config.ts')
+    .option('--until <env>', "stop after this environment's deploy stage")
+    .option('--approve', 'approve every manual approval (for scripts)')
+    .option('--reject', 'reject the first manual approval (for scripts)')
+    .option('--pull-request', 'run the test-only pull-request pipeline')
+    .option('--keep-stages', 'keep the local stages this run started serving after it ends')
+    .option('--json', 'print one JSON document at the end (the execution, as `show --json` prints it, without logs)')
+    .addHelpText(
+      'after',
+      '\nWithout a terminal and without --approve/--reject, a run waiting for approval waits until\n`service-pipelines approve <execution-id>` (or reject) is run from another shell.',
+    )
+    .action(async (service: string, options: RunOptions) => {
+      if (options.approve && options.reject) {
+        throw new InputError('--approve and --reject cannot both be given', [{ where: '--approve, --reject', message: 'give one of them, or neither to decide when asked' }]);
+      }
+      if (options.pullRequest && options.until) {
+        throw new InputError('--until has no meaning with --pull-request', [{ where: '--until', message: 'the pull-request pipeline deploys nowhere: drop --until' }]);
+      }
+      const [{ loadConfig }, local] = await Promise.all([import('../../runtime/load-config.js'), import('../../local/index.js')]);
+      const loaded = await loadConfig(options.config, ctx.cwd);
+      const home = path.join(ctx.cwd, local.STATE_FOLDER);
+      const view = options.json ? undefined : new local.ProgressView(ctx.stderr, { live: Boolean(ctx.stderr.isTTY), columns: ctx.stdout.columns ?? 100 });
+      const interactive = !options.approve && !options.reject && Boolean(ctx.stdin.isTTY) && Boolean(ctx.stderr.isTTY);
+      const controller = new AbortController();
+      const stop = () => controller.abort(new Error('interrupted'));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const result = await local.runPipeline({
+          config: loaded.config,
+          configFile: loaded.file,
+          baseDir: loaded.baseDir,
+          service,
+          home,
+          trigger: options.pullRequest ? 'pull-request' : 'push',
+          ...(options.until ? { until: options.until } : {}),
+          ...(options.approve ? { approval: 'approve' as const } : options.reject ? { approval: 'reject' as const } : {}),
+          ...(interactive ? { prompt: (request, signal) => promptApproval(ctx, request, signal) } : {}),
+          keepStages: Boolean(options.keepStages),
+          signal: controller.signal,
+          ...(view ? { onEvent: (event) => view.handle(event) } : {}),
+        });
+        view?.close();
+        if (options.json) {
+          const document = await local.showExecution({ home, executionId: result.executionId, logs: false });
+          ctx.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+        } else {
+          ctx.stderr.write(`history: ${path.join(home, 'state.db')}  (service-pipelines show ${result.executionId})\n`);
+        }
+        ctx.exitCode = result.status === 'SUCCEEDED' ? 0 : 1;
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+      }
     });
+}
+
+/** Ask on the terminal; a decision made meanwhile from another shell aborts the question. */
+function promptApproval(ctx: CliContext, request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: true });
+    const ask = () =>
+      rl.question(`${request.comment}\n  approve (y), reject (n), or wait for \`service-pipelines approve|reject ${request.executionId}\`: `, { signal }, (answer) => {
+        const word = answer.trim().toLowerCase();
+        if (word === 'y' || word === 'yes') {
+          rl.close();
+          resolve({ status: 'APPROVED' });
+        } else if (word === 'n' || word === 'no') {
+          rl.close();
+          resolve({ status: 'REJECTED', summary: 'rejected on the terminal' });
+        } else {
+          ask();
+        }
+      });
+    signal.addEventListener('abort', () => {
+      rl.close();
+      reject(new Error('decided elsewhere'));
+    }, { once: true });
+    rl.once('close', () => reject(new Error('the terminal closed')));
+    ask();
+  });
 }

@@ -1,15 +1,56 @@
 import type { Command } from 'commander';
-import { InputError } from '../../model/errors.js';
+import path from 'node:path';
 import type { CliContext } from '../context.js';
 
-// Placeholder registration: replaced by the command's real implementation.
-export function registerUp(program: Command, _ctx: CliContext): void {
+interface UpOptions {
+  stop?: boolean;
+  json?: boolean;
+}
+
+export function registerUp(program: Command, ctx: CliContext): void {
   program
     .command('up')
-    .description('serve the current local releases again')
-    .allowUnknownOption(true)
-    .allowExcessArguments(true)
-    .action(() => {
-      throw new InputError('the "up" command is not implemented yet');
+    .description('serve the current local releases again (serverless-offline, in the background), or stop them with --stop')
+    .argument('[service]', 'only the stages of this service')
+    .argument('[env]', 'only this environment')
+    .option('--stop', 'stop the servers of these stages instead')
+    .option('--json', 'print the stages served as one JSON document')
+    .action(async (service: string | undefined, env: string | undefined, options: UpOptions) => {
+      const [{ listStages, serveRelease, stopStage }, { InputError }] = await Promise.all([import('../../steps/local-stages.js'), import('../../model/errors.js')]);
+      const home = path.join(ctx.cwd, '.service-pipelines');
+      const all = await listStages(home);
+      const stages = all.filter((s) => (service === undefined || s.service === service) && (env === undefined || s.environment === env));
+      if (stages.length === 0) {
+        const known = all.map((s) => `${s.service}/${s.environment}`);
+        throw new InputError(`no local stage${service ? ` of ${service}${env ? `/${env}` : ''}` : ''} in ${path.join(home, 'stages')}`, [
+          {
+            where: service === undefined ? path.join(home, 'stages') : env === undefined ? 'service' : 'env',
+            message: known.length ? `the local stages here: ${known.join(', ')}` : 'nothing was deployed here yet: run `service-pipelines run <service>` first',
+          },
+        ]);
+      }
+      const report: Array<{ service: string; environment: string; release?: number; url?: string; pid?: number; stopped?: boolean }> = [];
+      for (const stage of stages) {
+        if (options.stop) {
+          const stopped = await stopStage(home, stage.service, stage.environment);
+          report.push({ service: stage.service, environment: stage.environment, stopped });
+          if (!options.json) {
+            ctx.stdout.write(`${stage.service}/${stage.environment}: ${stopped ? 'stopped' : 'was not running'}\n`);
+          }
+        } else if (stage.current) {
+          const server = await serveRelease(home, stage.service, stage.environment);
+          report.push({ service: stage.service, environment: stage.environment, release: server.release, url: server.url, pid: server.pid });
+          if (!options.json) {
+            ctx.stdout.write(`${stage.service}/${stage.environment}: release ${server.release} at ${server.url}  (pid ${server.pid})\n`);
+          }
+        } else if (!options.json) {
+          ctx.stdout.write(`${stage.service}/${stage.environment}: no release deployed yet\n`);
+        }
+      }
+      if (options.json) {
+        ctx.stdout.write(`${JSON.stringify({ schemaVersion: 1, stages: report }, null, 2)}\n`);
+      } else if (!options.stop) {
+        ctx.stdout.write(`they run in the background; stop them with: service-pipelines up${service ? ` ${service}` : ''}${env ? ` ${env}` : ''} --stop\n`);
+      }
     });
 }

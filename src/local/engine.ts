@@ -1,0 +1,711 @@
+/**
+ * The local engine: runs a service's pipeline plan on this machine. The plan is data (from
+ * `buildPipelinePlan`); this module only schedules it: stages in order, actions of a stage by
+ * runOrder (the same runOrder in parallel), each commands action as a buildspec through the
+ * buildspec executor, artifacts passed between actions through the content-addressed store.
+ */
+import { randomUUID } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { InputError } from '../model/errors.js';
+import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
+import { STEP_COMMAND, buildPipelinePlan, deployStageName, shellQuote, unknownServiceError } from '../model/plan.js';
+import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
+import type { ValidConfig } from '../model/validate.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
+import { nodeProcesses, type Processes } from '../runtime/process.js';
+import { ArtifactStore, removeReadOnly, type StoredArtifact } from './artifact-store.js';
+import type { RunEvent } from './events.js';
+import type { BuildspecRunResult, LogLine, RunBuildspec } from './executor/types.js';
+import { readCurrent, readLastGood, writeLastGood } from '../steps/local-stages.js';
+import type { LocalStagesPort } from './local-stages-port.js';
+import { postWebhook, type HttpPost, type RunNotification } from './notifier.js';
+import { ensureCliShim } from './shim.js';
+import { snapshotSource } from './source-snapshot.js';
+import { enterStage } from './stage-locks.js';
+import { StateStore, recoverAbandonedExecutions, type ExecutionStatus } from './state-store.js';
+
+/** Read-only blobs do not stop root from writing through a hard link: as root, primary inputs are copied. */
+const RUNNING_AS_ROOT = process.getuid?.() === 0;
+
+/** The state folder's name, in the working folder. */
+export const STATE_FOLDER = '.service-pipelines';
+
+/** A manual approval to decide. */
+export interface ApprovalRequest {
+  readonly executionId: string;
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly action: string;
+  readonly environment: string;
+  readonly comment: string;
+}
+
+/** A decision on an approval. */
+export interface ApprovalDecision {
+  readonly status: 'APPROVED' | 'REJECTED';
+  /** Why, in the approver's words. */
+  readonly summary?: string;
+}
+
+/** Asks a person (on a terminal) to decide; aborted when the decision came from elsewhere. */
+export type ApprovalPrompt = (request: ApprovalRequest, signal: AbortSignal) => Promise<ApprovalDecision>;
+
+/** What `runPipeline` needs. */
+export interface RunPipelineOptions {
+  /** The validated config. */
+  readonly config: ValidConfig;
+  /** The config file (recorded in the history). */
+  readonly configFile: string;
+  /** The folder `source.path` is relative to. */
+  readonly baseDir: string;
+  /** The service whose pipeline runs. */
+  readonly service: string;
+  /** The state folder (`<working folder>/.service-pipelines`), absolute. */
+  readonly home: string;
+  /**
+   * Which pipeline: the main one, or the test-only pull-request one.
+   *
+   * @default 'push'
+   */
+  readonly trigger?: 'push' | 'pull-request';
+  /**
+   * Stop after this environment's deploy stage.
+   *
+   * @default - run every stage
+   */
+  readonly until?: string;
+  /**
+   * Decide every approval at once, as `--approve` / `--reject` do.
+   *
+   * @default - ask `prompt`, and wait for `service-pipelines approve|reject`
+   */
+  readonly approval?: 'approve' | 'reject';
+  /** Asks on a terminal. @default - no prompt: the run waits for `service-pipelines approve|reject` */
+  readonly prompt?: ApprovalPrompt;
+  /** Keep the local stages this run started serving after it ends. @default false */
+  readonly keepStages?: boolean;
+  /** Receives progress. @default - none */
+  readonly onEvent?: (event: RunEvent) => void;
+  /** Stops the run (its running actions are killed; it ends STOPPED). */
+  readonly signal?: AbortSignal;
+  /** @default nodeProcesses */
+  readonly processes?: Processes;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** The buildspec executor. @default - `runBuildspec` of `./executor/index.js` */
+  readonly runBuildspec?: RunBuildspec;
+  /** The local stages. @default - `src/steps/local-stages.ts` */
+  readonly localStages?: LocalStagesPort;
+  /** The HTTP seam for the webhook. @default fetchPost */
+  readonly post?: HttpPost;
+  /** The environment actions start from (PATH, HOME...). @default process.env */
+  readonly baseEnv?: NodeJS.ProcessEnv;
+  /** How often waits (stage locks, approvals decided elsewhere) look again, in ms. @default 500 */
+  readonly pollMs?: number;
+  /**
+   * The plan to run, as data (e.g. read from `pipelines.plan.json`, or made by a tool).
+   *
+   * @default - `buildPipelinePlan(config, service, trigger)`
+   */
+  readonly plan?: PipelinePlan;
+  /** Called once the execution is recorded, with its id. */
+  readonly onExecutionCreated?: (executionId: string) => void;
+}
+
+/** How a run ended. */
+export interface RunPipelineResult {
+  readonly executionId: string;
+  readonly status: ExecutionStatus;
+  readonly reason?: string;
+}
+
+interface ActionOutcome {
+  readonly ok: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * Run a service's pipeline. Bad input (unknown service, missing source folder, bad `--until`)
+ * throws `InputError` before anything is recorded; everything after is recorded, and a failure
+ * of the pipeline is a result with status FAILED, not an exception.
+ */
+export async function runPipeline(options: RunPipelineOptions): Promise<RunPipelineResult> {
+  const trigger = options.trigger ?? 'push';
+  const plan = options.plan ?? buildPipelinePlan(options.config, options.service, trigger);
+  const serviceIndex = options.config.services.findIndex((s) => s.name === plan.service);
+  if (serviceIndex < 0) {
+    throw unknownServiceError(options.config, plan.service);
+  }
+  const service = options.config.services[serviceIndex]!;
+  const where = `services[${serviceIndex}].source.path`;
+  if (service.source.path === undefined) {
+    throw new InputError(`service "${service.name}" has no source.path: local runs need the service's folder`, [
+      { where, message: 'required for local runs: the folder of the service, relative to the config file' },
+    ]);
+  }
+  const sourcePath = path.resolve(options.baseDir, service.source.path);
+  if (!existsSync(sourcePath)) {
+    throw new InputError(`the source folder of service "${service.name}" does not exist: ${sourcePath}`, [{ where, message: `no folder at ${sourcePath}` }]);
+  }
+  const stagesToRun = stagesUntil(plan, options.until);
+  const runBuildspec = options.runBuildspec ?? (await import('./executor/index.js')).runBuildspec;
+  const localStages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
+  const run = new ExecutionRun(options, plan, sourcePath, where, stagesToRun, runBuildspec, localStages);
+  return run.start();
+}
+
+/** The stages of `plan` up to the deploy stage of `until`. */
+function stagesUntil(plan: PipelinePlan, until: string | undefined): readonly PlanStage[] {
+  if (until === undefined) {
+    return plan.stages;
+  }
+  const names = plan.environments.map((e) => e.name);
+  if (!names.includes(until)) {
+    throw new InputError(`--until ${until}: the ${plan.pipelineName} pipeline has no environment "${until}"`, [
+      { where: '--until', message: names.length ? `give one of: ${names.join(', ')}` : 'this pipeline deploys to no environment' },
+    ]);
+  }
+  const last = plan.stages.findIndex((s) => s.name === deployStageName(until));
+  return plan.stages.slice(0, last + 1);
+}
+
+/** One execution, from its first record to its last. */
+class ExecutionRun {
+  private readonly clock: Clock;
+  private readonly processes: Processes;
+  private readonly home: string;
+  private readonly id = randomUUID();
+  private readonly artifacts = new Map<string, StoredArtifact>();
+  private readonly artifactStore: ArtifactStore;
+  private readonly controller = new AbortController();
+  private store!: StateStore;
+  private shimDir = '';
+  private resolvedVersion = '';
+
+  constructor(
+    private readonly options: RunPipelineOptions,
+    private readonly plan: PipelinePlan,
+    private readonly sourcePath: string,
+    private readonly sourceWhere: string,
+    private readonly stagesToRun: readonly PlanStage[],
+    private readonly runBuildspec: RunBuildspec,
+    private readonly localStages: LocalStagesPort,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.processes = options.processes ?? nodeProcesses;
+    this.home = path.resolve(options.home);
+    this.artifactStore = new ArtifactStore(path.join(this.home, 'artifacts'));
+  }
+
+  private emit(event: RunEvent): void {
+    this.options.onEvent?.(event);
+  }
+
+  async start(): Promise<RunPipelineResult> {
+    this.store = StateStore.open(this.home);
+    const onAbort = () => this.controller.abort(this.options.signal?.reason);
+    this.options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.recover();
+      const startedAt = this.clock.now();
+      this.store.createExecution({
+        id: this.id,
+        pipeline: this.plan.pipelineName,
+        service: this.plan.service,
+        trigger: this.plan.trigger,
+        executionMode: this.plan.executionMode,
+        pid: process.pid,
+        configFile: this.options.configFile,
+        sourcePath: this.sourcePath,
+        ...(this.options.until ? { untilEnvironment: this.options.until } : {}),
+        startedAt,
+        stages: this.plan.stages.map((stage) => ({
+          name: stage.name,
+          ...(stage.environment ? { environment: stage.environment } : {}),
+          onFailure: stage.onFailure,
+          actions: stage.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' ? { step: a.step } : {}) })),
+        })),
+      });
+      this.options.onExecutionCreated?.(this.id);
+      this.emit({
+        type: 'execution-started',
+        executionId: this.id,
+        pipeline: this.plan.pipelineName,
+        home: this.home,
+        at: startedAt,
+        stages: this.stagesToRun.map((s) => ({
+          name: s.name,
+          ...(s.environment ? { environment: s.environment } : {}),
+          actions: s.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind })),
+        })),
+      });
+      const awsOnly = [
+        ...(this.plan.notifications.email.length ? ['e-mail'] : []),
+        ...(this.plan.notifications.slack ? ['Slack (AWS Chatbot)'] : []),
+      ];
+      if (awsOnly.length) {
+        this.emit({ type: 'notice', message: `${awsOnly.join(' and ')} notifications are AWS-only: a local run sends only notifications.webhook` });
+      }
+      const outcome = await this.runStages();
+      return await this.finish(outcome, startedAt);
+    } finally {
+      this.options.signal?.removeEventListener('abort', onAbort);
+      this.store.close();
+    }
+  }
+
+  /** Mark runs whose process is gone as failed, and stop the stages they left serving. */
+  private async recover(): Promise<void> {
+    for (const id of recoverAbandonedExecutions(this.store, this.clock.now())) {
+      this.emit({ type: 'notice', message: `execution ${id} was left in progress by a process that is gone: marked FAILED` });
+      await this.localStages.stopStagesStartedBy(this.home, id).catch(() => []);
+    }
+    await this.pruneWorkspaces();
+  }
+
+  /** Workspaces of older finished runs go (their logs and artifacts stay): they can be large. */
+  private async pruneWorkspaces(): Promise<void> {
+    const keep = new Set(this.store.executions({ limit: 5 }).map((e) => e.id));
+    const runs = path.join(this.home, 'runs');
+    for (const id of await readdir(runs).catch(() => [] as string[])) {
+      const execution = keep.has(id) ? undefined : this.store.execution(id);
+      if (execution && execution.finishedAt !== null) {
+        await removeReadOnly(path.join(runs, id, 'work'));
+      }
+    }
+  }
+
+  private async runStages(): Promise<{ status: ExecutionStatus; reason?: string }> {
+    this.shimDir = await ensureCliShim(this.home);
+    for (const stage of this.stagesToRun) {
+      if (this.controller.signal.aborted) {
+        return { status: 'STOPPED', reason: 'stopped' };
+      }
+      this.store.updateStage(this.id, stage.name, { status: 'WAITING' });
+      let entry;
+      try {
+        entry = await enterStage({
+          store: this.store,
+          clock: this.clock,
+          pipeline: this.plan.pipelineName,
+          stage: stage.name,
+          executionId: this.id,
+          mode: this.plan.executionMode,
+          pollMs: this.options.pollMs ?? 500,
+          signal: this.controller.signal,
+          onWait: (holder) => this.emit({ type: 'stage-waiting', stage: stage.name, ...(holder ? { holder } : {}) }),
+          recover: () => {
+            recoverAbandonedExecutions(this.store, this.clock.now());
+          },
+        });
+      } catch {
+        return { status: 'STOPPED', reason: 'stopped while waiting for a stage' };
+      }
+      if (!entry.entered) {
+        return { status: 'SUPERSEDED', reason: `superseded by execution ${entry.supersededBy} while waiting to enter ${stage.name}` };
+      }
+      const startedAt = this.clock.now();
+      this.store.updateStage(this.id, stage.name, { status: 'IN_PROGRESS', startedAt });
+      this.emit({ type: 'stage-started', stage: stage.name, at: startedAt });
+      const outcome = await this.runStage(stage);
+      if (!outcome.ok && stage.onFailure === 'ROLLBACK' && stage.environment && !this.controller.signal.aborted) {
+        await this.rollback(stage, outcome.reason ?? 'the stage failed');
+      }
+      const finishedAt = this.clock.now();
+      const status = outcome.ok ? 'SUCCEEDED' : 'FAILED';
+      this.store.updateStage(this.id, stage.name, { status, finishedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+      this.store.unlockStage(this.plan.pipelineName, stage.name, this.id);
+      this.emit({ type: 'stage-finished', stage: stage.name, status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+      if (!outcome.ok) {
+        if (this.controller.signal.aborted) {
+          return { status: 'STOPPED', reason: 'stopped' };
+        }
+        const rollback = this.store.rollbacks(this.id).find((r) => r.stage === stage.name);
+        const rolledBack = rollback
+          ? rollback.status === 'SUCCEEDED'
+            ? `; rolled back to release ${rollback.toRelease ?? '?'}`
+            : '; the rollback failed too'
+          : '';
+        return { status: 'FAILED', reason: `${stage.name} failed: ${outcome.reason ?? 'an action failed'}${rolledBack}` };
+      }
+      if (stage.environment && stage.actions.some((a) => a.kind === 'commands' && a.step === 'deploy')) {
+        await this.markGood(stage.environment);
+      }
+    }
+    return { status: 'SUCCEEDED' };
+  }
+
+  private async finish(outcome: { status: ExecutionStatus; reason?: string }, startedAt: number): Promise<RunPipelineResult> {
+    const finishedAt = this.clock.now();
+    const skipped = this.plan.stages.slice(this.stagesToRun.length);
+    if (outcome.status === 'SUCCEEDED') {
+      this.store.transaction(() => {
+        for (const stage of skipped) {
+          this.store.updateStage(this.id, stage.name, { status: 'SKIPPED', reason: `not run: --until ${this.options.until}` });
+        }
+        this.store.setExecutionStatus(this.id, 'SUCCEEDED', { finishedAt });
+      });
+    } else {
+      this.store.endExecution(this.id, outcome.status as 'FAILED' | 'SUPERSEDED' | 'STOPPED', outcome.reason ?? outcome.status.toLowerCase(), finishedAt);
+    }
+    this.store.unlockAll(this.id);
+    if (!this.options.keepStages) {
+      try {
+        const stopped = await this.localStages.stopStagesStartedBy(this.home, this.id);
+        if (stopped.length) {
+          this.emit({ type: 'notice', message: `stopped the local stages this run started: ${stopped.join(', ')} (--keep-stages keeps them)` });
+        }
+      } catch (error) {
+        this.emit({ type: 'notice', message: `could not stop the local stages this run started: ${errorText(error)}` });
+      }
+    }
+    if (outcome.status === 'SUCCEEDED') {
+      await removeReadOnly(path.join(this.home, 'runs', this.id, 'work'));
+    }
+    if (outcome.status === 'SUCCEEDED' || outcome.status === 'FAILED') {
+      await this.notify({
+        kind: outcome.status === 'SUCCEEDED' ? 'succeeded' : 'failed',
+        pipeline: this.plan.pipelineName,
+        executionId: this.id,
+        detail: outcome.status === 'SUCCEEDED' ? `Source ${this.resolvedVersion.slice(0, 12)} went through every stage.` : (outcome.reason ?? 'failed'),
+      });
+    }
+    this.emit({ type: 'execution-finished', executionId: this.id, status: outcome.status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+    return { executionId: this.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+  }
+
+  private async notify(notification: RunNotification): Promise<void> {
+    const url = this.plan.notifications.webhook;
+    if (!url) {
+      return;
+    }
+    const problem = await postWebhook(url, notification, this.options.post);
+    if (problem) {
+      this.emit({ type: 'notice', message: `notification not delivered to ${url}: ${problem}` });
+    }
+  }
+
+  /** Run a stage's actions by runOrder; a failed group ends the stage (its parallel actions still finish). */
+  private async runStage(stage: PlanStage): Promise<ActionOutcome> {
+    const orders = [...new Set(stage.actions.map((a) => a.runOrder))].sort((a, b) => a - b);
+    for (const order of orders) {
+      const group = stage.actions.filter((a) => a.runOrder === order);
+      const outcomes = await Promise.all(
+        group.map((action) => {
+          switch (action.kind) {
+            case 'source':
+              return this.runSource(stage, action.name);
+            case 'commands':
+              return this.runCommands(stage, action);
+            case 'approval':
+              return this.runApproval(stage, action);
+            default:
+              throw new Error(`the local engine does not support actions of kind "${(action as { kind: string }).kind}"`);
+          }
+        }),
+      );
+      const failed = outcomes.findIndex((o) => !o.ok);
+      if (failed >= 0) {
+        this.store.transaction(() => {
+          for (const later of stage.actions.filter((a) => a.runOrder > order)) {
+            this.store.updateAction(this.id, stage.name, later.name, { status: 'SKIPPED', reason: `not run: ${group[failed]!.name} failed` });
+          }
+        });
+        return { ok: false, reason: `${group[failed]!.name}: ${outcomes[failed]!.reason ?? 'failed'}` };
+      }
+    }
+    return { ok: true };
+  }
+
+  private actionStarted(stage: string, action: string): number {
+    const at = this.clock.now();
+    this.store.updateAction(this.id, stage, action, { status: 'IN_PROGRESS', startedAt: at });
+    this.emit({ type: 'action-started', stage, action, at });
+    return at;
+  }
+
+  private actionFinished(stage: string, action: string, startedAt: number, outcome: ActionOutcome, extra: { exitCode?: number; failedCommand?: string; log?: string } = {}): ActionOutcome {
+    const finishedAt = this.clock.now();
+    const status = outcome.ok ? 'SUCCEEDED' : 'FAILED';
+    this.store.updateAction(this.id, stage, action, { status, finishedAt, ...(outcome.reason ? { reason: outcome.reason } : {}), ...extra });
+    this.emit({ type: 'action-finished', stage, action, status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
+    return outcome;
+  }
+
+  private async runSource(stage: PlanStage, action: string): Promise<ActionOutcome> {
+    const startedAt = this.actionStarted(stage.name, action);
+    try {
+      const snapshot = await snapshotSource(this.sourcePath, this.artifactStore, this.processes, this.sourceWhere);
+      this.resolvedVersion = snapshot.resolvedVersion;
+      this.artifacts.set('Source', snapshot.artifact);
+      this.store.transaction(() => {
+        this.store.setSource(this.id, snapshot.commit ?? `sha256:${snapshot.resolvedVersion}`, snapshot.dirty);
+        this.recordArtifact('Source', snapshot.artifact, `${stage.name}.${action}`);
+      });
+      this.emit({
+        type: 'source',
+        revision: snapshot.resolvedVersion,
+        ...(snapshot.commit ? { commit: snapshot.commit } : {}),
+        dirty: snapshot.dirty,
+        digest: snapshot.artifact.digest,
+      });
+      const flagged = snapshot.dirty ? ' (with uncommitted changes)' : '';
+      return this.actionFinished(stage.name, action, startedAt, { ok: true, reason: snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}${flagged}` : `not in git: snapshot ${snapshot.artifact.digest.slice(7, 19)}` });
+    } catch (error) {
+      return this.actionFinished(stage.name, action, startedAt, { ok: false, reason: errorText(error) });
+    }
+  }
+
+  private recordArtifact(name: string, artifact: StoredArtifact, producedBy: string): void {
+    this.store.recordArtifact({ executionId: this.id, name, digest: artifact.digest, bytes: artifact.bytes, files: artifact.files, producedBy, createdAt: this.clock.now() });
+  }
+
+  private async runApproval(stage: PlanStage, action: ApprovalPlanAction): Promise<ActionOutcome> {
+    const startedAt = this.actionStarted(stage.name, action.name);
+    this.store.requestApproval(this.id, stage.name, action.name, action.comment, startedAt);
+    if (this.options.approval) {
+      const status = this.options.approval === 'approve' ? 'APPROVED' : 'REJECTED';
+      this.store.decideApproval(this.id, stage.name, action.name, { status, by: `--${this.options.approval}`, at: this.clock.now() });
+    } else {
+      await this.waitForApproval(stage, action);
+    }
+    const decided = this.store.approval(this.id, stage.name, action.name);
+    if (!decided || decided.status === 'PENDING') {
+      return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: 'stopped while awaiting approval' });
+    }
+    const approved = decided.status === 'APPROVED';
+    this.emit({ type: 'approval-decided', stage: stage.name, action: action.name, status: approved ? 'APPROVED' : 'REJECTED', by: decided.decidedBy ?? 'unknown' });
+    const how = `${approved ? 'approved' : 'rejected'} by ${decided.decidedBy ?? 'unknown'}${decided.summary ? `: ${decided.summary}` : ''}`;
+    const outcome = this.actionFinished(stage.name, action.name, startedAt, { ok: approved, reason: how });
+    if (!approved) {
+      this.store.updateAction(this.id, stage.name, action.name, { status: 'REJECTED' });
+    }
+    return outcome;
+  }
+
+  /** Wait for a decision from the terminal prompt or from `service-pipelines approve|reject` in another shell. */
+  private async waitForApproval(stage: PlanStage, action: ApprovalPlanAction): Promise<void> {
+    const request: ApprovalRequest = {
+      executionId: this.id,
+      pipeline: this.plan.pipelineName,
+      stage: stage.name,
+      action: action.name,
+      environment: action.environment,
+      comment: action.comment,
+    };
+    this.emit({ type: 'approval-waiting', executionId: this.id, stage: stage.name, action: action.name, comment: action.comment });
+    await this.notify({
+      kind: 'approval-waiting',
+      pipeline: this.plan.pipelineName,
+      executionId: this.id,
+      detail: `${action.comment} Decide with \`service-pipelines approve ${this.id}\` or \`service-pipelines reject ${this.id}\`.`,
+    });
+    const decided = new AbortController();
+    const stop = () => decided.abort();
+    this.controller.signal.addEventListener('abort', stop, { once: true });
+    try {
+      this.options
+        .prompt?.(request, decided.signal)
+        .then((decision) => {
+          this.store.decideApproval(this.id, stage.name, action.name, {
+            status: decision.status,
+            by: 'terminal',
+            at: this.clock.now(),
+            ...(decision.summary ? { summary: decision.summary } : {}),
+          });
+        })
+        .catch(() => {
+          // No answer on the terminal (closed, or the decision came from elsewhere): keep waiting for one.
+        });
+      while (!decided.signal.aborted && this.store.approval(this.id, stage.name, action.name)?.status === 'PENDING') {
+        await this.clock.sleep(this.options.pollMs ?? 500, decided.signal);
+      }
+    } finally {
+      decided.abort();
+      this.controller.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  private async runCommands(stage: PlanStage, action: CommandsPlanAction): Promise<ActionOutcome> {
+    const startedAt = this.actionStarted(stage.name, action.name);
+    const logs = path.join(this.home, 'runs', this.id, 'logs');
+    const logFile = path.join(logs, `${stage.name}.${action.name}.log`);
+    await mkdir(logs, { recursive: true });
+    this.store.updateAction(this.id, stage.name, action.name, { status: 'IN_PROGRESS', logFile });
+    const log = createWriteStream(logFile);
+    const lines: string[] = [];
+    const onLog = (line: LogLine) => {
+      lines.push(line.text);
+      log.write(`${line.text}\n`);
+      this.emit({ type: 'action-log', stage: stage.name, action: action.name, line });
+    };
+    const closeLog = () => new Promise<void>((resolve) => log.end(resolve));
+    try {
+      const srcDir = path.join(this.home, 'runs', this.id, 'work', stage.name, action.name, 'src');
+      const [primary, ...secondary] = action.inputs;
+      if (primary) {
+        await this.artifactStore.materialize(this.artifact(primary).digest, srcDir, RUNNING_AS_ROOT ? 'copy' : 'link');
+      } else {
+        await mkdir(srcDir, { recursive: true });
+      }
+      const secondarySources = Object.fromEntries(secondary.map((name) => [name, this.artifact(name).path]));
+      const timeout = AbortSignal.timeout(action.timeoutMinutes * 60_000);
+      const signal = AbortSignal.any([this.controller.signal, timeout]);
+      const baseEnv = this.options.baseEnv ?? process.env;
+      let result: BuildspecRunResult;
+      try {
+        result = await this.runBuildspec({
+          // The action's buildspec, as the AWS engine gives CodeBuild: its outputs are collected below
+          // from `.pipeline/<artifact>/` (the contract's folder) by hard links, not copied by the executor.
+          buildspec: { file: `${stage.name}.${action.name} buildspec`, document: { version: 0.2, env: { variables: action.env }, phases: { build: { commands: action.commands } } } },
+          srcDir,
+          secondarySources,
+          env: {
+            [LOCAL_ENV.target]: 'local',
+            [LOCAL_ENV.home]: this.home,
+            [LOCAL_ENV.executionId]: this.id,
+          },
+          baseEnv: { ...baseEnv, PATH: [this.shimDir, baseEnv.PATH ?? ''].filter(Boolean).join(path.delimiter) },
+          buildId: `${this.plan.pipelineName}-${stage.name}-${action.name}:${randomUUID()}`,
+          resolvedSourceVersion: this.resolvedVersion,
+          onLog,
+          signal,
+          processes: this.processes,
+          clock: this.clock,
+        });
+      } catch (error) {
+        onLog({ kind: 'output', stream: 'system', text: `[service-pipelines] ${errorText(error)}`, at: this.clock.now() });
+        await closeLog();
+        return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: errorText(error) }, { log: lines.join('\n') });
+      }
+      if (result.status !== 'SUCCEEDED') {
+        const failed = result.phases.find((p) => p.status === 'FAILED');
+        const reason = timeout.aborted
+          ? `timed out after ${action.timeoutMinutes} minutes`
+          : this.controller.signal.aborted
+            ? 'stopped'
+            : (result.failure?.message ??
+              (failed?.failedCommand ? `command "${failed.failedCommand}" exited with status ${failed.exitCode ?? '?'} in phase ${failed.name}` : `the ${failed?.name ?? 'build'} phase failed`));
+        await closeLog();
+        return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason }, {
+          log: lines.join('\n'),
+          ...(failed?.exitCode !== undefined ? { exitCode: failed.exitCode } : {}),
+          ...(failed?.failedCommand ? { failedCommand: failed.failedCommand } : {}),
+        });
+      }
+      for (const output of action.outputs) {
+        const folder = path.join(srcDir, artifactOutputDirectory(output));
+        const info = await stat(folder).catch(() => undefined);
+        if (!info?.isDirectory()) {
+          await closeLog();
+          return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: `it did not write its output artifact ${output} (expected in ${artifactOutputDirectory(output)}/)` }, { log: lines.join('\n'), exitCode: 0 });
+        }
+        const stored = await this.artifactStore.put(folder, { mode: 'link' });
+        this.artifacts.set(output, stored);
+        this.recordArtifact(output, stored, `${stage.name}.${action.name}`);
+      }
+      if (action.step === 'deploy' && action.environment) {
+        await this.recordDeployedRelease(action.environment);
+      }
+      await closeLog();
+      return this.actionFinished(stage.name, action.name, startedAt, { ok: true }, { log: lines.join('\n'), exitCode: 0 });
+    } catch (error) {
+      await closeLog();
+      return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: errorText(error) }, { log: lines.join('\n') });
+    }
+  }
+
+  private artifact(name: string): StoredArtifact {
+    const artifact = this.artifacts.get(name);
+    if (!artifact) {
+      throw new Error(`artifact ${name} was not produced by an earlier action`);
+    }
+    return artifact;
+  }
+
+  private async recordDeployedRelease(environment: string): Promise<void> {
+    const current = await readCurrent(this.home, this.plan.service, environment);
+    if (current && current.executionId === this.id) {
+      this.store.recordRelease({
+        service: this.plan.service,
+        environment,
+        release: current.release,
+        executionId: this.id,
+        packageSha256: current.packageSha256,
+        deployedAt: this.clock.now(),
+        good: false,
+      });
+    }
+  }
+
+  /** After an environment's acceptance tests passed: its current release is the one to roll back to. */
+  private async markGood(environment: string): Promise<void> {
+    const current = await readCurrent(this.home, this.plan.service, environment);
+    if (!current || current.executionId !== this.id) {
+      // Not a local stage (a custom deploy): nothing to roll back to locally.
+      return;
+    }
+    await writeLastGood(this.home, this.plan.service, environment, { release: current.release, executionId: this.id, at: new Date(this.clock.now()).toISOString() });
+    this.store.recordRelease({
+      service: this.plan.service,
+      environment,
+      release: current.release,
+      executionId: this.id,
+      packageSha256: current.packageSha256,
+      deployedAt: this.clock.now(),
+      good: true,
+    });
+  }
+
+  /**
+   * Put an environment's last good release back (`step rollback`), then run its acceptance tests
+   * against it. Recorded as a rollback and as two more actions of the failed stage.
+   */
+  private async rollback(stage: PlanStage, reason: string): Promise<void> {
+    const environment = stage.environment!;
+    const lastGood = await readLastGood(this.home, this.plan.service, environment);
+    this.store.startRollback({ executionId: this.id, stage: stage.name, environment, toRelease: lastGood?.release ?? null, reason, startedAt: this.clock.now() });
+    this.emit({ type: 'rollback-started', stage: stage.name, environment, reason });
+    const commandsActions = stage.actions.filter((a): a is CommandsPlanAction => a.kind === 'commands');
+    const deploy = commandsActions.find((a) => a.step === 'deploy');
+    const acceptance = commandsActions.find((a) => a.step === 'test-acceptance');
+    let ok = false;
+    if (deploy) {
+      const lastOrder = Math.max(...stage.actions.map((a) => a.runOrder));
+      const rollbackAction: CommandsPlanAction = {
+        ...deploy,
+        name: 'Rollback',
+        step: 'rollback',
+        runOrder: lastOrder + 1,
+        commands: [deploy.commands[0]!, this.rollbackCommand(environment)],
+      };
+      this.store.addAction(this.id, stage.name, { name: rollbackAction.name, runOrder: rollbackAction.runOrder, kind: 'rollback', step: 'rollback' });
+      ok = (await this.runCommands(stage, rollbackAction)).ok;
+      if (ok && acceptance) {
+        const verification: CommandsPlanAction = { ...acceptance, name: 'RollbackVerification', runOrder: lastOrder + 2 };
+        this.store.addAction(this.id, stage.name, { name: verification.name, runOrder: verification.runOrder, kind: 'rollback', step: 'test-acceptance' });
+        ok = (await this.runCommands(stage, verification)).ok;
+      }
+    }
+    const current = await readCurrent(this.home, this.plan.service, environment);
+    const release = ok ? current?.release : undefined;
+    this.store.finishRollback(this.id, stage.name, ok ? 'SUCCEEDED' : 'FAILED', this.clock.now(), release);
+    this.emit({ type: 'rollback-finished', stage: stage.name, environment, status: ok ? 'SUCCEEDED' : 'FAILED', ...(release !== undefined ? { release } : {}) });
+  }
+
+  /** `service-pipelines step rollback` for an environment, with the service's flavor and overrides. */
+  private rollbackCommand(environment: string): string {
+    const service = this.options.config.services.find((s) => s.name === this.plan.service)!;
+    const region = this.plan.environments.find((e) => e.name === environment)?.region ?? '';
+    const override = service.commands?.rollback;
+    const overrides = override === undefined ? [] : typeof override === 'string' ? [override] : override;
+    const words = ['--stage', environment, '--region', region, ...(this.plan.flavor === 'custom' ? ['--flavor', 'custom'] : []), ...overrides.flatMap((line) => ['--command', line])];
+    return [STEP_COMMAND, 'rollback', ...words.map(shellQuote)].join(' ');
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

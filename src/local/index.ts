@@ -1,0 +1,14 @@
+/**
+ * The local engine: runs a service's pipeline plan on this machine, with local stages standing
+ * in for the AWS accounts, and keeps the history under `.service-pipelines/`.
+ */
+export { runPipeline, STATE_FOLDER, type RunPipelineOptions, type RunPipelineResult, type ApprovalPrompt, type ApprovalRequest, type ApprovalDecision } from './engine.js';
+export type { RunEvent, AnnouncedStage } from './events.js';
+export { ProgressView, type ProgressViewOptions, type ProgressOutput } from './progress-view.js';
+export { describeExecution, formatExecution, formatHistory, formatDuration, type ExecutionDocument, type StageDocument, type ActionDocument } from './describe.js';
+export { openHistory, listExecutions, showExecution, decideApproval, type HistoryOptions } from './history.js';
+export { StateStore, recoverAbandonedExecutions, isProcessAlive } from './state-store.js';
+export { ArtifactStore, removeReadOnly, type StoredArtifact, type TreeEntry } from './artifact-store.js';
+export { snapshotSource, SNAPSHOT_EXCLUDES, type SourceSnapshot } from './source-snapshot.js';
+export { postWebhook, webhookMessage, fetchPost, type HttpPost, type WebhookMessage, type RunNotification } from './notifier.js';
+export type { LocalStagesPort } from './local-stages-port.js';
