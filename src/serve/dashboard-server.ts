@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { InputError } from '../model/errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { AccessGuard } from './access-guard.js';
 import { DashboardApi, MAX_API_BODY_BYTES } from './dashboard-api.js';
@@ -134,7 +135,7 @@ class RequestHandler {
     }
     if (url.pathname.startsWith('/api/')) {
       const events = /^\/api\/executions\/([^/]+)\/events$/.exec(url.pathname);
-      if (events && (method === 'GET' || method === 'HEAD')) {
+      if (events && method === 'GET') {
         return this.eventStream(req, res, decodeURIComponent(events[1]!));
       }
       let body: Buffer | undefined;
@@ -182,7 +183,15 @@ class RequestHandler {
   private async eventStream(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     req.resume();
     const { reader, clock } = this.props;
-    const first = reader.execution(id);
+    let first;
+    try {
+      first = reader.execution(id);
+    } catch (error) {
+      if (error instanceof InputError) {
+        return write(res, errorReply(400, error.message));
+      }
+      throw error;
+    }
     if (first === undefined) {
       return write(res, errorReply(404, `no execution ${id}`));
     }

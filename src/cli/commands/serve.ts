@@ -31,7 +31,10 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'Webhooks: POST /webhooks/github, content type application/json, with the secret set on GitHub.',
         'A push to a service\'s branch (source.github) runs its pipeline; a pull request opened, synchronized',
         'or reopened runs its test-only pipeline. Runs are `service-pipelines run` processes started here,',
-        'recorded in ./.service-pipelines/ like any run. The JSON API is described in docs/serve.md.',
+        'recorded in ./.service-pipelines/ like any run.',
+        'JSON API (for scripts too): GET /api/pipelines, GET /api/executions?pipeline=&limit=, GET /api/executions/<id>,',
+        'GET /api/executions/<id>/logs/<stage>/<action>?offset=, GET /api/executions/<id>/events (Server-Sent Events),',
+        'POST /api/executions/<id>/approval {"decision": "approve"|"reject", "comment": "..."}.',
       ].join('\n'),
     )
     .action(async (options: ServeCommandOptions) => {
