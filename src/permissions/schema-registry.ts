@@ -5,7 +5,9 @@
  * with the IAM catalog of the services they name and the ARN templates of resource types.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import yauzl from 'yauzl';
 import { InputError } from '../model/errors.js';
 import { IamCatalog } from './iam-catalog.js';
@@ -190,16 +192,27 @@ async function readSchemaZip(file: string): Promise<SchemaFile[]> {
 
 let arnTemplatesLoading: Promise<ReadonlyMap<string, string>> | undefined;
 
-/** The ARN templates of `@aws-cdk/aws-service-spec`, loaded once per process. */
+/**
+ * The ARN templates of `@aws-cdk/aws-service-spec`, loaded once per process. Its database file
+ * is read directly: building the whole queryable database (`loadAwsServiceSpec`) takes twice
+ * as long, and only this one field of resources is needed. Should the file's layout change,
+ * the package's own loader is used.
+ */
 function loadArnTemplates(): Promise<ReadonlyMap<string, string>> {
-  arnTemplatesLoading ??= import('@aws-cdk/aws-service-spec').then(async ({ loadAwsServiceSpec }) => {
-    const db = await loadAwsServiceSpec();
-    const templates = new Map<string, string>();
-    for (const resource of db.all('resource')) {
-      if (resource.arnTemplate) templates.set(resource.cloudFormationType, resource.arnTemplate);
+  arnTemplatesLoading ??= (async () => {
+    const require = createRequire(import.meta.url);
+    const databaseFile = join(dirname(require.resolve('@aws-cdk/aws-service-spec')), '..', 'db.json.gz');
+    const database: unknown = JSON.parse(gunzipSync(await readFile(databaseFile)).toString('utf8'));
+    const schema = isObject(database) && isObject(database['schema']) ? database['schema'] : undefined;
+    const resources = schema && isObject(schema['resource']) && isObject(schema['resource']['entities']) ? Object.values(schema['resource']['entities']) : undefined;
+    const entries = resources?.filter(isObject).map((r) => [r['cloudFormationType'], r['arnTemplate']] as const);
+    if (entries?.length) {
+      return new Map(entries.filter((e): e is readonly [string, string] => typeof e[0] === 'string' && typeof e[1] === 'string'));
     }
-    return templates;
-  });
+    const { loadAwsServiceSpec } = await import('@aws-cdk/aws-service-spec');
+    const db = await loadAwsServiceSpec();
+    return new Map(db.all('resource').flatMap((r) => (r.arnTemplate ? [[r.cloudFormationType, r.arnTemplate] as const] : [])));
+  })();
   return arnTemplatesLoading;
 }
 

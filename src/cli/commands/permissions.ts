@@ -15,7 +15,7 @@ interface PermissionsOptions {
 }
 
 interface UpdateOptions {
-  region: string;
+  region?: string;
   url?: string;
 }
 
@@ -84,9 +84,12 @@ export function registerPermissions(program: Command, ctx: CliContext): void {
   permissions
     .command('update')
     .description("download AWS's CloudFormation resource schema bundle (CloudformationSchema.zip) for a region into the user cache")
-    .option('--region <region>', 'the region whose bundle to download', 'us-east-1')
+    .option('--region <region>', 'the region whose bundle to download (default: us-east-1)')
     .option('--url <url>', "download from this URL instead (a mirror of AWS's bundle)")
-    .action(async (options: UpdateOptions) => {
+    .action(async (_options: UpdateOptions, command: Command) => {
+      // The parent command has a --region too, and the program parses options wherever they stand.
+      const options = command.optsWithGlobals<UpdateOptions>();
+      options.region ??= 'us-east-1';
       const [cache, { regionSchema }] = await Promise.all([import('../../permissions/schema-cache.js'), import('../../model/config.js')]);
       if (!regionSchema.safeParse(options.region).success) throw new InputError('bad arguments to "permissions update"', [{ where: '--region', message: `"${options.region}" is not an AWS region` }]);
       if (options.url !== undefined && !/^https?:\/\//.test(options.url)) throw new InputError('bad arguments to "permissions update"', [{ where: '--url', message: 'must be an http(s) URL' }]);
