@@ -224,16 +224,20 @@ export async function serveRelease(home: string, service: string, environment: s
     ]);
   }
 
-  await stopStage(home, service, environment, { processes });
-  const httpPort = options.httpPort ?? (await freePort());
-  const lambdaPort = options.lambdaPort ?? (await freePort([httpPort]));
-  for (const [flag, port] of [['--httpPort', httpPort], ['--lambdaPort', lambdaPort]] as const) {
-    if (!(await portIsFree(port))) {
+  // Requested ports are checked before the running server is stopped: a refused serve leaves the
+  // stage as it was. The running server's own ports are about to be freed, so they count as free.
+  const previous = await readJson<ServerInfo>(path.join(stage, 'server.json'));
+  const previousPorts = previous && (await isOurServer(previous.pid)) ? [previous.httpPort, previous.lambdaPort] : [];
+  for (const [flag, port] of [['--httpPort', options.httpPort], ['--lambdaPort', options.lambdaPort]] as const) {
+    if (port !== undefined && !previousPorts.includes(port) && !(await portIsFree(port))) {
       throw new InputError(`port ${port} on 127.0.0.1 is taken: the local stage ${service}/${environment} cannot serve on it`, [
         { where: flag, message: `stop what listens on ${port}, or leave the port to be chosen` },
       ]);
     }
   }
+  await stopStage(home, service, environment, { processes, clock });
+  const httpPort = options.httpPort ?? (await freePort());
+  const lambdaPort = options.lambdaPort ?? (await freePort([httpPort]));
 
   const log = path.join(stage, 'server.log');
   const logStart = await stat(log).then((s) => s.size, () => 0);

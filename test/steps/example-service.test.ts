@@ -134,12 +134,15 @@ describe('the steps on the example service', () => {
       expect(acceptance.stdout).toMatch(/# pass 2/);
     });
 
-    it('GIVEN a served stage WHEN serving on a port already taken THEN a clear error names the port', async () => {
+    it('GIVEN a served stage WHEN serving on a port already taken THEN a clear error names the port, and the stage keeps serving', async () => {
       const taken: Server = createServer();
       await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
       const port = (taken.address() as { port: number }).port;
+      const before = await readJson<{ pid: number }>(path.join(home, 'stages', 'ac-rest-api', 'dev', 'server.json'));
       try {
         await expect(serveRelease(home, 'ac-rest-api', 'dev', { httpPort: port })).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
+        // The refused serve left the running server alone.
+        expect(() => process.kill(before.pid, 0)).not.toThrow();
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }
