@@ -68,6 +68,14 @@ export interface InferDeployPolicyOptions {
    */
   readonly operations?: readonly HandlerOperation[];
   /**
+   * Cut ARNs of resources named after the stack to the stack-name prefix, so that big
+   * templates fit IAM's limits: `auto` does it when the policy would need more managed
+   * policies than a role may have (10).
+   *
+   * @default 'auto'
+   */
+  readonly compact?: 'auto' | 'always' | 'never';
+  /**
    * What names the template in error messages (its file).
    *
    * @default 'template'
@@ -219,35 +227,18 @@ class Inference {
       this.warnings.push(message);
     }
 
-    const groups = groupGrants(this.grants);
-    const sidCounts = new Map<string, number>();
-    const statements: ExplainedStatement[] = groups.map(({ statement, grants }) => {
-      const first = typeof statement.Action === 'string' ? statement.Action : statement.Action[0]!;
-      const prefix = first.split(':')[0]!.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
-      const count = (sidCounts.get(prefix) ?? 0) + 1;
-      sidCounts.set(prefix, count);
-      const explained = grants as ExplainedGrant[];
-      return {
-        statement: { Sid: `${prefix}${count}`, ...statement },
-        neededBy: unique(explained.map((g) => g.neededBy)),
-        wildcards: wildcardReasons(explained),
-      };
-    });
-    (this.options.extraStatements ?? []).forEach((extra, index) => {
-      statements.push({
-        statement: { ...extra, Sid: extra.Sid ?? `Extra${index + 1}`, Effect: extra.Effect ?? 'Allow' },
-        neededBy: ['extra statements (deployPermissions.extra)'],
-        wildcards: [],
-      });
+    let { statements, documents } = this.build(this.grants);
+    const compact = this.options.compact ?? 'auto';
+    if (compact === 'always' || (compact === 'auto' && documents.length > IAM_POLICY_LIMITS.managedPoliciesPerRole)) {
+      const before = documents.length;
+      ({ statements, documents } = this.build(this.compacted(this.grants)));
+      if (compact === 'auto') this.warnings.push(`the policy needed ${before} managed policies; resources named after the stack were allowed by the stack-name prefix instead, which takes ${documents.length}`);
+    }
+    for (const extra of this.options.extraStatements ?? []) {
       for (const action of typeof extra.Action === 'string' ? [extra.Action] : extra.Action) {
-        if (!action.includes('*') && !this.options.registry.iam.action(action)) this.warnings.push(`extra statement ${index + 1}: ${action} is not an IAM action known to this version of the IAM data`);
+        if (!action.includes('*') && !this.options.registry.iam.action(action)) this.warnings.push(`extra statement ${extra.Sid ?? ''}: ${action} is not an IAM action known to this version of the IAM data`);
       }
-    });
-
-    const documents = splitIntoDocuments(
-      statements.map((s) => s.statement),
-      this.options.maxPolicySize ?? IAM_POLICY_LIMITS.managedPolicy,
-    );
+    }
     const sizes = documents.map((d) => policySize(d));
     const total = sizes.reduce((a, b) => a + b, 0);
     if (documents.length > IAM_POLICY_LIMITS.managedPoliciesPerRole) {
@@ -261,6 +252,50 @@ class Inference {
       unknownTypes: [...this.unknownTypes.entries()].map(([type, { logicalIds, fallback }]) => ({ type, logicalIds, fallback })),
       sizes: { documents: sizes, total, managedPolicyLimit: IAM_POLICY_LIMITS.managedPolicy, inlineAggregateLimit: IAM_POLICY_LIMITS.roleInlineAggregate },
     };
+  }
+
+  /** Statements (with their explanations, and the extra statements) and the documents they split into. */
+  private build(grants: readonly ExplainedGrant[]): { statements: ExplainedStatement[]; documents: PolicyDocument[] } {
+    const sidCounts = new Map<string, number>();
+    const statements: ExplainedStatement[] = groupGrants(grants).map(({ statement, grants: grouped }) => {
+      const first = typeof statement.Action === 'string' ? statement.Action : statement.Action[0]!;
+      const prefix = first.split(':')[0]!.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+      const count = (sidCounts.get(prefix) ?? 0) + 1;
+      sidCounts.set(prefix, count);
+      const explained = grouped as ExplainedGrant[];
+      return {
+        statement: { Sid: `${prefix}${count}`, ...statement },
+        neededBy: unique(explained.map((g) => g.neededBy)),
+        wildcards: wildcardReasons(explained),
+      };
+    });
+    (this.options.extraStatements ?? []).forEach((extra, index) => {
+      statements.push({
+        statement: { ...extra, Sid: extra.Sid ?? `Extra${index + 1}`, Effect: extra.Effect ?? 'Allow' },
+        neededBy: ['extra statements (deployPermissions.extra)'],
+        wildcards: [],
+      });
+    });
+    const documents = splitIntoDocuments(
+      statements.map((s) => s.statement),
+      this.options.maxPolicySize ?? IAM_POLICY_LIMITS.managedPolicy,
+    );
+    return { statements, documents };
+  }
+
+  /**
+   * The grants with every ARN that names a resource after the stack cut to the stack-name
+   * prefix (`function:orders-dev-create` → `function:orders-dev*`): far fewer ARNs, still
+   * limited to this stack's naming. The stack's own ARN is kept exact.
+   */
+  private compacted(grants: readonly ExplainedGrant[]): ExplainedGrant[] {
+    const stackName = this.options.stackName;
+    return grants.map((grant) => {
+      const at = grant.resource.indexOf(stackName);
+      if (at < 0 || grant.neededBy === STACK_NEED || grant.resource === `${grant.resource.slice(0, at)}${stackName}*`) return grant;
+      const resource = `${grant.resource.slice(0, at)}${stackName}*`;
+      return { ...grant, resource, wildcard: `${resource}: the resources named after the stack, allowed by its name prefix to keep the policy within IAM's limits` };
+    });
   }
 
   /** The grants of one template resource. */

@@ -200,6 +200,24 @@ describe.skipIf(!hasSharedSchemas)(`inferDeployPolicy on hand-written templates$
     expect(diffPolicies(whole.documents, split.documents)).toEqual({ added: [], removed: [] });
   });
 
+  it('GIVEN a template whose policy would need more managed policies than a role may have WHEN inferred THEN names after the stack are cut to its prefix, and the reviewer is told', () => {
+    const resources: Record<string, unknown> = {};
+    for (let i = 0; i < 150; i++) {
+      resources[`Fn${i}`] = { Type: 'AWS::Lambda::Function', Properties: { FunctionName: `orders-dev-function-number-${i}`, Role: 'arn:aws:iam::123456789012:role/r', Code: { ZipFile: 'x' } } };
+      resources[`Logs${i}`] = { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: `/aws/lambda/orders-dev-function-number-${i}` } };
+    }
+    const exact = infer({ Resources: resources }, { compact: 'never' });
+    expect(exact.documents.length).toBeGreaterThan(10);
+    expect(exact.warnings.join('\n')).toMatch(/the policy needs \d+ managed policies; a role may have 10/);
+
+    const compacted = infer({ Resources: resources });
+    expect(compacted.documents.length).toBeLessThanOrEqual(10);
+    expect(resourcesFor(compacted, 'lambda:CreateFunction')).toEqual([`arn:aws:lambda:eu-west-1:${ACCOUNT}:function:orders-dev*`]);
+    expect(resourcesFor(compacted, 'logs:CreateLogGroup')).toEqual([`arn:aws:logs:eu-west-1:${ACCOUNT}:log-group:/aws/lambda/orders-dev*`]);
+    expect(resourcesFor(compacted, 'cloudformation:UpdateStack')).toEqual([`arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/orders-dev/*`]);
+    expect(compacted.warnings.join('\n')).toMatch(/resources named after the stack were allowed by the stack-name prefix instead/);
+  });
+
   it('GIVEN an old and a new template WHEN their policies are compared THEN the new queue\'s permissions are the growth', () => {
     const before = { Resources: { Topic: { Type: 'AWS::SNS::Topic', Properties: { TopicName: 'orders-events' } } } };
     const after = { Resources: { ...before.Resources, Jobs: { Type: 'AWS::SQS::Queue', Properties: { QueueName: 'orders-jobs' } } } };
