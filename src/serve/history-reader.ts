@@ -84,12 +84,17 @@ export class HistoryReader implements ExecutionsReader {
       return store.executions({ limit: filter.limit }).map((e) => this.view(e));
     }
     const service = this.serviceOf(filter.pipeline);
-    // The store filters by service; a service has two pipelines (push and pull-request).
-    const candidates = service === undefined ? store.executions({}) : store.executions({ service });
-    return candidates
-      .filter((e) => e.pipeline === filter.pipeline)
-      .slice(0, filter.limit)
-      .map((e) => this.view(e));
+    // The store filters by service, and a service has two pipelines (push and pull-request):
+    // read a few more than asked, and more only when the other pipeline took their places.
+    let window = filter.limit * 2;
+    for (;;) {
+      const batch = service === undefined ? store.executions({ limit: window }) : store.executions({ service, limit: window });
+      const matching = batch.filter((e) => e.pipeline === filter.pipeline);
+      if (matching.length >= filter.limit || batch.length < window) {
+        return matching.slice(0, filter.limit).map((e) => this.view(e));
+      }
+      window *= 4;
+    }
   }
 
   execution(id: string): ExecutionDetail | undefined {

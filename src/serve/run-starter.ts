@@ -80,6 +80,7 @@ export function packageCliScript(): string {
 /** Starts each run as `service-pipelines run` in a child process. */
 export class CliRunStarter implements RunStarter {
   private readonly running = new Set<Promise<unknown>>();
+  private readonly children = new Set<ProcessHandle>();
   private sequence = 0;
 
   constructor(private readonly props: CliRunStarterProps) {}
@@ -118,7 +119,11 @@ export class CliRunStarter implements RunStarter {
       () => undefined,
     );
     this.running.add(ended);
-    void ended.finally(() => this.running.delete(ended));
+    this.children.add(child);
+    void ended.finally(() => {
+      this.running.delete(ended);
+      this.children.delete(child);
+    });
     if (child.pid === undefined) {
       const reason = await child.exited.then(
         () => 'it exited at once',
@@ -134,6 +139,22 @@ export class CliRunStarter implements RunStarter {
     while (this.running.size > 0) {
       await Promise.all([...this.running]);
     }
+  }
+
+  /**
+   * Stop the runs still going (they end STOPPED, as a run interrupted in a shell does) and wait
+   * for them; those still there after `graceMs` are killed.
+   */
+  async stopAll(graceMs = 30_000): Promise<number> {
+    const stopping = [...this.children];
+    stopping.forEach((child) => child.kill('SIGTERM'));
+    const timer = setTimeout(() => stopping.forEach((child) => child.kill('SIGKILL')), graceMs);
+    try {
+      await this.whenIdle();
+    } finally {
+      clearTimeout(timer);
+    }
+    return stopping.length;
   }
 
   /** How many runs this starter started are still going. */

@@ -63,8 +63,14 @@ export interface RunningServe {
   readonly port: number;
   readonly starter: RunStarter;
   readonly watcher: GitWatcher | undefined;
-  /** Stop serving (runs already started go on to their end). */
-  close(): Promise<void>;
+  /**
+   * Stop serving. The runs this server started and that are still going are stopped (they end
+   * STOPPED in the history, as a run interrupted in a shell does): a run left behind would wait
+   * for an approval nobody could give from the page.
+   *
+   * @returns how many runs were stopped
+   */
+  close(): Promise<number>;
 }
 
 /** Start serving. Bad options (no token beyond loopback, a port in use) throw before anything listens. */
@@ -122,8 +128,10 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       close: async () => {
         await watcher?.stop();
         await server.close();
+        const stopped = starter instanceof CliRunStarter ? await starter.stopAll() : 0;
         deliveries?.close();
         store.close();
+        return stopped;
       },
     };
   } catch (error) {

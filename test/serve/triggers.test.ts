@@ -141,4 +141,23 @@ describe('CliRunStarter', () => {
     expect(JSON.parse(pushOutput[2]!)).toEqual({ argv: ['run', 'api', '--config', '/cfg/pipelines.config.ts', '--json'], cwd: work.dir, secret: 'yes' });
     expect(JSON.parse(readFileSync(pr.outputFile, 'utf8').split('\n')[2]!).argv).toEqual(['run', 'api', '--config', '/cfg/pipelines.config.ts', '--json', '--pull-request']);
   });
+
+  it('GIVEN runs still going WHEN the starter stops them (serve stopping) THEN each gets SIGTERM and is waited for', async () => {
+    const cli = path.join(work.dir, 'slow-cli.mjs');
+    // Stands in for a run waiting for an approval: it ends when told to, as `run` does on SIGTERM.
+    writeFileSync(cli, "process.on('SIGTERM', () => { console.log('stopped'); process.exit(1); }); setTimeout(() => {}, 60_000); console.log('waiting');\n");
+    const starter = new CliRunStarter({ processes: nodeProcesses, configFile: '/cfg/c.json', cwd: work.dir, outputDir: path.join(work.dir, 'out'), cliScript: cli });
+    const run = await starter.start({ service: 'api', trigger: 'push', reason: 'test' });
+    while (!readFileSync(run.outputFile, 'utf8').includes('waiting')) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    const started = Date.now();
+    const stopped = await starter.stopAll();
+
+    expect(stopped).toBe(1);
+    expect(starter.active).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(readFileSync(run.outputFile, 'utf8')).toContain('stopped');
+  });
 });

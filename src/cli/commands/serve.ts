@@ -101,8 +101,11 @@ export function registerServe(program: Command, ctx: CliContext): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      println(ctx.stderr, 'stopping: runs already started go on; see `service-pipelines history`');
-      await serve.close();
+      println(ctx.stderr, 'stopping');
+      const stopped = await serve.close();
+      if (stopped > 0) {
+        println(ctx.stderr, `stopped ${stopped} run${stopped === 1 ? '' : 's'} still going (see \`service-pipelines history\`)`);
+      }
     });
 }
 
