@@ -1,3 +1,4 @@
+/* global document -- the functions given to waitForFunction run in the page */
 /**
  * The dashboard with a long history: first paint, API latency and update latency with 1,000
  * executions in the history, side by side with 10.

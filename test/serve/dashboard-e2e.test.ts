@@ -60,7 +60,8 @@ describe.skipIf(skipReason !== undefined)(`dashboard end to end in headless Chro
             source: { path: './svc', github: { owner: 'Codertocat', repo: 'Hello-World', branch: 'master', githubTokenSecret: 'github-token' } },
             commands: {
               install: 'echo installing',
-              lint: ['echo linting the service', 'sleep 1'],
+              // The server's secret must not reach the runs it starts.
+              lint: ['echo linting the service', 'test -z "$SERVICE_PIPELINES_WEBHOOK_SECRET"', 'sleep 1'],
               testUnit: ['echo unit tests pass', 'sleep 1'],
               testIntegration: 'echo integration tests pass',
               package: ['mkdir -p .pipeline/Package', 'echo bundle > .pipeline/Package/bundle.txt'],
