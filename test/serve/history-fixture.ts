@@ -18,7 +18,7 @@ export type FixtureState = 'succeeded' | 'failed-in-build' | 'awaiting-approval'
 export function recordExecution(
   store: StateStore,
   config: ValidConfig,
-  options: { id: string; service: string; trigger?: 'push' | 'pull-request'; state: FixtureState; startedAt: number; revision?: string },
+  options: { id: string; service: string; trigger?: 'push' | 'pull-request'; state: FixtureState; startedAt: number; revision?: string; pid?: number },
 ): void {
   const plan = buildPipelinePlan(config, options.service, options.trigger ?? 'push');
   store.createExecution({
@@ -27,7 +27,7 @@ export function recordExecution(
     service: plan.service,
     trigger: plan.trigger,
     executionMode: plan.executionMode,
-    pid: process.pid,
+    pid: options.pid ?? process.pid,
     configFile: '/config/pipelines.config.ts',
     sourcePath: '/src/svc',
     startedAt: options.startedAt,
