@@ -117,9 +117,12 @@ export class ProgressView {
         if (event.line.text.trim() !== '') {
           action.lastLine = event.line.text;
         }
-        action.tail.push(event.line.text);
-        if (action.tail.length > TAIL_LINES) {
-          action.tail.shift();
+        // The commands' own lines tell why an action failed; the executor's phase lines mostly do not.
+        if (event.line.kind === 'output' || /fail|error/i.test(event.line.text)) {
+          action.tail.push(event.line.text);
+          if (action.tail.length > TAIL_LINES) {
+            action.tail.shift();
+          }
         }
         break;
       }
