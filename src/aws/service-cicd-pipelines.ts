@@ -253,7 +253,8 @@ function servicePlans(plans: PlansDocument): ServicePlans[] {
  * and size budgets. Each item is built once in a scratch stack to measure what it adds to a template.
  */
 function packByBudget<T>(items: readonly T[], env: Environment, build: (scope: Construct, id: string, item: T) => Construct): T[][] {
-  const scratch = new Stack(new App({ analyticsReporting: false }), 'Measure', { env });
+  // Never synthesized: not on exit either (an App synthesizes itself on exit when CDK_OUTDIR is set).
+  const scratch = new Stack(new App({ analyticsReporting: false, autoSynth: false }), 'Measure', { env });
   const groups: T[][] = [];
   let current: T[] = [];
   let resources = 0;

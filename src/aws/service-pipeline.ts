@@ -331,7 +331,7 @@ export class ServicePipeline extends Construct {
       roleArn: role.roleArn,
       commands,
       inputArtifacts: action.inputs.map((name) => ({ name })),
-      outputArtifacts: action.outputs.map((name) => ({ name, files: [`${artifactOutputDirectory(name)}/**/*`] })),
+      ...(action.outputs.length > 0 ? { outputArtifacts: action.outputs.map((name) => ({ name, files: [`${artifactOutputDirectory(name)}/**/*`] })) } : {}),
       environmentVariables: asVariables.map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
     };
   }

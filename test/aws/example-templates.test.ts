@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createCicdApp } from '../../src/aws/cicd-app.js';
+import { toolVersion } from '../../src/aws/names.js';
+import { loadConfig } from '../../src/runtime/load-config.js';
+
+const projectRoot = path.resolve(import.meta.dirname, '../..');
+const examples = path.join(projectRoot, 'examples');
+const built = existsSync(path.join(projectRoot, 'dist/aws/index.js'));
+
+/** Templates as reviewed: the tool version the actions install is the only thing that changes with a release. */
+function normalize(template: unknown): string {
+  return `${JSON.stringify(template, undefined, 2).replaceAll(`service-pipelines@${toolVersion()}`, 'service-pipelines@<version>')}\n`;
+}
+
+describe("the example's templates", () => {
+  it('GIVEN examples/pipelines.config.ts WHEN synthesized THEN every template matches its reviewed snapshot', async () => {
+    const { config } = await loadConfig('pipelines.config.ts', examples);
+    const { app } = createCicdApp(config, { outdir: mkdtempSync(path.join(tmpdir(), 'sp-example-')), validateTemplates: false });
+    const assembly = app.synth();
+    const names = assembly.stacks.map((s) => s.stackName).sort();
+    expect(names).toEqual([
+      'service-pipelines-deployers-222222222222-1',
+      'service-pipelines-deployers-333333333333-1',
+      'service-pipelines-deployers-444444444444-1',
+      'service-pipelines-pipelines-1',
+      'service-pipelines-shared',
+    ]);
+    for (const stack of assembly.stacks) {
+      await expect(normalize(stack.template)).toMatchFileSnapshot(`__snapshots__/example/${stack.stackName}.template.json`);
+    }
+  });
+
+  it.skipIf(!built)(`GIVEN examples/cdk.json WHEN the CDK CLI runs its app THEN the assembly lands in CDK_OUTDIR${built ? '' : ' (skipped: run npm run build first)'}`, () => {
+    const cdkJson = JSON.parse(readFileSync(path.join(examples, 'cdk.json'), 'utf8')) as { app: string };
+    const outdir = mkdtempSync(path.join(tmpdir(), 'sp-cdk-app-'));
+    // What the CDK CLI does: run `app` in the folder of cdk.json with CDK_OUTDIR set.
+    const run = spawnSync(cdkJson.app, { cwd: examples, shell: true, env: { ...process.env, CDK_OUTDIR: outdir }, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as { artifacts: Record<string, { type: string }> };
+    expect(Object.values(manifest.artifacts).filter((a) => a.type === 'aws:cloudformation:stack')).toHaveLength(5);
+  });
+});
