@@ -2,7 +2,7 @@
  * Least-privilege deploy permissions, inferred from a CloudFormation template and the
  * CloudFormation registry's resource schemas.
  */
-export { loadSchemaRegistry, parseSchema, SchemaRegistry, type HandlerOperation, type LoadSchemaRegistryOptions, type ResourceTypeSchema } from './schema-registry.js';
+export { loadSchemaRegistry, parseSchema, readSchemas, SchemaRegistry, type HandlerOperation, type LoadSchemaRegistryOptions, type ResourceTypeSchema } from './schema-registry.js';
 export { IamCatalog, type IamAction, type IamResourceType } from './iam-catalog.js';
 export {
   inferDeployPolicy,
@@ -14,3 +14,15 @@ export {
 } from './infer.js';
 export { diffPolicies, grantsOf, IAM_POLICY_LIMITS, policySize, splitIntoDocuments, type Grant, type PolicyDiff, type PolicyDocument, type PolicyStatement } from './policy.js';
 export { parseTemplate, type CloudFormationTemplate, type TemplateResource } from './template.js';
+export { readTemplateInput, retargetStage, SERVERLESS_STATE_FILE, SERVERLESS_TEMPLATE_FILE, type RetargetStageOptions, type TemplateInput } from './template-input.js';
+export { formatPolicyDiff, formatPolicySummary, type PolicyHeading } from './format.js';
+export {
+  cachedSchemaBundle,
+  defaultSchemaCacheDir,
+  hasCachedSchemaBundle,
+  schemaBundleUrl,
+  updateSchemaCache,
+  type FetchBundle,
+  type SchemaCacheUpdate,
+  type UpdateSchemaCacheOptions,
+} from './schema-cache.js';

@@ -90,3 +90,37 @@ async function readJson(file: string): Promise<unknown> {
 async function isFile(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isFile() ?? false;
 }
+
+/** Options of `retargetStage`. */
+export interface RetargetStageOptions {
+  /** The service name (serverless.yml `service:`). */
+  readonly service: string;
+  /** The stage the template was packaged for. */
+  readonly from: string;
+  /** The stage to infer the policy of. */
+  readonly to: string;
+}
+
+/**
+ * A Serverless Framework template packaged for one stage, as it would be for another: the
+ * framework bakes the stage into names (`<service>-<stage>-<function>`, `<stage>-<service>`
+ * for the API, `StageName: <stage>`), so one packaged template serves every environment's policy.
+ */
+export function retargetStage(template: unknown, options: RetargetStageOptions): unknown {
+  const { service, from, to } = options;
+  if (from === to) return template;
+  const patterns: [string, string][] = [
+    [`${service}-${from}`, `${service}-${to}`],
+    [`${from}-${service}`, `${to}-${service}`],
+  ];
+  const rewrite = (value: unknown): unknown => {
+    if (typeof value === 'string') {
+      if (value === from) return to;
+      return patterns.reduce((text, [a, b]) => text.split(a).join(b), value);
+    }
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (isRecord(value)) return Object.fromEntries(Object.entries(value).map(([key, child]) => [key, rewrite(child)]));
+    return value;
+  };
+  return rewrite(template);
+}

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { grantsOf, inferDeployPolicy, loadSchemaRegistry, type InferredPolicy, type PolicyStatement } from '../../src/permissions/index.js';
+import { grantsOf, inferDeployPolicy, loadSchemaRegistry, retargetStage, type InferredPolicy, type PolicyStatement, type SchemaRegistry } from '../../src/permissions/index.js';
 import { runCli } from '../support/cli.js';
 import { actionsOf, copySchemas, hasSharedSchemas, NEEDS_SCHEMAS, SHARED_SCHEMAS, tempDir } from './helpers.js';
 
@@ -37,6 +37,8 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
   let grown: string;
   let schemas: string;
   let policy: InferredPolicy;
+  let registry: SchemaRegistry;
+  let template: unknown;
 
   beforeAll(async () => {
     service = path.join(tempDir('sp-example-'), 'ac-rest-api');
@@ -51,8 +53,8 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
     run('npx', ['--no-install', 'osls', 'package', '--stage', 'dev', '--package', grown], service);
 
     schemas = copySchemas(EXAMPLE_TYPES, path.join(tempDir(), 'schemas'));
-    const registry = await loadSchemaRegistry(SHARED_SCHEMAS);
-    const template = JSON.parse(readFileSync(path.join(packaged, 'cloudformation-template-update-stack.json'), 'utf8'));
+    registry = await loadSchemaRegistry(SHARED_SCHEMAS);
+    template = JSON.parse(readFileSync(path.join(packaged, 'cloudformation-template-update-stack.json'), 'utf8'));
     policy = inferDeployPolicy(template, { registry, stackName: 'ac-rest-api-dev', region: 'us-east-1', account: ACCOUNT });
   }, 600_000);
 
@@ -85,6 +87,15 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
   it('GIVEN the packaged template WHEN inferred THEN each policy fits a managed policy and all fit a role\'s inline policies together', () => {
     for (const size of policy.sizes.documents) expect(size).toBeLessThanOrEqual(6_144);
     expect(policy.sizes.total).toBeLessThanOrEqual(10_240);
+  });
+
+  it('GIVEN the dev package retargeted to prod WHEN inferred for the prod stack THEN every name is the prod one', () => {
+    const prod = inferDeployPolicy(retargetStage(template, { service: 'ac-rest-api', from: 'dev', to: 'prod' }), { registry, stackName: 'ac-rest-api-prod', region: 'us-east-1', account: ACCOUNT });
+    const resources = grantsOf(prod.documents).map((g) => g.resource);
+    expect(resources).toContain(`arn:aws:lambda:us-east-1:${ACCOUNT}:function:ac-rest-api-prod-hello`);
+    expect(resources).toContain(`arn:aws:iam::${ACCOUNT}:role/ac-rest-api-prod-us-east-1-lambdaRole`);
+    expect(resources).toContain('arn:aws:s3:::ac-rest-api-prod-serverlessdeploymentbucket-*/*');
+    expect(resources.filter((r) => r.includes('-dev'))).toEqual([]);
   });
 
   it('GIVEN the package folder WHEN "permissions" runs THEN the summary names the stack from serverless-state.json and explains each *', async () => {

@@ -1,0 +1,71 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../src/model/errors.js';
+import { readTemplateInput, retargetStage } from '../../src/permissions/index.js';
+import { tempDir } from './helpers.js';
+
+const template = { Resources: { Q: { Type: 'AWS::SQS::Queue', Properties: {} } } };
+
+function serverlessPackage(state: unknown): string {
+  const folder = tempDir();
+  writeFileSync(path.join(folder, 'cloudformation-template-update-stack.json'), JSON.stringify(template));
+  writeFileSync(path.join(folder, 'serverless-state.json'), JSON.stringify(state));
+  return folder;
+}
+
+describe('readTemplateInput', () => {
+  it('GIVEN an osls package folder WHEN read THEN the template and the stack name, region and deployment bucket of serverless-state.json', async () => {
+    const folder = serverlessPackage({ service: { service: 'orders', provider: { stage: 'prod', region: 'eu-west-1', deploymentBucket: { name: 'shared-deploys' } } } });
+    expect(await readTemplateInput(folder)).toEqual({
+      file: path.join(folder, 'cloudformation-template-update-stack.json'),
+      template,
+      stackName: 'orders-prod',
+      region: 'eu-west-1',
+      deploymentBucket: 'shared-deploys',
+    });
+  });
+
+  it('GIVEN the packaged template file itself, with a custom stack name WHEN read THEN its folder still tells the stack', async () => {
+    const folder = serverlessPackage({ service: { service: { name: 'orders' }, provider: { stage: 'dev', stackName: 'orders-api', region: 'us-east-2' } } });
+    const input = await readTemplateInput(path.join(folder, 'cloudformation-template-update-stack.json'));
+    expect([input.stackName, input.region, input.deploymentBucket]).toEqual(['orders-api', 'us-east-2', undefined]);
+  });
+
+  it('GIVEN a cdk.out with one stack, or with two WHEN read THEN the one is used, named after its file; two are refused by name', async () => {
+    const out = tempDir();
+    writeFileSync(path.join(out, 'OrdersStack.template.json'), JSON.stringify(template));
+    writeFileSync(path.join(out, 'manifest.json'), '{}');
+    expect(await readTemplateInput(out)).toMatchObject({ stackName: 'OrdersStack', template });
+    writeFileSync(path.join(out, 'Other.template.json'), JSON.stringify(template));
+    await expect(readTemplateInput(out)).rejects.toThrow(/several templates \(OrdersStack.template.json, Other.template.json\)/);
+  });
+
+  it('GIVEN a missing path or a file that is not JSON WHEN read THEN an InputError', async () => {
+    const folder = tempDir();
+    mkdirSync(path.join(folder, 'empty'));
+    writeFileSync(path.join(folder, 'template.yaml'), 'Resources: {}');
+    await expect(readTemplateInput(path.join(folder, 'missing.json'))).rejects.toThrow(InputError);
+    await expect(readTemplateInput(path.join(folder, 'template.yaml'))).rejects.toThrow(/is not JSON.*convert YAML templates first/s);
+    await expect(readTemplateInput(path.join(folder, 'empty'))).rejects.toThrow(/expected cloudformation-template-update-stack.json/);
+  });
+});
+
+describe('retargetStage', () => {
+  it('GIVEN a template packaged for dev WHEN retargeted to prod THEN the names the stage is baked into follow, and other strings stay', () => {
+    const packaged = {
+      Resources: {
+        Fn: { Type: 'AWS::Lambda::Function', Properties: { FunctionName: 'orders-dev-create', Description: 'a development helper' } },
+        Role: { Type: 'AWS::IAM::Role', Properties: { RoleName: { 'Fn::Join': ['-', ['orders', 'dev', { Ref: 'AWS::Region' }, 'lambdaRole']] } } },
+        Api: { Type: 'AWS::ApiGateway::RestApi', Properties: { Name: 'dev-orders' } },
+        Deployment: { Type: 'AWS::ApiGateway::Deployment', Properties: { StageName: 'dev' } },
+      },
+    };
+    const prod = retargetStage(packaged, { service: 'orders', from: 'dev', to: 'prod' }) as typeof packaged;
+    expect(prod.Resources.Fn.Properties).toEqual({ FunctionName: 'orders-prod-create', Description: 'a development helper' });
+    expect(prod.Resources.Role.Properties.RoleName).toEqual({ 'Fn::Join': ['-', ['orders', 'prod', { Ref: 'AWS::Region' }, 'lambdaRole']] });
+    expect(prod.Resources.Api.Properties.Name).toBe('prod-orders');
+    expect(prod.Resources.Deployment.Properties.StageName).toBe('prod');
+    expect(packaged.Resources.Fn.Properties.FunctionName).toBe('orders-dev-create');
+  });
+});
