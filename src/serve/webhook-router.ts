@@ -83,9 +83,13 @@ function routePush(push: z.infer<typeof pushSchema>, services: readonly Configur
   if (push.deleted === true) {
     return { kind: 'ignore', reason: `branch ${branch} of ${repository} was deleted: nothing to run` };
   }
-  const matching = services.filter((s) => followsBranch(s, repository, branch));
-  if (matching.length === 0) {
+  const following = services.filter((s) => followsBranch(s, repository, branch));
+  if (following.length === 0) {
     return { kind: 'ignore', reason: `no service follows ${repository}@${branch}${followedList(services)}` };
+  }
+  const matching = runnable(following);
+  if (matching.length === 0) {
+    return { kind: 'ignore', reason: notRunnable(following) };
   }
   const commit = push.after === undefined ? '' : ` ${push.after.slice(0, 7)}`;
   return {
@@ -100,13 +104,17 @@ function routePullRequest(event: z.infer<typeof pullRequestSchema>, services: re
   if (!PULL_REQUEST_ACTIONS.includes(event.action)) {
     return { kind: 'ignore', reason: `pull request action "${event.action}" starts nothing (only ${PULL_REQUEST_ACTIONS.join(', ')} do)` };
   }
-  const matching = services.filter((s) => followsBranch(s, repository, branch));
-  if (matching.length === 0) {
+  const following = services.filter((s) => followsBranch(s, repository, branch));
+  if (following.length === 0) {
     return { kind: 'ignore', reason: `no service follows ${repository}@${branch}, the pull request's base${followedList(services)}` };
   }
-  const testing = matching.filter((s) => s.pullRequests !== false);
+  const matching = following.filter((s) => s.pullRequests !== false);
+  if (matching.length === 0) {
+    return { kind: 'ignore', reason: `pull-request runs are turned off (pullRequests: false) for ${following.map((s) => s.name).join(', ')}` };
+  }
+  const testing = runnable(matching);
   if (testing.length === 0) {
-    return { kind: 'ignore', reason: `pull-request runs are turned off (pullRequests: false) for ${matching.map((s) => s.name).join(', ')}` };
+    return { kind: 'ignore', reason: notRunnable(matching) };
   }
   const head = event.pull_request.head.sha === undefined ? '' : ` at ${event.pull_request.head.sha.slice(0, 7)}`;
   return {
@@ -117,6 +125,15 @@ function routePullRequest(event: z.infer<typeof pullRequestSchema>, services: re
       reason: `pull request #${event.number} ${event.action}${head} into ${repository}@${branch} (delivery ${deliveryId})`,
     })),
   };
+}
+
+/** The services that can run here: a local run needs the service's folder. */
+function runnable(services: readonly ConfiguredService[]): ConfiguredService[] {
+  return services.filter((s) => s.source.path !== undefined);
+}
+
+function notRunnable(services: readonly ConfiguredService[]): string {
+  return `${services.map((s) => s.name).join(', ')} ha${services.length === 1 ? 's' : 've'} no source.path: local runs need the service's folder`;
 }
 
 /** Whether a service's pipeline follows that repository's branch. GitHub names are case-insensitive. */

@@ -62,12 +62,12 @@ export async function signedDelivery(
  * A config whose services follow the examples' repository (`Codertocat/Hello-World`, branch
  * `master`): `api` (custom flavor) and, with `monorepo`, `worker` in the same repository.
  */
-export function followingConfig(options: { sourcePath?: string; monorepo?: boolean; pullRequests?: boolean } = {}): ValidConfig {
+export function followingConfig(options: { sourcePath?: string | false; monorepo?: boolean; pullRequests?: boolean } = {}): ValidConfig {
   const github = { owner: 'Codertocat', repo: 'Hello-World', branch: 'master', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789' };
   const service = (name: string) => ({
     name,
     flavor: 'custom' as const,
-    source: { path: options.sourcePath ?? `./${name}`, github },
+    source: options.sourcePath === false ? { github } : { path: options.sourcePath ?? `./${name}`, github },
     commands: { package: 'true', deploy: 'true' },
     ...(options.pullRequests === false ? { pullRequests: false } : {}),
   });

@@ -121,6 +121,16 @@ describe('POST /webhooks/github: what starts runs', () => {
     expect(starter.requests).toEqual([]);
   });
 
+  it('GIVEN a service followed on GitHub but without source.path WHEN its branch is pushed THEN nothing starts: a local run needs its folder', async () => {
+    await serve(followingConfig({ sourcePath: false }));
+
+    const reply = await deliver(await signedDelivery('push', exampleOf('push', (p) => p.ref === 'refs/heads/master')));
+
+    expect(reply.status).toBe(202);
+    expect(reply.body.ignored).toBe("api has no source.path: local runs need the service's folder");
+    expect(starter.requests).toEqual([]);
+  });
+
   it('GIVEN a ping and an event this server does not act on WHEN delivered THEN 200 pong and 202 ignored', async () => {
     await serve();
 
