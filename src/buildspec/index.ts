@@ -4,3 +4,4 @@
 export * from './types.js';
 export { parseBuildspec, validateBuildspec } from './parse.js';
 export { renderBuildspec } from './render.js';
+export { buildspecForAction, type BuildspecForActionOptions } from './from-plan.js';

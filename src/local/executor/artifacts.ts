@@ -3,8 +3,8 @@
  * in a folder as CodeBuild lays them out in its zip. Files are hard-linked, not copied (a copy only
  * across file systems), so collecting a large tree costs a link per file.
  */
-import { constants as fsConstants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, readlink, realpath, rm, stat, symlink } from 'node:fs/promises';
+import { constants as fsConstants, linkSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync, symlinkSync } from 'node:fs';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { isYes, type BuildspecArtifact } from '../../buildspec/types.js';
@@ -38,8 +38,11 @@ export interface CollectArtifactOptions {
   readonly log?: (text: string) => void;
 }
 
-/** How many file operations run at once: enough to keep the disk busy, few enough for the fd limit. */
-const CONCURRENCY = 64;
+/** How many copies run at once: enough to keep the disk busy, few enough for the fd limit. */
+const CONCURRENCY = 16;
+
+/** Files linked between two turns of the event loop. */
+const SLICE = 500;
 
 /**
  * Collect one artifact into `destination`.
@@ -102,41 +105,51 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   }
   // Parents sort before their children, so each mkdir finds its parent made.
   for (const folder of [...folders].sort()) {
-    await mkdir(folder, { recursive: true });
+    mkdirSync(folder, { recursive: true });
   }
-  let copied = 0;
+  // Linking is a metadata operation of a few microseconds: done synchronously, in slices that
+  // give the event loop back between them (other builds of the process keep streaming), it
+  // costs a fraction of one thread-pool round trip per file. Copies (across file systems) are
+  // real I/O and go through the thread pool.
+  const toCopy: Array<[string, string]> = [];
   const entries = [...plan.entries()];
-  await forEachLimited(entries, CONCURRENCY, async ([target, source]) => {
-    const destinationFile = join(destination, target);
-    const info = await lstat(source);
-    if (info.isSymbolicLink()) {
-      if (keepSymlinks) {
-        await symlink(await readlink(source), destinationFile);
-        return;
+  for (let index = 0; index < entries.length; index += SLICE) {
+    for (const [target, source] of entries.slice(index, index + SLICE)) {
+      const destinationFile = join(destination, target);
+      let from = source;
+      if (lstatSync(source).isSymbolicLink()) {
+        if (keepSymlinks) {
+          symlinkSync(readlinkSync(source), destinationFile);
+          continue;
+        }
+        // The file the symlink points to, not the symlink itself (link(2) does not follow it).
+        from = realpathSync(source);
+        if (!statSync(from).isFile()) {
+          continue;
+        }
       }
-      // A link to the file the symlink points to, not to the symlink itself.
-      const real = await stat(source);
-      if (!real.isFile()) {
-        return;
+      if (!tryLink(from, destinationFile)) {
+        toCopy.push([from, destinationFile]);
       }
     }
-    if (await linkOrCopy(info.isSymbolicLink() ? await realpath(source) : source, destinationFile)) {
-      copied++;
-    }
+    await new Promise<void>((resolveSlice) => setImmediate(resolveSlice));
+  }
+  await forEachLimited(toCopy, CONCURRENCY, async ([from, to]) => {
+    await copyFile(from, to, fsConstants.COPYFILE_FICLONE);
   });
+  const copied = toCopy.length;
   return { directory: destination, files: plan.size, copied };
 }
 
-/** Hard link; copy (a clone where the file system can) when the link is not possible. True when copied. */
-async function linkOrCopy(source: string, destination: string): Promise<boolean> {
+/** Hard-link `source` at `destination`; false when the file system cannot (another device...). */
+function tryLink(source: string, destination: string): boolean {
   try {
-    await link(source, destination);
-    return false;
+    linkSync(source, destination);
+    return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOTSUP' || code === 'EACCES') {
-      await copyFile(source, destination, fsConstants.COPYFILE_FICLONE);
-      return true;
+      return false;
     }
     throw error;
   }

@@ -29,7 +29,6 @@ import { STEP_ENV, secondarySourceVariable } from '../../model/contract.js';
 import { InputError, ServicePipelinesError, type InputProblem } from '../../model/errors.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import { nodeProcesses } from '../../runtime/process.js';
-import { ArtifactError, collectArtifact } from './artifacts.js';
 import { BuildLog, LineSplitter, SecretMasker } from './log.js';
 import { ShellSession, singleQuote, type CommandOutcome } from './shell-session.js';
 import type { BuildFailure, BuildspecRunOptions, BuildspecRunResult, PhaseResult, RunBuildspec } from './types.js';
@@ -344,6 +343,8 @@ class BuildRun {
     for (const [id, definition] of Object.entries(artifacts['secondary-artifacts'] ?? {})) {
       definitions.push([id, definition]);
     }
+    // Loaded here, so a build without artifacts does not pay for the glob library.
+    const { ArtifactError, collectArtifact } = await import('./artifacts.js');
     let primary: string | undefined;
     for (const [id, definition] of definitions) {
       const destination = join(resolve(out), id ?? PRIMARY_ARTIFACT_FOLDER);

@@ -1,0 +1,51 @@
+/**
+ * The buildspec of a plan's commands action: what CodeBuild runs for it in AWS, and what the
+ * local executor runs for it on a laptop (one code path: both run `service-pipelines step ...`).
+ */
+import { artifactOutputDirectory } from '../model/contract.js';
+import type { CommandsPlanAction } from '../model/plan-schema.js';
+import type { Buildspec, BuildspecArtifacts } from './types.js';
+
+/** Options of `buildspecForAction`. */
+export interface BuildspecForActionOptions {
+  /**
+   * Variables to export at the end of the build (CodePipeline's variables of the action).
+   *
+   * @default - none
+   */
+  readonly exportedVariables?: readonly string[];
+  /**
+   * The shell.
+   *
+   * @default 'bash'
+   */
+  readonly shell?: 'bash' | 'sh';
+}
+
+/**
+ * A buildspec that runs the action's commands in its build phase, with its variables, and
+ * collects each output artifact from the folder a step writes it to (`.pipeline/<artifact>/`):
+ * one output is the primary artifact; with several, each is a secondary artifact named after
+ * it, as CodePipeline matches a CodeBuild action's output artifacts to secondary artifact ids.
+ */
+export function buildspecForAction(action: Pick<CommandsPlanAction, 'commands' | 'env' | 'outputs'>, options: BuildspecForActionOptions = {}): Buildspec {
+  const exported = options.exportedVariables ?? [];
+  return {
+    version: 0.2,
+    env: {
+      shell: options.shell ?? 'bash',
+      ...(Object.keys(action.env).length ? { variables: { ...action.env } } : {}),
+      ...(exported.length ? { 'exported-variables': [...exported] } : {}),
+    },
+    phases: { build: { commands: [...action.commands] } },
+    ...(action.outputs.length ? { artifacts: outputArtifacts(action.outputs) } : {}),
+  };
+}
+
+function outputArtifacts(outputs: readonly string[]): BuildspecArtifacts {
+  const collect = (name: string) => ({ files: ['**/*'], 'base-directory': artifactOutputDirectory(name) });
+  if (outputs.length === 1) {
+    return collect(outputs[0]!);
+  }
+  return { 'secondary-artifacts': Object.fromEntries(outputs.map((name) => [name, collect(name)])) };
+}
