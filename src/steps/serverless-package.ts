@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { FailureError, InputError } from '../model/errors.js';
@@ -73,18 +74,21 @@ export async function packageServerless(
     const bundleSha256 = await sha256File(bundle);
     announce(deps.output, 'package', `code bundle ${bundleName}: sha256 ${bundleSha256}`);
 
-    const files: Record<string, string> = {};
-    const manifestStages: PackageManifest['stages'] = [];
-    for (const stage of stages) {
+    // The environments are independent osls runs (own config copy, own output folder): run them
+    // side by side, as many at once as there are CPUs, since each is mostly osls starting up.
+    const packaged = await mapLimit(stages, Math.max(1, Math.min(availableParallelism(), 4)), async (stage) => {
       const directory = `stages/${stage.name}`;
       const stageDir = path.join(staging, directory);
       await packageStage(osls, configFile, serviceDir, stage, stageDir, bundle, deps);
       const state = await referenceBundle(stageDir, bundleName, stage);
+      const digests: Array<[string, string]> = [];
       for (const name of (await readdir(stageDir)).sort()) {
-        files[`${directory}/${name}`] = await sha256File(path.join(stageDir, name));
+        digests.push([`${directory}/${name}`, await sha256File(path.join(stageDir, name))]);
       }
-      manifestStages.push({ name: stage.name, region: stage.region, directory, stackName: state.stackName });
-    }
+      return { stage: { name: stage.name, region: stage.region, directory, stackName: state.stackName }, digests };
+    });
+    const files: Record<string, string> = Object.fromEntries(packaged.flatMap((p) => p.digests));
+    const manifestStages: PackageManifest['stages'] = packaged.map((p) => p.stage);
 
     const manifest: PackageManifest = {
       schemaVersion: 1,
@@ -221,4 +225,18 @@ export function serviceEnv(serviceDir: string, env: NodeJS.ProcessEnv): NodeJS.P
 export async function copyInto(from: string, to: string): Promise<void> {
   await mkdir(path.dirname(to), { recursive: true });
   await copyFile(from, to);
+}
+
+/** Map with at most `limit` calls in flight; results in input order; the first failure rejects. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
