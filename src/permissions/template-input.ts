@@ -25,6 +25,10 @@ export interface TemplateInput {
   readonly region?: string;
   /** The deployment bucket the package names (`provider.deploymentBucket`), when it names one. */
   readonly deploymentBucket?: string;
+  /** The service name the package was made for (serverless.yml `service:`), when known. */
+  readonly service?: string;
+  /** The stage the package was made for, when known: with `service`, what `retargetStage` needs. */
+  readonly stage?: string;
 }
 
 /**
@@ -63,7 +67,7 @@ export async function readTemplateInput(path: string): Promise<TemplateInput> {
 }
 
 /** The stack name, region and deployment bucket recorded in `serverless-state.json`. */
-function serverlessStack(state: unknown): Pick<TemplateInput, 'stackName' | 'region' | 'deploymentBucket'> {
+function serverlessStack(state: unknown): Pick<TemplateInput, 'stackName' | 'region' | 'deploymentBucket' | 'service' | 'stage'> {
   const service = isRecord(state) && isRecord(state['service']) ? state['service'] : undefined;
   const provider = service && isRecord(service['provider']) ? service['provider'] : undefined;
   const name = typeof service?.['service'] === 'string' ? service['service'] : isRecord(service?.['service']) ? service['service']['name'] : undefined;
@@ -75,6 +79,8 @@ function serverlessStack(state: unknown): Pick<TemplateInput, 'stackName' | 'reg
     ...(stackName ? { stackName } : {}),
     ...(typeof provider?.['region'] === 'string' ? { region: provider['region'] } : {}),
     ...(bucketName ? { deploymentBucket: bucketName } : {}),
+    ...(typeof name === 'string' ? { service: name } : {}),
+    ...(typeof stage === 'string' ? { stage } : {}),
   };
 }
 

@@ -23,6 +23,8 @@ describe('readTemplateInput', () => {
       stackName: 'orders-prod',
       region: 'eu-west-1',
       deploymentBucket: 'shared-deploys',
+      service: 'orders',
+      stage: 'prod',
     });
   });
 
