@@ -36,6 +36,13 @@ export interface CollectArtifactOptions {
   readonly destination: string;
   /** Receives progress lines (CodeBuild's "Expanding ..." lines). */
   readonly log?: (text: string) => void;
+  /**
+   * Folders never taken into the artifact, e.g. where artifacts are collected when that is inside
+   * the source folder (else a second run would collect the first run's artifacts).
+   *
+   * @default - none
+   */
+  readonly skip?: readonly string[];
 }
 
 /** How many copies run at once: enough to keep the disk busy, few enough for the fd limit. */
@@ -56,6 +63,7 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   const keepSymlinks = isYes(artifact['enable-symlinks']);
   const patterns = (artifact.files ?? []).map(stripDotSlash);
   const exclude = (artifact['exclude-paths'] ?? []).map(stripDotSlash);
+  const skip = (options.skip ?? []).map((folder) => resolve(folder));
 
   const baseSpec = artifact['base-directory'] ?? '.';
   log(`Expanding base directory path: ${baseSpec}`);
@@ -81,6 +89,9 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
     // below it here, which is what `files: [dist]` is written for.
     const files = await glob(patterns, { cwd: baseDir, dot: true, onlyFiles: true, ignore: exclude, expandDirectories: true, followSymbolicLinks: true });
     for (const file of files) {
+      if (skip.some((folder) => isInside(folder, join(baseDir, file)))) {
+        continue;
+      }
       const target = discardPaths ? basename(file) : file;
       if (plan.has(target)) {
         duplicates++;

@@ -87,6 +87,16 @@ class BuildRun {
     log.container(`YAML location is ${'text' in this.options.buildspec ? this.options.buildspec.file : `${this.options.buildspec.file} (given as data)`}`);
     log.container(`Using shell ${this.shellProgram()}`);
     log.container('Processing environment variables');
+    for (const [section, why] of [
+      ['cache', "this machine's files stay between builds"],
+      ['reports', 'report files stay in the build folder (collect them as artifacts to keep them)'],
+      ['batch', 'batch builds are a CodeBuild feature'],
+      ['proxy', 'the machine reaches the network as it is'],
+    ] as const) {
+      if (this.buildspec[section] !== undefined) {
+        log.container(`Not applying ${section} on this machine: ${why}`);
+      }
+    }
 
     const abort = () => {
       this.stopped = true;
@@ -352,7 +362,14 @@ class BuildRun {
         if (definition.name !== undefined) {
           this.log.container(`Artifact ${id ?? 'primary'} is named ${await this.evaluateName(definition.name)}`);
         }
-        const collected = await collectArtifact({ srcDir: this.srcDir, artifact: definition, destination, log: (text) => this.log.container(text) });
+        const collected = await collectArtifact({
+          srcDir: this.srcDir,
+          artifact: definition,
+          destination,
+          // The tool's own state and the artifacts folder are never part of an artifact.
+          skip: [resolve(out), join(this.srcDir, '.service-pipelines')],
+          log: (text) => this.log.container(text),
+        });
         if (id === undefined) {
           primary = collected.directory;
         } else {

@@ -56,12 +56,15 @@ describe('collectArtifact', () => {
     // GIVEN a source without the files asked for
     const src = tree(tempFolder(), { 'a.txt': 'a' });
     // WHEN collecting missing files, or from a missing base directory
-    const noFiles = collectArtifact({ srcDir: src, artifact: { files: ['dist/**/*'] }, destination: join(tempFolder(), 'o1') });
-    const noBase = collectArtifact({ srcDir: src, artifact: { files: ['**/*'], 'base-directory': 'build' }, destination: join(tempFolder(), 'o2') });
+    const noFiles = await collectArtifact({ srcDir: src, artifact: { files: ['dist/**/*'] }, destination: join(tempFolder(), 'o1') }).catch((e: unknown) => e);
+    const noBase = await collectArtifact({ srcDir: src, artifact: { files: ['**/*'], 'base-directory': 'build' }, destination: join(tempFolder(), 'o2') }).catch(
+      (e: unknown) => e,
+    );
     // THEN both fail, naming the problem
-    await expect(noFiles).rejects.toThrow(ArtifactError);
-    await expect(noFiles).rejects.toThrow(/no matching artifact paths found/);
-    await expect(noBase).rejects.toThrow(/no matching base directory path found for build/);
+    expect(noFiles).toBeInstanceOf(ArtifactError);
+    expect((noFiles as Error).message).toMatch(/no matching artifact paths found/);
+    expect(noBase).toBeInstanceOf(ArtifactError);
+    expect((noBase as Error).message).toMatch(/no matching base directory path found for build/);
   });
 });
 
@@ -115,5 +118,27 @@ artifacts:
     expect(result.status).toBe('FAILED');
     expect(result.failure).toMatchObject({ phase: 'UPLOAD_ARTIFACTS' });
     expect(log).toContain('Phase complete: UPLOAD_ARTIFACTS State: FAILED');
+  });
+});
+
+describe('runBuildspec: artifacts folder inside the source', () => {
+  it('never collects the artifacts folder into an artifact, so a second run collects the same files', async () => {
+    // GIVEN a build run in place twice, collecting everything into a folder inside the source
+    const src = tempFolder();
+    const out = join(src, 'out');
+    const yaml = `version: 0.2
+phases:
+  build:
+    commands:
+      - echo built > built.txt
+artifacts:
+  files: ['**/*']
+`;
+    // WHEN it runs twice
+    await run(yaml, { srcDir: src, artifactsOut: out });
+    const { result } = await run(yaml, { srcDir: src, artifactsOut: out });
+    // THEN the artifact holds the build's file only
+    expect(result.status).toBe('SUCCEEDED');
+    expect(await listing(result.artifacts.primary!)).toEqual(['built.txt']);
   });
 });
