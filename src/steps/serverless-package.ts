@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { FailureError, InputError } from '../model/errors.js';
@@ -74,9 +73,10 @@ export async function packageServerless(
     const bundleSha256 = await sha256File(bundle);
     announce(deps.output, 'package', `code bundle ${bundleName}: sha256 ${bundleSha256}`);
 
-    // The environments are independent osls runs (own config copy, own output folder): run them
-    // side by side, as many at once as there are CPUs, since each is mostly osls starting up.
-    const packaged = await mapLimit(stages, Math.max(1, Math.min(availableParallelism(), 4)), async (stage) => {
+    // One environment after the other: osls stages its output in the service's own .serverless/
+    // before moving it to --package, so two runs in one folder would take each other's files.
+    const packaged: Array<{ stage: PackageManifest['stages'][number]; digests: Array<[string, string]> }> = [];
+    for (const stage of stages) {
       const directory = `stages/${stage.name}`;
       const stageDir = path.join(staging, directory);
       await packageStage(osls, configFile, serviceDir, stage, stageDir, bundle, deps);
@@ -85,8 +85,8 @@ export async function packageServerless(
       for (const name of (await readdir(stageDir)).sort()) {
         digests.push([`${directory}/${name}`, await sha256File(path.join(stageDir, name))]);
       }
-      return { stage: { name: stage.name, region: stage.region, directory, stackName: state.stackName }, digests };
-    });
+      packaged.push({ stage: { name: stage.name, region: stage.region, directory, stackName: state.stackName }, digests });
+    }
     const files: Record<string, string> = Object.fromEntries(packaged.flatMap((p) => p.digests));
     const manifestStages: PackageManifest['stages'] = packaged.map((p) => p.stage);
 
@@ -227,16 +227,3 @@ export async function copyInto(from: string, to: string): Promise<void> {
   await copyFile(from, to);
 }
 
-/** Map with at most `limit` calls in flight; results in input order; the first failure rejects. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
