@@ -213,7 +213,7 @@ class Inference {
     for (const [key, { actions, logicalIds }] of this.ungranted) {
       const [type, what] = key.split('\u0000') as [string, string];
       this.warnings.push(
-        `${type} (${listed([...logicalIds])}): the schema lists ${[...actions].join(', ')}, but the template names no ${what} for it; not granted (give a deployment bucket, or a statement in deployPermissions.extra, if the deploy needs it)`,
+        `${type} (${listed([...logicalIds])}): the schema lists ${[...actions].join(', ')}, but the template names no ${what} for it; not granted (add a statement in deployPermissions.extra if the deploy needs it)`,
       );
     }
     for (const [type, entry] of this.unknownTypes) {
@@ -458,7 +458,13 @@ class Inference {
     // Types whose ARNs hold no account (S3 buckets) would then match other accounts' resources:
     // those are not granted, and the reviewer is told.
     const required = formats.filter((f) => action.resourceTypes.includes(f.key));
-    if (required.some((f) => !f.arn.includes('${Account}'))) {
+    // A service-linked role is only ever created under this path.
+    if (action.name === 'iam:CreateServiceLinkedRole') {
+      const resource = fillArnFormat('arn:${Partition}:iam::${Account}:role/aws-service-role/*', this.placement);
+      return [{ resource, wildcard: `${resource}: the service-linked roles AWS services create for themselves` }];
+    }
+    // Any user, group or role of the account would be an escalation path: IAM grants are never widened.
+    if (action.service === 'iam' || required.some((f) => !f.arn.includes('${Account}'))) {
       const key = `${resource.type}\u0000${required.map((f) => f.key).join(' or ')}`;
       const entry = this.ungranted.get(key) ?? { actions: new Set<string>(), logicalIds: new Set<string>() };
       entry.actions.add(action.name);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/model/errors.js';
 import { diffPolicies, grantsOf, inferDeployPolicy, loadSchemaRegistry, policySize, type InferDeployPolicyOptions, type InferredPolicy, type SchemaRegistry } from '../../src/permissions/index.js';
@@ -225,6 +227,21 @@ describe.skipIf(!hasSharedSchemas)(`inferDeployPolicy on hand-written templates$
     expect(diff.removed).toEqual([]);
     expect(new Set(diff.added.map((g) => g.resource))).toEqual(new Set([`arn:aws:sqs:eu-west-1:${ACCOUNT}:orders-jobs`]));
     expect(diff.added.map((g) => g.action)).toContain('sqs:CreateQueue');
+  });
+
+  it('GIVEN a CDK-synthesized template (fixture) WHEN inferred THEN generated names are stack patterns, code is read from the assets bucket, and IAM is never widened', () => {
+    // fixtures/cdk-orders-stack.template.json: aws-cdk-lib synth of stack OrdersStack (123456789012, eu-west-1):
+    // an SQS queue, a DynamoDB table, a function from an asset with the queue as event source and read/write on the table.
+    const template = JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures', 'cdk-orders-stack.template.json'), 'utf8'));
+    const policy = infer(template, { stackName: 'OrdersStack' });
+    expect(resourcesFor(policy, 'lambda:CreateFunction')).toEqual([`arn:aws:lambda:eu-west-1:${ACCOUNT}:function:OrdersStack-Handler886CB40B-*`]);
+    expect(resourcesFor(policy, 'iam:PassRole')).toEqual([`arn:aws:iam::${ACCOUNT}:role/OrdersStack-HandlerServiceRoleFCDC14AE-*`]);
+    expect(resourcesFor(policy, 'iam:PutRolePolicy')).toEqual([`arn:aws:iam::${ACCOUNT}:role/OrdersStack-HandlerServiceRoleFCDC14AE-*`]);
+    expect(resourcesFor(policy, 's3:GetObject')).toEqual(['arn:aws:s3:::cdk-hnb659fds-assets-123456789012-eu-west-1/*']);
+    expect(resourcesFor(policy, 'dynamodb:CreateTable')).toEqual([`arn:aws:dynamodb:eu-west-1:${ACCOUNT}:table/OrdersStack-OrdersA9B65338-*`]);
+    const iamGrants = grantsOf(policy.documents).filter((g) => g.action.startsWith('iam:'));
+    for (const grant of iamGrants) expect(grant.resource).toMatch(/:role\/(OrdersStack-HandlerServiceRoleFCDC14AE-\*|aws-service-role\/\*)$/);
+    expect(policy.warnings.join('\n')).toMatch(/AWS::IAM::Policy \(HandlerServiceRoleDefaultPolicyCBD0CC91\): the schema lists iam:GetUserPolicy, iam:PutUserPolicy, iam:DeleteUserPolicy, but the template names no user for it; not granted/);
   });
 
   it('GIVEN something that is not a template WHEN inferred THEN an InputError names the template', () => {
