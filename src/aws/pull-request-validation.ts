@@ -1,5 +1,6 @@
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import { Construct } from 'constructs';
+import { renderBuildspec, type Buildspec } from '../buildspec/index.js';
 import { InputError } from '../model/errors.js';
 import type { CommandsPlanAction, PipelinePlan } from '../model/plan-schema.js';
 import { STEP_COMMAND } from '../model/plan.js';
@@ -57,14 +58,15 @@ export class PullRequestValidation extends Construct {
       throw new Error(`PullRequestValidation ${this.node.path}: the plan ${plan.pipelineName} has no commands to run`);
     }
     const variables = sharedEnvironment(actions, plan.pipelineName);
-    const buildSpec = codebuild.BuildSpec.fromObjectToYaml({
-      version: '0.2',
+    // The buildspec is typed and rendered by src/buildspec, the same model the local engine runs.
+    const buildSpec: Buildspec = {
+      version: 0.2,
       env: { shell: 'bash', variables },
       phases: {
-        install: { 'runtime-versions': { nodejs: 20 }, commands: [props.installCommand] },
+        install: { 'runtime-versions': { nodejs: '20' }, commands: [props.installCommand] },
         build: { commands: buildCommands(actions) },
       },
-    });
+    };
     this.project = new codebuild.CfnProject(this, 'Project', {
       name: this.projectName,
       description: `Pull requests of ${github.owner}/${github.repo}: lint, tests and package of ${plan.service}, reported on the pull request`,
@@ -76,7 +78,7 @@ export class PullRequestValidation extends Construct {
         auth: { type: 'CODECONNECTIONS', resource: github.connectionArn },
         reportBuildStatus: true,
         buildStatusConfig: { context: `service-pipelines/${plan.service}` },
-        buildSpec: buildSpec.toBuildSpec(this),
+        buildSpec: renderBuildspec(buildSpec),
         gitCloneDepth: 1,
       },
       artifacts: { type: 'NO_ARTIFACTS' },

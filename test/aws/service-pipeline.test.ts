@@ -1,5 +1,6 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { ServicePipeline } from '../../src/aws/service-pipeline.js';
 import { InputError } from '../../src/model/errors.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
@@ -165,10 +166,17 @@ describe('ServicePipeline', () => {
       EncryptionKey: shared.artifactKeyArn,
     });
     const buildspec = (pipeline.pullRequests!.project.source as { buildSpec: string }).buildSpec;
-    expect(buildspec).toContain('nodejs: 20');
-    expect(buildspec.match(/service-pipelines step install/g)).toHaveLength(1);
-    for (const step of ['lint', 'test-unit', 'test-integration', 'package']) expect(buildspec).toContain(`service-pipelines step ${step}`);
-    expect(buildspec).not.toContain('step deploy');
+    const parsed = parse(buildspec) as { phases: { install: { 'runtime-versions': { nodejs: string }; commands: string[] }; build: { commands: string[] } } };
+    expect(parsed.phases.install['runtime-versions'].nodejs).toBe('20');
+    expect(parsed.phases.install.commands).toEqual(['npm install --global --no-fund --no-audit service-pipelines@9.9.9']);
+    // The build actions of the pull-request plan, one after the other; dependencies installed once.
+    expect(parsed.phases.build.commands).toEqual([
+      'service-pipelines step install',
+      'service-pipelines step lint',
+      'service-pipelines step test-unit',
+      'service-pipelines step test-integration',
+      'service-pipelines step package --stage dev@us-east-1 --stage staging@us-east-1 --stage prod@us-east-1',
+    ]);
   });
 
   it('GIVEN pullRequests: false WHEN synthesized THEN there is no pull-request project', () => {
