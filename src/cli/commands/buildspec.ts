@@ -95,8 +95,9 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   if (problems.length) {
     throw new InputError('bad arguments to "buildspec run"', problems);
   }
-  const text = await readBuildspec(resolve(ctx.cwd, file), file);
-  parseBuildspec(text, file);
+  // Parsed here, so that a bad buildspec stops the command before the source is copied; the
+  // executor gets the parsed document (and validates it again, which costs no YAML parsing).
+  const document = parseBuildspec(await readBuildspec(resolve(ctx.cwd, file), file), file);
   const secrets = options.awsSecrets
     ? new (await import('../../local/executor/aws-secret-resolver.js')).AwsSecretResolver()
     : options.secretsFile
@@ -122,7 +123,7 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   try {
     const resolvedSourceVersion = await sourceVersion;
     result = await runBuildspec({
-      buildspec: { file, text },
+      buildspec: { file, document },
       srcDir: folder.srcDir,
       env,
       baseEnv: ctx.env,

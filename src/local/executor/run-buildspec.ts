@@ -84,7 +84,7 @@ class BuildRun {
     log.container(`Running on service-pipelines (local executor), build ${this.env[STEP_ENV.buildId]}`);
     log.container('Phase complete: DOWNLOAD_SOURCE State: SUCCEEDED');
     log.container(`CODEBUILD_SRC_DIR=${this.srcDir}`);
-    log.container(`YAML location is ${'text' in this.options.buildspec ? this.options.buildspec.file : `${this.options.buildspec.file} (given as data)`}`);
+    log.container(`YAML location is ${this.options.buildspec.file}`);
     log.container(`Using shell ${this.shellProgram()}`);
     log.container('Processing environment variables');
     for (const [section, why] of [
