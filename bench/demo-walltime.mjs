@@ -29,7 +29,9 @@ function writable(dir) {
       const child = path.join(dir, name);
       if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
     }
-  } catch {}
+  } catch {
+    // Gone already.
+  }
 }
 
 function timed(command, args, options) {

@@ -33,7 +33,9 @@ function writable(dir) {
       const child = path.join(dir, name);
       if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
     }
-  } catch {}
+  } catch {
+    // Gone already.
+  }
 }
 const ms = (from) => performance.now() - from;
 

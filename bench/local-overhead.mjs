@@ -36,7 +36,9 @@ function writable(dir) {
       const child = path.join(dir, name);
       if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
     }
-  } catch {}
+  } catch {
+    // Gone already.
+  }
 }
 
 const work = mkdtempSync(path.join(tmpdir(), 'sp-bench-overhead-'));
