@@ -12,7 +12,7 @@
  *   - API: GET /api/pipelines, /api/executions?pipeline=svc&limit=100, /api/executions/:id;
  *   - update latency, on the page of a running execution: a log line appended to an action's
  *     log file until it is on the page (Server-Sent Events), and an action's status changed in
- *     the store until the page shows it; on the pipelines page (polled every second), a status change.
+ *     the store until the page shows it; on the pipelines page (its own event stream, every 500 ms), a status change.
  *     (The page is checked every 5 ms, so each latency is exact to about 5 ms.)
  */
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -162,7 +162,7 @@ async function measure(size) {
       await waiting;
       overviewLatency.push(Date.now() - t0);
     }
-    out['pipelines page: action status → on the page (1 s poll)'] = summary(overviewLatency);
+    out['pipelines page: action status → on the page (SSE)'] = summary(overviewLatency);
     await overview.close();
   } finally {
     store.close();

@@ -138,6 +138,9 @@ class RequestHandler {
       if (events && method === 'GET') {
         return this.eventStream(req, res, decodeURIComponent(events[1]!));
       }
+      if (url.pathname === '/api/pipelines/events' && method === 'GET') {
+        return this.pipelinesStream(req, res);
+      }
       let body: Buffer | undefined;
       if (DashboardApi.takesBody(method, url.pathname)) {
         const read = await readBody(req, MAX_API_BODY_BYTES);
@@ -176,6 +179,60 @@ class RequestHandler {
   }
 
   /**
+   * `GET /api/pipelines/events`: a `pipelines` event (as `GET /api/pipelines` answers) at once
+   * and whenever a pipeline's latest execution changes. It looks half as often as an
+   * execution's stream: the overview is cheap to keep, not a log to follow.
+   */
+  private async pipelinesStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume();
+    const { reader, clock } = this.props;
+    const stream = this.openStream(res);
+    let lastShape = '';
+    let lastWrite = clock.now();
+    try {
+      while (!stream.signal.aborted) {
+        const pipelines = reader.pipelines();
+        const shape = JSON.stringify(pipelines, withoutDurations);
+        if (shape !== lastShape) {
+          lastShape = shape;
+          stream.send('pipelines', { pipelines, serverTime: clock.now() });
+          lastWrite = clock.now();
+        } else if (clock.now() - lastWrite >= (this.props.heartbeatMs ?? 15_000)) {
+          res.write(': keep-alive\n\n');
+          lastWrite = clock.now();
+        }
+        await clock.sleep((this.props.pollMs ?? 250) * 2, stream.signal);
+      }
+    } finally {
+      stream.close();
+    }
+  }
+
+  /** Start an event stream: headers, and a signal that aborts when the client leaves or the server stops. */
+  private openStream(res: ServerResponse): { signal: AbortSignal; send: (event: string, data: unknown) => void; close: () => void } {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const closed = new AbortController();
+    const stop = () => closed.abort();
+    res.once('close', stop);
+    this.streams.signal.addEventListener('abort', stop, { once: true });
+    return {
+      signal: closed.signal,
+      send: (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+      close: () => {
+        res.off('close', stop);
+        this.streams.signal.removeEventListener('abort', stop);
+        res.end();
+      },
+    };
+  }
+
+  /**
    * `GET /api/executions/:id/events`: `execution` events (the whole execution, when it changed),
    * `log` events (new whole lines of an action's log), then `end` once the execution is final
    * and every log is complete. The client closes its EventSource on `end`.
@@ -195,32 +252,20 @@ class RequestHandler {
     if (first === undefined) {
       return write(res, errorReply(404, `no execution ${id}`));
     }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const closed = new AbortController();
-    const stop = () => closed.abort();
-    res.once('close', stop);
-    this.streams.signal.addEventListener('abort', stop, { once: true });
-    const signal = closed.signal;
-    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const stream = this.openStream(res);
+    const { signal, send } = stream;
     const offsets = new Map<string, number>();
     const completeLogs = new Set<string>();
     let lastShape = '';
     let lastWrite = clock.now();
     try {
-      res.write('retry: 2000\n\n');
       while (!signal.aborted) {
         const execution = reader.execution(first.id);
         if (execution === undefined) {
           send('error', { message: `execution ${first.id} is gone` });
           break;
         }
-        // Durations grow while actions run: the page computes them; send only real changes.
-        const shape = JSON.stringify(execution, (key, value: unknown) => (key === 'durationMs' ? undefined : value));
+        const shape = JSON.stringify(execution, withoutDurations);
         if (shape !== lastShape) {
           lastShape = shape;
           send('execution', { execution, serverTime: clock.now() });
@@ -258,11 +303,14 @@ class RequestHandler {
         await clock.sleep(this.props.pollMs ?? 250, signal);
       }
     } finally {
-      res.off('close', stop);
-      this.streams.signal.removeEventListener('abort', stop);
-      res.end();
+      stream.close();
     }
   }
+}
+
+/** Durations grow while actions run: the page computes them, so a stream sends only real changes. */
+function withoutDurations(key: string, value: unknown): unknown {
+  return key === 'durationMs' ? undefined : value;
 }
 
 /** One line about a webhook reply, for the log. */

@@ -188,6 +188,23 @@ describe('GET /api/executions/:id/events (Server-Sent Events)', () => {
     expect(all.at(-1)).toEqual({ event: 'end', data: { status: 'STOPPED' } });
   });
 
+  it('GIVEN the pipelines stream WHEN a latest execution changes THEN a new pipelines event comes; durations alone send nothing', async () => {
+    recordExecution(store, config, { id: 'exec-live', service: 'api', state: 'building', startedAt: 5_000 });
+    const controller = new AbortController();
+    const events = collectEvents(`${server.url}/api/pipelines/events`, controller.signal);
+
+    await events.waitFor((e) => e.length === 1);
+    await new Promise((r) => setTimeout(r, 200));
+    const whileUnchanged = events.events.length;
+    store.updateAction('exec-live', 'Build', 'Lint', { status: 'FAILED', finishedAt: 9_000, log: 'lint failed' });
+    await events.waitFor((e) => e.length === 2);
+    controller.abort();
+
+    const lint = (n: number) => (events.events[n]!.data.pipelines as PipelineView[])[0]!.latest!.stages[1]!.actions[0]!.status;
+    expect(whileUnchanged).toBe(1);
+    expect([lint(0), lint(1)]).toEqual(['IN_PROGRESS', 'FAILED']);
+  });
+
   it('GIVEN an unknown execution WHEN its events are asked THEN 404', async () => {
     const response = await fetch(`${server.url}/api/executions/none-such/events`);
     expect(response.status).toBe(404);
@@ -203,10 +220,17 @@ function validateWithApproval() {
 }
 
 /** Read an SSE stream into events until it ends. */
-function collectEvents(url: string): { done: Promise<Array<{ event: string; data: Record<string, unknown> }>>; waitFor: (test: (events: Array<{ event: string; data: Record<string, unknown> }>) => boolean) => Promise<void> } {
+function collectEvents(
+  url: string,
+  signal?: AbortSignal,
+): {
+  events: Array<{ event: string; data: Record<string, unknown> }>;
+  done: Promise<Array<{ event: string; data: Record<string, unknown> }>>;
+  waitFor: (test: (events: Array<{ event: string; data: Record<string, unknown> }>) => boolean) => Promise<void>;
+} {
   const events: Array<{ event: string; data: Record<string, unknown> }> = [];
   const done = (async () => {
-    const response = await fetch(url);
+    const response = await fetch(url, signal ? { signal } : {});
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of response.body!) {
@@ -223,7 +247,12 @@ function collectEvents(url: string): { done: Promise<Array<{ event: string; data
       }
     }
     return events;
-  })();
+  })().catch((error: unknown) => {
+    if (signal?.aborted) {
+      return events;
+    }
+    throw error;
+  });
   const waitFor = async (test: (e: typeof events) => boolean) => {
     const deadline = Date.now() + 10_000;
     while (!test(events)) {
@@ -233,5 +262,5 @@ function collectEvents(url: string): { done: Promise<Array<{ event: string; data
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { done, waitFor };
+  return { events, done, waitFor };
 }

@@ -32,7 +32,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'A push to a service\'s branch (source.github) runs its pipeline; a pull request opened, synchronized',
         'or reopened runs its test-only pipeline. Runs are `service-pipelines run` processes started here,',
         'recorded in ./.service-pipelines/ like any run.',
-        'JSON API (for scripts too): GET /api/pipelines, GET /api/executions?pipeline=&limit=, GET /api/executions/<id>,',
+        'JSON API (for scripts too): GET /api/pipelines (and /api/pipelines/events), GET /api/executions?pipeline=&limit=, GET /api/executions/<id>,',
         'GET /api/executions/<id>/logs/<stage>/<action>?offset=, GET /api/executions/<id>/events (Server-Sent Events),',
         'POST /api/executions/<id>/approval {"decision": "approve"|"reject", "comment": "..."}.',
       ].join('\n'),

@@ -128,11 +128,17 @@ export const SCRIPT_JS = String.raw`
       });
       main.replaceChildren(h('h1', { text: 'Pipelines' }), list);
     }
-    function load() {
-      return api('/api/pipelines').then(draw).catch(showError);
-    }
-    load().then(function () { document.body.setAttribute('data-ready', 'true'); });
-    timers.push(setInterval(load, 1000));
+    api('/api/pipelines').then(function (body) {
+      draw(body);
+      document.body.setAttribute('data-ready', 'true');
+      // Then live: the server sends the pipelines again whenever a latest execution changes.
+      var source = new EventSource('/api/pipelines/events');
+      source.addEventListener('pipelines', function (event) {
+        var data = JSON.parse(event.data);
+        skewMs = data.serverTime - Date.now();
+        draw(data);
+      });
+    }).catch(showError);
   }
 
   // History of one pipeline.
