@@ -60,6 +60,12 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
     return deployLocally(request, deps, manifest, packageDir, stage, region);
   }
 
+  const useOsls = commands.length === 0 && request.flavor !== 'custom';
+  if (useOsls && (!manifest.bundle || !entry)) {
+    throw new InputError(`the package at ${packageDir} has no code bundle to deploy with osls`, [{ where: manifestFile, message: 'it was made by custom commands; deploy it with --command' }]);
+  }
+  // Found before the role is assumed: bad input fails before anything runs.
+  const osls = useOsls ? await findOsls(deps.cwd) : undefined;
   const roleArn = deps.env[STEP_ENV.deployerRoleArn];
   let credentials: RefreshingCredentialsServer | undefined;
   let childEnv: NodeJS.ProcessEnv = env;
@@ -76,17 +82,13 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
   }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'service-pipelines-deploy-'));
   try {
-    if (commands.length > 0 || request.flavor === 'custom') {
+    if (!osls || !manifest.bundle || !entry) {
       await runCommands(request, deps, commands, childEnv);
     } else {
-      if (!manifest.bundle || !entry) {
-        throw new InputError(`the package at ${packageDir} has no code bundle to deploy with osls`, [{ where: manifestFile, message: 'it was made by custom commands; deploy it with --command' }]);
-      }
       // osls deploy --package takes the bundle from that folder under its own name: give it the verified copy.
       const deployDir = path.join(scratch, stage);
       await cp(path.join(packageDir, entry.directory), deployDir, { recursive: true });
       await copyFile(path.join(packageDir, manifest.bundle.file), path.join(deployDir, path.basename(manifest.bundle.file)));
-      const osls = await findOsls(deps.cwd);
       await runOsls(osls, ['deploy', '--package', deployDir, '--stage', stage, '--region', region], deps.cwd, { ...deps, env: childEnv }, {}, step);
     }
     if (entry?.stackName) {

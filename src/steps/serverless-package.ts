@@ -10,7 +10,7 @@
  * `SERVICE_PIPELINES_PACKAGE_ARTIFACT` variable. Either way the result is checked.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { FailureError, InputError } from '../model/errors.js';
@@ -219,11 +219,5 @@ export async function runOsls(
 export function serviceEnv(serviceDir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const bin = path.join(serviceDir, 'node_modules', '.bin');
   return { ...env, PATH: env.PATH ? `${bin}${path.delimiter}${env.PATH}` : bin, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
-}
-
-/** Copy a file, creating its folder. */
-export async function copyInto(from: string, to: string): Promise<void> {
-  await mkdir(path.dirname(to), { recursive: true });
-  await copyFile(from, to);
 }
 

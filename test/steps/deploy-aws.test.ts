@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/model/errors.js';
 import type { Clock } from '../../src/runtime/clock.js';
 import { nodeProcesses } from '../../src/runtime/process.js';
 import type { AssumeRoleRequest, AwsSeam, StackOutputsRequest, TemporaryCredentials } from '../../src/steps/aws.js';
@@ -173,6 +174,28 @@ describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
     };
     await expect(runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }))).rejects.toThrow('AccessDenied');
     await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it('GIVEN a service without osls installed WHEN deploying THEN bad input is reported before any role is assumed', async () => {
+    const { rm } = await import('node:fs/promises');
+    await rm(path.join(service, 'node_modules'), { recursive: true });
+    const aws = fakeAws();
+    const error = await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toContain('the Serverless Framework is not installed in');
+    expect(aws.assumed).toEqual([]);
+  });
+
+  it('GIVEN no DEPLOYER_ROLE_ARN WHEN deploying THEN no role is assumed and osls uses the ambient credentials', async () => {
+    const aws = fakeAws();
+    const ambient = deps(aws);
+    // Keys only: with a profile named too, the SDK would (rightly) look for that profile instead.
+    delete ambient.env.AWS_PROFILE;
+    delete ambient.env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI;
+    await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, ambient);
+    expect(aws.assumed).toEqual([]);
+    expect((JSON.parse(await readFile(report, 'utf8')) as { accessKeyId: string }).accessKeyId).toBe('AKIAAMBIENT');
+    expect(out.join('')).toContain('DEPLOYER_ROLE_ARN is not set: deploying with the ambient AWS credentials');
   });
 
   it('GIVEN a previous package WHEN rolling back in AWS THEN that package is deployed again', async () => {
