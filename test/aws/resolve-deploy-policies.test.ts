@@ -1,0 +1,71 @@
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { createCicdApp } from '../../src/aws/cicd-app.js';
+import { resolveDeployPolicies } from '../../src/aws/resolve-deploy-policies.js';
+import { InputError } from '../../src/model/errors.js';
+import { config, service } from './helpers.js';
+
+const SHARED_SCHEMAS = path.resolve(import.meta.dirname, '../../../shared/data/cloudformation-schemas');
+const hasSchemas = existsSync(SHARED_SCHEMAS);
+
+/** A packaged Serverless service: one function, its role and log group, named after the stack. */
+function packageFolder(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'sp-infer-'));
+  const template = {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Resources: {
+      HelloLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: { 'Fn::Sub': '/aws/lambda/${AWS::StackName}-hello' } } },
+      IamRoleLambdaExecution: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          RoleName: { 'Fn::Sub': '${AWS::StackName}-lambdaRole' },
+          AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+        },
+      },
+      HelloLambdaFunction: {
+        Type: 'AWS::Lambda::Function',
+        Properties: { FunctionName: { 'Fn::Sub': '${AWS::StackName}-hello' }, Handler: 'handler.hello', Runtime: 'nodejs20.x', Role: { 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] }, Code: { ZipFile: 'x' } },
+      },
+    },
+  };
+  mkdirSync(path.join(dir, '.serverless'));
+  writeFileSync(path.join(dir, '.serverless', 'cloudformation-template-update-stack.json'), JSON.stringify(template));
+  return dir;
+}
+
+describe('resolveDeployPolicies', () => {
+  it.skipIf(!hasSchemas)(
+    `GIVEN deployPermissions to infer WHEN resolved and synthesized THEN each environment's deployer role holds the policy inferred for its own stack${hasSchemas ? '' : ' (skipped: ../shared/data/cloudformation-schemas is absent)'}`,
+    async () => {
+      const baseDir = packageFolder();
+      const extra = [{ Effect: 'Allow' as const, Action: ['ssm:GetParameter'], Resource: 'arn:aws:ssm:us-east-1:*:parameter/orders/*' }];
+      const cfg = config([service('orders', { deployPermissions: { infer: './.serverless', extra } })]);
+      const resolved = await resolveDeployPolicies(cfg, { baseDir, schemas: SHARED_SCHEMAS });
+      expect([...resolved.policies.keys()]).toEqual(['orders/dev', 'orders/staging', 'orders/prod']);
+
+      const { cicd } = createCicdApp(cfg, { deployPolicies: resolved.policies, validateTemplates: false });
+      const prod = JSON.stringify(Template.fromStack(cicd.deployerStacks[2]!).findResources('AWS::IAM::ManagedPolicy'));
+      expect(prod).toContain('arn:aws:lambda:us-east-1:444444444444:function:orders-prod-hello');
+      expect(prod).not.toContain('orders-dev-hello');
+      expect(prod).toContain('ssm:GetParameter');
+      const dev = JSON.stringify(Template.fromStack(cicd.deployerStacks[0]!).findResources('AWS::IAM::ManagedPolicy'));
+      expect(dev).toContain('arn:aws:lambda:us-east-1:222222222222:function:orders-dev-hello');
+    },
+  );
+
+  it('GIVEN deployPermissions to infer and no schemas anywhere WHEN resolved THEN an InputError tells how to get them', async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'sp-home-'));
+    const cfg = config([service('orders', { deployPermissions: { infer: './.serverless' } })]);
+    const attempt = resolveDeployPolicies(cfg, { baseDir: packageFolder(), env: { HOME: home } });
+    await expect(attempt).rejects.toThrow(InputError);
+    await expect(attempt).rejects.toThrow(/--schemas: .*permissions update --region us-east-1/);
+  });
+
+  it('GIVEN no service to infer WHEN resolved THEN nothing is read and no policy is returned', async () => {
+    const resolved = await resolveDeployPolicies(config([service('orders')]), { baseDir: '/nonexistent', env: {} });
+    expect(resolved.policies.size).toBe(0);
+  });
+});
