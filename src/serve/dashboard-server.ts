@@ -122,13 +122,14 @@ class RequestHandler {
     if (url.pathname === WEBHOOK_PATH) {
       return this.webhook(req, res, method);
     }
-    const queryToken = url.searchParams.get('token');
+    // A token in the address is for opening the page in a browser; scripts send it as a header.
+    const queryToken = url.pathname.startsWith('/api/') ? null : url.searchParams.get('token');
     const verdict = this.props.guard.check(method, req.headers, queryToken);
     if (!verdict.ok) {
       req.resume();
       return write(res, errorReply(verdict.status, verdict.message, verdict.status === 401 ? { 'www-authenticate': 'Bearer realm="service-pipelines"' } : {}));
     }
-    if (queryToken !== null && this.props.guard.requiresToken && method === 'GET' && !url.pathname.startsWith('/api/')) {
+    if (queryToken !== null && this.props.guard.requiresToken && method === 'GET') {
       // Keep the token in a cookie and take it out of the address bar (and of the history).
       url.searchParams.delete('token');
       return write(res, { status: 303, headers: { location: `${url.pathname}${url.search}`, 'set-cookie': this.props.guard.cookieFor(queryToken) }, body: '' });
@@ -136,7 +137,13 @@ class RequestHandler {
     if (url.pathname.startsWith('/api/')) {
       const events = /^\/api\/executions\/([^/]+)\/events$/.exec(url.pathname);
       if (events && method === 'GET') {
-        return this.eventStream(req, res, decodeURIComponent(events[1]!));
+        let id;
+        try {
+          id = decodeURIComponent(events[1]!);
+        } catch {
+          return write(res, errorReply(400, 'malformed path'));
+        }
+        return this.eventStream(req, res, id);
       }
       if (url.pathname === '/api/pipelines/events' && method === 'GET') {
         return this.pipelinesStream(req, res);
