@@ -188,6 +188,8 @@ class Inference {
   private readonly logicalIds: ReadonlySet<string>;
   private readonly placement: { partition: string; region: string; account: string };
   private readonly actionsByType = new Map<string, readonly IamAction[]>();
+  /** What each resource's properties refer to, worked out once per resource. */
+  private readonly references = new Map<string, { logicalIds: string[]; arns: string[] }>();
   /** Actions not granted because nothing names what they act on, by type and resource type. */
   private readonly ungranted = new Map<string, { actions: Set<string>; logicalIds: Set<string> }>();
 
@@ -413,7 +415,7 @@ class Inference {
     const formats = action.resourceTypes.map((k) => iam.resourceType(action.service, k)).filter((t): t is IamResourceType => t !== undefined);
 
     // The resource itself is of a type the action acts on; else a resource it refers to is.
-    const referenced = referencedLogicalIds(resource.properties, this.logicalIds).filter((id) => id !== resource.logicalId);
+    const referenced = this.referencesOf(resource).logicalIds.filter((id) => id !== resource.logicalId);
     for (const ids of [[resource.logicalId], referenced]) {
       const exact: { resource: string; wildcard?: string }[] = [];
       const children: { resource: string; wildcard?: string }[] = [];
@@ -441,7 +443,7 @@ class Inference {
     }
 
     // ARNs written in its properties.
-    const literal = arnsIn(resource.properties, this.arns.context).filter((arn) => formats.some((f) => arnMatches(f.arn, arn)));
+    const literal = this.referencesOf(resource).arns.filter((arn) => formats.some((f) => arnMatches(f.arn, arn)));
     if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${arn}: built from values only known once deployed` } : {}) }));
 
     if (action.service === 's3') {
@@ -476,6 +478,16 @@ class Inference {
       resource: fillArnFormat(f.arn, this.placement),
       wildcard: `${fillArnFormat(f.arn, this.placement)}: the template names no ${f.key} for ${resource.type}, so any of the account and region`,
     }));
+  }
+
+  /** The template resources and the ARNs a resource's properties refer to. */
+  private referencesOf(resource: TemplateResource): { logicalIds: string[]; arns: string[] } {
+    let found = this.references.get(resource.logicalId);
+    if (!found) {
+      found = { logicalIds: referencedLogicalIds(resource.properties, this.logicalIds), arns: arnsIn(resource.properties, this.arns.context) };
+      this.references.set(resource.logicalId, found);
+    }
+    return found;
   }
 
   /** Explain the `*` of an ARN worked out for a resource, if it has one. */
@@ -552,9 +564,9 @@ class Inference {
   private passRoleGrants(): void {
     const roles = new Map<string, string[]>();
     for (const { resource } of this.passRoleNeeds) {
-      const ids = referencedLogicalIds(resource.properties, this.logicalIds).filter((id) => this.arns.resource(id)?.type === 'AWS::IAM::Role');
+      const ids = this.referencesOf(resource).logicalIds.filter((id) => this.arns.resource(id)?.type === 'AWS::IAM::Role');
       for (const id of ids) roles.set(id, [...(roles.get(id) ?? []), `${resource.logicalId} (${resource.type})`]);
-      const external = arnsIn(resource.properties, this.arns.context).filter((arn) => /^arn:[^:]+:iam::[^:]*:role\//.test(arn));
+      const external = this.referencesOf(resource).arns.filter((arn) => /^arn:[^:]+:iam::[^:]*:role\//.test(arn));
       for (const arn of external) {
         this.warnings.push(`${resource.logicalId} passes the role ${arn}, which the template does not create: iam:PassRole is not granted on it; add a statement in deployPermissions.extra if it is intended`);
       }

@@ -163,9 +163,16 @@ export function fillArnFormat(format: string, context: Pick<ResolveContext, 'par
     .replace(/\*+/g, '*');
 }
 
+const shapes = new Map<string, string>();
+
 /** An ARN format with its variables blanked, to compare formats written with different variable names. */
 export function arnShape(format: string): string {
-  return format.replace(/\$\{[A-Za-z0-9]+\}/g, '${}');
+  let shape = shapes.get(format);
+  if (shape === undefined) {
+    shape = format.replace(/\$\{[A-Za-z0-9]+\}/g, '${}');
+    shapes.set(format, shape);
+  }
+  return shape;
 }
 
 /** The name pattern CloudFormation's generated names for this resource match. */
