@@ -4,14 +4,14 @@ import { stepNames } from '../../model/plan-schema.js';
 import type { CliContext } from '../context.js';
 
 interface StepOptions {
-  stage: string[];
+  stage?: string[];
   region?: string;
   flavor: string;
-  command: string[];
+  command?: string[];
   package?: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const STAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
@@ -20,10 +20,10 @@ export function registerStep(program: Command, ctx: CliContext): void {
     .command('step')
     .description("run one step of the service in the current folder, as CodeBuild runs it (the article's build.sh)")
     .argument('<name>', `the step: ${stepNames.join(', ')}`)
-    .option('-s, --stage <stage>', 'the environment; for package: <name>@<region>, once per environment in promotion order', collect, [])
+    .option('-s, --stage <stage>', 'the environment; for package: <name>@<region>, once per environment in promotion order', collect)
     .option('-r, --region <region>', 'the target region (default: TARGET_REGION)')
     .option('--flavor <flavor>', 'serverless (npm scripts and osls) or custom (--command only)', 'serverless')
-    .option('--command <line>', "a shell line replacing the step's default command (repeatable, run in order)", collect, [])
+    .option('--command <line>', "a shell line replacing the step's default command (repeatable, run in order)", collect)
     .option('--package <dir>', 'deploy/rollback: the Package artifact folder (default: CODEBUILD_SRC_DIR_Package, else .pipeline/Package)')
     .addHelpText(
       'after',
@@ -47,7 +47,7 @@ export function registerStep(program: Command, ctx: CliContext): void {
         throw new InputError(`"${options.region}" is not an AWS region`, [{ where: '--region', message: 'e.g. us-east-1' }]);
       }
       const region = options.region ?? ctx.env.TARGET_REGION;
-      const stages = options.stage.map((value) => parseStage(value, region));
+      const stages = (options.stage ?? []).map((value) => parseStage(value, region));
       if (name !== 'package' && stages.length > 1) {
         throw new InputError(`step ${name} acts on one environment`, [{ where: '--stage', message: `given ${stages.length} times` }]);
       }
@@ -65,7 +65,7 @@ export function registerStep(program: Command, ctx: CliContext): void {
           ...(stages[0] ? { stage: stages[0].name } : {}),
           ...(options.region ?? stageRegion ? { region: options.region ?? stageRegion } : {}),
           ...(name === 'package' ? { packageStages: stages.map((s) => ({ name: s.name, region: s.region! })) } : {}),
-          ...(options.command.length ? { commands: options.command } : {}),
+          ...(options.command?.length ? { commands: options.command } : {}),
           ...(options.package ? { packageDir: options.package } : {}),
         },
         {
