@@ -160,10 +160,21 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
     const where = options.inPlace ? '' : `\n  the build's folder is kept at ${folder.srcDir}`;
     ctx.stderr.write(`error: the build failed: ${result.failure?.message ?? 'see the log'}\n  the log is kept at ${logFile}${where}\n`);
     ctx.exitCode = 1;
-  } else if (options.keep) {
-    ctx.stderr.write(`the build's folder is kept at ${folder.root}\n`);
   } else {
-    await rm(folder.root, { recursive: true, force: true });
+    if (!options.json) {
+      const artifacts = [
+        ...(result.artifacts.primary ? [`primary: ${result.artifacts.primary}`] : []),
+        ...Object.entries(result.artifacts.secondary).map(([id, path]) => `${id}: ${path}`),
+      ];
+      for (const line of artifacts) {
+        ctx.stdout.write(`artifact ${line}\n`);
+      }
+    }
+    if (options.keep) {
+      ctx.stderr.write(`the build's folder is kept at ${folder.root}\n`);
+    } else {
+      await rm(folder.root, { recursive: true, force: true });
+    }
   }
 }
 

@@ -40,13 +40,25 @@ export class SecretMasker {
 export class LineSplitter {
   private pending = '';
 
-  constructor(private readonly onLine: (line: string) => void) {}
+  /**
+   * @param onLine receives each line, without its newline
+   * @param maxLineLength a longer line (a minified file, binary output) is passed on in pieces of
+   * this length, so that memory stays bounded
+   */
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxLineLength = 64 * 1024,
+  ) {}
 
   push(text: string): void {
     const parts = (this.pending + text).split('\n');
     this.pending = parts.pop() ?? '';
     for (const part of parts) {
       this.onLine(part.endsWith('\r') ? part.slice(0, -1) : part);
+    }
+    while (this.pending.length > this.maxLineLength) {
+      this.onLine(this.pending.slice(0, this.maxLineLength));
+      this.pending = this.pending.slice(this.maxLineLength);
     }
   }
 
