@@ -46,6 +46,12 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
   if (!region) {
     throw new InputError(`step ${step} needs the target region`, [{ where: '--region', message: 'give --region, or set TARGET_REGION' }]);
   }
+  if (entry && entry.region !== region) {
+    // The region is baked into the stage template (ARNs, endpoints): it cannot be moved elsewhere.
+    throw new InputError(`the ${stage} package was made for ${entry.region}, not ${region}`, [
+      { where: '--region', message: `deploy ${stage} to ${entry.region}, or package it with --stage ${stage}@${region}` },
+    ]);
+  }
   await verifyPackage(packageDir, manifest);
   announce(deps.output, step, manifest.bundle ? `package verified: ${manifest.bundle.file} sha256 ${manifest.bundle.sha256}` : `package verified: ${Object.keys(manifest.files).length} files`);
   const target = targetOf(deps.env);

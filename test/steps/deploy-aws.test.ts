@@ -167,6 +167,14 @@ describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
     await expect(readFile(report)).rejects.toThrow();
   });
 
+  it('GIVEN a region other than the one the stage was packaged for WHEN deploying THEN bad input, nothing run', async () => {
+    const aws = fakeAws();
+    const error = await runStep({ ...request, region: 'eu-west-1', packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toContain('the dev package was made for us-east-1, not eu-west-1');
+    expect(aws.assumed).toEqual([]);
+  });
+
   it('GIVEN a role that cannot be assumed WHEN deploying THEN it fails before osls runs', async () => {
     const aws = fakeAws();
     aws.assumeRole = async () => {
