@@ -57,6 +57,9 @@ export interface ShellSessionOptions {
   readonly onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
 }
 
+/** How often a running command's shell is checked for having ended. */
+const LIVENESS_INTERVAL_MS = 250;
+
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13, SIGABRT: 6, SIGSEGV: 11 };
 
 /** A running shell that executes commands one at a time. */
@@ -127,7 +130,12 @@ export class ShellSession {
       throw new Error('ShellSession.run: a command is already running');
     }
     return new Promise<CommandOutcome>((resolve) => {
-      this.waiting = { stderr: false, resolve, ...(options.capture ? { captured: [] } : {}) };
+      const watch = setInterval(() => this.checkShellAlive(), LIVENESS_INTERVAL_MS);
+      const settle = (outcome: CommandOutcome) => {
+        clearInterval(watch);
+        resolve(outcome);
+      };
+      this.waiting = { stderr: false, resolve: settle, ...(options.capture ? { captured: [] } : {}) };
       this.write(
         `command eval ${singleQuote(command)} </dev/null 8>&- 9>&-\n` +
           `{ __sp_rc=$?; printf '\\036%s:%s:%s\\037' '${this.nonce}' "$__sp_rc" "$PWD" >&9; printf '\\036%s\\037' '${this.nonce}' >&8; } 2>/dev/null\n`,
@@ -156,6 +164,26 @@ export class ShellSession {
   kill(): void {
     this.handle.kill('SIGTERM');
     setTimeout(() => this.handle.kill('SIGKILL'), 2000).unref();
+  }
+
+  /**
+   * A command that ends the shell (`exit`) while a process it started in the background still
+   * holds the output pipes would leave the session waiting for those pipes to close. The shell's
+   * own end is seen here (its pid is gone once Node has reaped it); ending its process group
+   * then closes the pipes, and `exited` brings the shell's exit status.
+   */
+  private checkShellAlive(): void {
+    const pid = this.handle.pid;
+    if (pid === undefined || this.ended) {
+      return;
+    }
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
+        this.handle.kill('SIGTERM');
+      }
+    }
   }
 
   private write(text: string): void {

@@ -64,3 +64,21 @@ describe('ShellSession', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
+
+describe('ShellSession: a command that ends the shell', () => {
+  it('ends with the shell status even when a background process still holds the output', async () => {
+    // GIVEN a command that leaves a process in the background, then exits the shell
+    const { shellSession } = session(tempFolder());
+    const started = Date.now();
+    try {
+      // WHEN it runs
+      const outcome = await shellSession.run('sleep 30 & exit 3');
+      // THEN it ended promptly, with the shell's status, and the session knows the shell is gone
+      expect(outcome).toMatchObject({ exitCode: 3, shellEnded: true });
+      expect(shellSession.alive).toBe(false);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await shellSession.close();
+    }
+  });
+});
