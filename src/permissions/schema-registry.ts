@@ -13,7 +13,7 @@ import { InputError } from '../model/errors.js';
 import { IamCatalog } from './iam-catalog.js';
 import { isRecord as isObject } from './template.js';
 
-/** The handler operations whose permissions a deploy needs (read and list are called by CloudFormation on its own behalf only for drift and imports). */
+/** The handlers of a resource schema. Deploys call create, update and delete; read and list serve drift detection, imports and listing. */
 export type HandlerOperation = 'create' | 'read' | 'update' | 'delete' | 'list';
 
 /** What the registry says about one resource type. */
