@@ -117,6 +117,21 @@ describe('service-pipelines buildspec run', () => {
   });
 });
 
+describe('service-pipelines buildspec run --secrets-file', () => {
+  it('gives the build the secrets of the file and masks them in the log', async () => {
+    // GIVEN a buildspec reading a parameter, and a secrets file holding it
+    const cwd = tempFolder();
+    writeFileSync(join(cwd, 'buildspec.yml'), 'version: 0.2\nenv:\n  parameter-store:\n    TOKEN: /app/token\nphases:\n  build:\n    commands:\n      - echo "token=$TOKEN"\n');
+    writeFileSync(join(cwd, 'secrets.json'), JSON.stringify({ 'parameter-store': { '/app/token': 's3cr3t-value' } }));
+    // WHEN it runs with the file
+    const { code, stdout } = await cli(cwd, 'buildspec', 'run', 'buildspec.yml', '--secrets-file', 'secrets.json');
+    // THEN the command had the value and the log shows it masked
+    expect(code).toBe(0);
+    expect(stdout).toContain('token=***');
+    expect(stdout).not.toContain('s3cr3t-value');
+  });
+});
+
 describe('service-pipelines buildspec check', () => {
   it('says a valid buildspec is valid and lists the problems of an invalid one', async () => {
     // GIVEN a valid and an invalid buildspec
