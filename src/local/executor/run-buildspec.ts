@@ -126,6 +126,9 @@ class BuildRun {
     let uploadArtifacts = true;
     for (const name of BUILDSPEC_PHASES) {
       if (ended || this.stopped) {
+        if (this.stopped) {
+          this.failure ??= { phase: 'STOPPED', message: `the build was stopped before phase ${PHASE_LABEL[name]}` };
+        }
         results.push({ name, status: 'SKIPPED', durationMs: 0 });
         continue;
       }

@@ -277,3 +277,18 @@ phases:
     ]);
   });
 });
+
+describe('runBuildspec: a signal aborted before the start', () => {
+  it('runs nothing and fails the build as stopped', async () => {
+    // GIVEN a signal that is already aborted
+    const controller = new AbortController();
+    controller.abort();
+    // WHEN a build runs with it
+    const { result, output } = await run('version: 0.2\nphases:\n  build:\n    commands: [echo ran]\n', { signal: controller.signal });
+    // THEN nothing ran and the build failed as stopped
+    expect(output).toEqual([]);
+    expect(result.status).toBe('FAILED');
+    expect(result.failure).toMatchObject({ phase: 'STOPPED', message: 'the build was stopped before phase INSTALL' });
+    expect(result.phases.every((phase) => phase.status === 'SKIPPED')).toBe(true);
+  });
+});
