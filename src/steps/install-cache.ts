@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError } from '../model/errors.js';
 import type { Clock } from '../runtime/clock.js';
@@ -148,6 +148,12 @@ export class InstallCache {
       }
       const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
       if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+        // The holder died mid-install: its lock and its half-made scratch folder go.
+        const root = path.dirname(file);
+        const prefix = `.tmp-${path.basename(file, '.lock')}-${holder}-`;
+        for (const name of await readdir(root)) {
+          if (name.startsWith(prefix)) await rm(path.join(root, name), { recursive: true, force: true });
+        }
         await unlink(file).catch(() => undefined);
         continue;
       }

@@ -84,15 +84,17 @@ describe('InstallCache', () => {
     expect(await InstallCache.keyOf(unlocked)).toBeUndefined();
   });
 
-  it('GIVEN a lock left by a process that is gone WHEN installing THEN the lock is taken over', async () => {
+  it('GIVEN a lock and scratch folder left by a process that is gone WHEN installing THEN both are cleared and the install proceeds', async () => {
     const dir = path.join(root.dir, 'svc');
     await writeService(dir);
     const key = (await InstallCache.keyOf(dir))!;
     await mkdir(path.join(home, 'cache'), { recursive: true });
     // A pid far above pid_max is never alive.
     await writeFile(path.join(home, 'cache', `${key}.lock`), '99999999');
+    await mkdir(path.join(home, 'cache', `.tmp-${key}-99999999-dead`, 'node_modules'), { recursive: true });
     const outcome = await cache(countingProcesses(), 2_000).install(dir, key);
     expect(outcome.hit).toBe(false);
+    expect(await readdir(path.join(home, 'cache'))).toEqual([key]);
     expect(await readlink(path.join(dir, 'node_modules'))).toBe(outcome.modulesDir);
   });
 
