@@ -1,5 +1,5 @@
 /**
- * The dashboard's JSON API (documented in src/serve/README.md): plain request in, `HttpReply` out.
+ * The dashboard's JSON API (documented in docs/serve.md): plain request in, `HttpReply` out.
  * The Server-Sent Events stream (`GET /api/executions/:id/events`) is the server's, since it
  * writes for as long as the execution runs.
  */

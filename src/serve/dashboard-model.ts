@@ -1,6 +1,6 @@
 /**
  * What the dashboard and its JSON API show: plain, serializable shapes (the API's contract,
- * documented in src/serve/README.md), and the interface of what reads them from the run history.
+ * documented in docs/serve.md), and the interface of what reads them from the run history.
  */
 
 /** An action of an execution. */
