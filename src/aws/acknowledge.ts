@@ -41,11 +41,6 @@ function acknowledgeEntityWildcards(cfn: iam.CfnRole | iam.CfnPolicy | iam.CfnMa
   cfn.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, Object.fromEntries(findings.map((f) => [`AwsSolutions-IAM5[${f}]`, reason])));
 }
 
-/** Acknowledge one rule on a construct and everything below it. */
-export function acknowledge(scope: IConstruct, id: string, reason: string): void {
-  Validations.of(scope).acknowledge({ id, reason });
-}
-
 /** The wildcard findings of policy documents, named the way cdk-nag names them (`Action::s3:*`, `Resource::arn...*`). */
 function wildcardFindings(documents: readonly unknown[]): Set<string> {
   const findings = new Set<string>();
