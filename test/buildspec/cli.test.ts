@@ -1,4 +1,5 @@
 import { describe, expect, it, afterEach } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,24 @@ describe('service-pipelines buildspec run', () => {
     expect(noSrc.stderr).toContain('--src absent: no such folder');
     expect(noSecret.stderr).toContain('secret.yml: env.parameter-store.T: parameter "/x/token" has no local value');
     expect(existsSync(join(cwd, 'ran'))).toBe(false);
+  });
+});
+
+describe('service-pipelines buildspec run in a git repository', () => {
+  it('sets CODEBUILD_RESOLVED_SOURCE_VERSION to the commit', async () => {
+    // GIVEN a source folder that is a git repository with one commit
+    const cwd = tempFolder();
+    writeFileSync(join(cwd, 'buildspec.yml'), 'version: 0.2\nphases:\n  build:\n    commands:\n      - echo "version=$CODEBUILD_RESOLVED_SOURCE_VERSION"\n');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'first');
+    const head = git('rev-parse', 'HEAD');
+    // WHEN the buildspec runs
+    const { code, stdout } = await cli(cwd, 'buildspec', 'run', 'buildspec.yml');
+    // THEN the build saw the commit
+    expect(code).toBe(0);
+    expect(stdout).toContain(`version=${head}`);
   });
 });
 

@@ -105,10 +105,14 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
       : LocalSecretResolver.fromEnvironment(ctx.env);
 
   const artifactsOut = options.artifactsOut === undefined ? undefined : resolve(ctx.cwd, options.artifactsOut);
-  const sourceVersion = runCaptured(nodeProcesses, 'git', ['rev-parse', 'HEAD'], { cwd: src }).then(
-    (run) => (run.code === 0 ? run.stdout.trim() : undefined),
-    () => undefined,
-  );
+  // CODEBUILD_RESOLVED_SOURCE_VERSION: the commit, when the source is in a git repository (git
+  // is only started when there is one, as starting it costs more than the rest of a small build).
+  const sourceVersion = (await insideGitRepository(src))
+    ? runCaptured(nodeProcesses, 'git', ['rev-parse', 'HEAD'], { cwd: src }).then(
+        (run) => (run.code === 0 ? run.stdout.trim() : undefined),
+        () => undefined,
+      )
+    : Promise.resolve(undefined);
   const folder = options.inPlace
     ? { root: await mkdtemp(join(tmpdir(), 'service-pipelines-build-')), srcDir: src }
     : await (await import('../../local/executor/source-copy.js')).copySource(src, { exclude: artifactsOut ? [artifactsOut] : [] });
@@ -185,6 +189,19 @@ async function readBuildspec(path: string, file: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot read the buildspec ${file}`, [{ where: file, message: code === 'ENOENT' ? 'no such file' : (error as Error).message }]);
+  }
+}
+
+/** Whether `folder` or a folder above it holds `.git`. */
+async function insideGitRepository(folder: string): Promise<boolean> {
+  const [{ access }, { dirname, join }] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  for (let current = folder; ; current = dirname(current)) {
+    if (await access(join(current, '.git')).then(() => true, () => false)) {
+      return true;
+    }
+    if (dirname(current) === current) {
+      return false;
+    }
   }
 }
 
