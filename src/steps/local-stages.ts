@@ -14,6 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, cp, mkdir, open, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
@@ -421,9 +422,15 @@ async function killGroup(pid: number, clock: Clock): Promise<void> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A server that exited but was not reaped yet (where pid 1 is slow to reap) is a zombie: gone.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 

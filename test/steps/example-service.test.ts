@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listStages, serveRelease, stopStagesStartedBy, writeLastGood } from '../../src/steps/local-stages.js';
-import { cleanEnv, copyExample, makeHome, runCli, tempDir, type CliRun } from './support.js';
+import { cleanEnv, copyExample, isRunning, makeHome, runCli, tempDir, type CliRun } from './support.js';
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 const readJson = async <T>(file: string) => JSON.parse(await readFile(file, 'utf8')) as T;
@@ -142,7 +142,7 @@ describe('the steps on the example service', () => {
       try {
         await expect(serveRelease(home, 'ac-rest-api', 'dev', { httpPort: port })).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
         // The refused serve left the running server alone.
-        expect(() => process.kill(before.pid, 0)).not.toThrow();
+        expect(isRunning(before.pid)).toBe(true);
       } finally {
         await new Promise((resolve) => taken.close(resolve));
       }
@@ -163,15 +163,24 @@ describe('the steps on the example service', () => {
       const server = await readJson<{ pid: number; url: string; release: number }>(path.join(stage, 'server.json'));
       expect(server.release).toBe(1);
       expect(await readJson<{ release: number }>(path.join(stage, 'current.json'))).toMatchObject({ release: 1, executionId: 'exec-2' });
-      expect(() => process.kill(newer.pid, 0)).toThrow();
+      expect(isRunning(newer.pid)).toBe(false);
       const outputs = await readJson<Record<string, string>>(path.join(service, '.pipeline', 'Outputs_dev', 'stack-outputs.json'));
       expect(outputs.ServiceEndpoint).toBe(server.url);
       expect((await fetch(`${server.url}/hello`)).status).toBe(200);
 
+      // `service-pipelines up` serves the current release again: current.json stays as it is.
+      const currentBefore = await readFile(path.join(stage, 'current.json'), 'utf8');
+      const again = await serveRelease(home, 'ac-rest-api', 'dev', { executionId: 'exec-2' });
+      expect(again.release).toBe(1);
+      expect(again.pid).not.toBe(server.pid);
+      expect(isRunning(server.pid)).toBe(false);
+      expect(await readFile(path.join(stage, 'current.json'), 'utf8')).toBe(currentBefore);
+      expect((await fetch(`${again.url}/hello`)).status).toBe(200);
+
       const stages = await listStages(home);
       expect(stages).toEqual([expect.objectContaining({ service: 'ac-rest-api', environment: 'dev', releases: [1, 2], running: true })]);
       expect(await stopStagesStartedBy(home, 'exec-2')).toEqual(['ac-rest-api/dev']);
-      expect(() => process.kill(server.pid, 0)).toThrow();
+      expect(isRunning(again.pid)).toBe(false);
     });
 
     it('GIVEN a stage without a last good release WHEN `step rollback` runs THEN it fails saying there is none', async () => {

@@ -3,6 +3,7 @@
  * cache is shared by every test file (so the example is installed once, not once per file),
  * and the CLI run in-process with its output captured.
  */
+import { readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,4 +72,19 @@ export async function runCli(args: readonly string[], options: { cwd: string; en
   // Let piped child output that is still in flight arrive.
   await new Promise((resolve) => setImmediate(resolve));
   return { code, stdout: out.join(''), stderr: err.join('') };
+}
+
+/** Whether a process runs (a zombie, exited but not reaped yet, does not). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true;
+  }
 }
