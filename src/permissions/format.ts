@@ -34,7 +34,7 @@ export function formatPolicySummary(policy: InferredPolicy, heading: PolicyHeadi
     for (const warning of policy.warnings) lines.push(`  - ${warning}`);
   }
   if (policy.invalidActions.length) {
-    lines.push('', `Dropped: ${policy.invalidActions.length} strings the schemas list that are not IAM actions:`);
+    lines.push('', `Dropped: ${policy.invalidActions.length} string${policy.invalidActions.length === 1 ? '' : 's'} the schemas list that ${policy.invalidActions.length === 1 ? 'is' : 'are'} not IAM actions:`);
     for (const invalid of policy.invalidActions) lines.push(`  - ${invalid.action} (${invalid.resourceTypes.join(', ')}): ${invalid.reason}`);
   }
   return `${lines.join('\n')}\n`;
