@@ -61,6 +61,12 @@ export class ProgressView {
   private stages: StageState[] = [];
   private drawnLines = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** While a person is asked on the terminal, the view must not redraw over the question. */
+  private paused = false;
+  private closed = false;
+  /** Stages before this one are final and already on screen above the live block. */
+  private firstLive = 0;
+  private sawOutput = new Set<ActionState>();
   private readonly now: () => number;
 
   constructor(
@@ -114,8 +120,12 @@ export class ProgressView {
       }
       case 'action-log': {
         const action = this.action(event.stage, event.action);
-        if (event.line.text.trim() !== '') {
-          action.lastLine = event.line.text;
+        // The commands' own output is what a person wants to see; the executor's phase lines only until there is some.
+        if (event.line.text.trim() !== '' && (event.line.kind === 'output' || !this.sawOutput.has(action))) {
+          action.lastLine = event.line.text.replace(/^\[Container\] \S+ \S+ /, '');
+          if (event.line.kind === 'output') {
+            this.sawOutput.add(action);
+          }
         }
         // The commands' own lines tell why an action failed; the executor's phase lines mostly do not.
         if (event.line.kind === 'output' || /fail|error/i.test(event.line.text)) {
@@ -148,9 +158,19 @@ export class ProgressView {
       }
       case 'approval-waiting':
         this.action(event.stage, event.action).status = 'AWAITING_APPROVAL';
-        this.print(`${event.stage}: awaiting approval: ${event.comment}\n  decide with: service-pipelines approve ${event.executionId}  (or reject ${event.executionId})`);
+        {
+          // The stages up to this one stay on screen as they are; the question (if any) and this
+          // note go below them, and later redraws only draw the stages after it.
+          const index = this.stages.findIndex((s) => s.name === event.stage);
+          this.redraw(index + 1);
+          this.firstLive = index + 1;
+          this.drawnLines = 0;
+          this.paused = true;
+        }
+        this.out.write(`${event.stage}: awaiting approval: ${event.comment}\n  decide with: service-pipelines approve ${event.executionId}  (or reject ${event.executionId})\n`);
         break;
       case 'approval-decided':
+        this.paused = false;
         this.print(`${event.stage}: ${event.status.toLowerCase()} by ${event.by}`);
         break;
       case 'rollback-started':
@@ -174,9 +194,9 @@ export class ProgressView {
             }
           }
         }
-        this.print(`execution ${event.executionId}: ${event.status} in ${formatDuration(event.durationMs)}${event.reason ? ` (${event.reason})` : ''}`);
         this.close();
-        break;
+        this.out.write(`execution ${event.executionId}: ${event.status} in ${formatDuration(event.durationMs)}${event.reason ? ` (${event.reason})` : ''}\n`);
+        return;
       default:
         throw new Error(`the progress view does not know the event ${(event as { type: string }).type}`);
     }
@@ -185,6 +205,9 @@ export class ProgressView {
 
   /** Stop redrawing (the last frame stays on screen). */
   close(): void {
+    if (this.closed) {
+      return;
+    }
     if (this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -193,6 +216,7 @@ export class ProgressView {
       this.redraw();
       this.drawnLines = 0;
     }
+    this.closed = true;
   }
 
   private stage(name: string): StageState {
@@ -234,15 +258,15 @@ export class ProgressView {
     }
   }
 
-  private redraw(): void {
-    if (!this.options.live || this.stages.length === 0) {
+  private redraw(end = this.stages.length): void {
+    if (!this.options.live || this.paused || this.closed || this.stages.length === 0) {
       return;
     }
     const width = Math.max(40, (this.options.columns ?? 100) - 1);
     const cut = (text: string) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
     const now = this.now();
     const lines: string[] = [];
-    for (const stage of this.stages) {
+    for (const stage of this.stages.slice(this.firstLive, end)) {
       const took = stage.durationMs ?? (stage.startedAt !== undefined && stage.status === 'IN_PROGRESS' ? now - stage.startedAt : undefined);
       lines.push(cut(`${SYMBOLS[stage.status] ?? ' '} ${stage.name}${stage.environment ? ` [${stage.environment}]` : ''}  ${took !== undefined ? formatDuration(took) : ''}`.trimEnd()));
       if (stage.status === 'PENDING' || stage.status === 'SKIPPED') {

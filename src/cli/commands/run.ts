@@ -81,23 +81,27 @@ export function registerRun(program: Command, ctx: CliContext): void {
 function promptApproval(ctx: CliContext, request: ApprovalRequest, signal: AbortSignal): Promise<ApprovalDecision> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: true });
+    // Settle first, close after: closing emits 'close', which must not turn an answer into a failure.
+    const settle = (outcome: { decision: ApprovalDecision } | { error: Error }) => {
+      if ('decision' in outcome) {
+        resolve(outcome.decision);
+      } else {
+        reject(outcome.error);
+      }
+      rl.close();
+    };
     const ask = () =>
       rl.question(`${request.comment}\n  approve (y), reject (n), or wait for \`service-pipelines approve|reject ${request.executionId}\`: `, { signal }, (answer) => {
         const word = answer.trim().toLowerCase();
         if (word === 'y' || word === 'yes') {
-          rl.close();
-          resolve({ status: 'APPROVED' });
+          settle({ decision: { status: 'APPROVED' } });
         } else if (word === 'n' || word === 'no') {
-          rl.close();
-          resolve({ status: 'REJECTED', summary: 'rejected on the terminal' });
+          settle({ decision: { status: 'REJECTED', summary: 'rejected on the terminal' } });
         } else {
           ask();
         }
       });
-    signal.addEventListener('abort', () => {
-      rl.close();
-      reject(new Error('decided elsewhere'));
-    }, { once: true });
+    signal.addEventListener('abort', () => settle({ error: new Error('decided elsewhere') }), { once: true });
     rl.once('close', () => reject(new Error('the terminal closed')));
     ask();
   });
