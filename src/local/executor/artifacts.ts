@@ -3,7 +3,7 @@
  * in a folder as CodeBuild lays them out in its zip. Files are hard-linked, not copied (a copy only
  * across file systems), so collecting a large tree costs a link per file.
  */
-import { constants as fsConstants, linkSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync, symlinkSync } from 'node:fs';
+import { constants as fsConstants, linkSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync, symlinkSync } from 'node:fs';
 import { copyFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
@@ -124,11 +124,12 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   // real I/O and go through the thread pool.
   const toCopy: Array<[string, string]> = [];
   const entries = [...plan.entries()];
+  const symlinks = new SymlinkIndex();
   for (let index = 0; index < entries.length; index += SLICE) {
     for (const [target, source] of entries.slice(index, index + SLICE)) {
       const destinationFile = join(destination, target);
       let from = source;
-      if (lstatSync(source).isSymbolicLink()) {
+      if (symlinks.isSymlink(source)) {
         if (keepSymlinks) {
           symlinkSync(readlinkSync(source), destinationFile);
           continue;
@@ -150,6 +151,28 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   });
   const copied = toCopy.length;
   return { directory: destination, files: plan.size, copied };
+}
+
+/**
+ * Which files are symbolic links, read one folder at a time (a folder's entries carry their
+ * type), instead of one lstat per file.
+ */
+class SymlinkIndex {
+  private readonly byFolder = new Map<string, Set<string>>();
+
+  isSymlink(path: string): boolean {
+    const folder = dirname(path);
+    let links = this.byFolder.get(folder);
+    if (links === undefined) {
+      links = new Set(
+        readdirSync(folder, { withFileTypes: true })
+          .filter((entry) => entry.isSymbolicLink())
+          .map((entry) => entry.name),
+      );
+      this.byFolder.set(folder, links);
+    }
+    return links.has(basename(path));
+  }
 }
 
 /** Hard-link `source` at `destination`; false when the file system cannot (another device...). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ArtifactError, collectArtifact } from '../../../src/local/executor/index.js';
 import { run, tempFolder } from './helpers.js';
@@ -140,5 +140,20 @@ artifacts:
     // THEN the artifact holds the build's file only
     expect(result.status).toBe('SUCCEEDED');
     expect(await listing(result.artifacts.primary!)).toEqual(['built.txt']);
+  });
+});
+
+describe('collectArtifact: symbolic links', () => {
+  it('takes the file a link points to, or the link itself with enable-symlinks', async () => {
+    // GIVEN a file and a relative symbolic link to it
+    const src = tree(tempFolder(), { 'lib/real.txt': 'real' });
+    symlinkSync('real.txt', join(src, 'lib/link.txt'));
+    // WHEN collected with and without enable-symlinks
+    const followed = await collectArtifact({ srcDir: src, artifact: { files: ['lib/*'] }, destination: join(tempFolder(), 'followed') });
+    const kept = await collectArtifact({ srcDir: src, artifact: { files: ['lib/*'], 'enable-symlinks': 'yes' }, destination: join(tempFolder(), 'kept') });
+    // THEN the first holds a regular file with the content, the second the link
+    expect(lstatSync(join(followed.directory, 'lib/link.txt')).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(followed.directory, 'lib/link.txt'), 'utf8')).toBe('real');
+    expect(readlinkSync(join(kept.directory, 'lib/link.txt'))).toBe('real.txt');
   });
 });
