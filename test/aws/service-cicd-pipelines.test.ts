@@ -135,8 +135,8 @@ describe('ServiceCicdPipelines', () => {
     expect(() => built.app.synth()).not.toThrow();
   });
 
-  it('GIVEN sixty services WHEN synthesized THEN the pipelines are split over stacks that each stay within 400 resources and 1 MB', () => {
-    const services = Array.from({ length: 60 }, (_, i) => service(`service-${String(i).padStart(2, '0')}`));
+  it('GIVEN three hundred services WHEN synthesized THEN the pipelines and deployer roles are split over stacks that each stay within 400 resources and 1 MB', () => {
+    const services = Array.from({ length: 300 }, (_, i) => service(`service-${String(i).padStart(3, '0')}`));
     const built = app(services);
     const assembly = built.app.synth();
     const pipelineStacks = assembly.stacks.filter((s) => s.stackName.includes('-pipelines-'));
@@ -145,11 +145,15 @@ describe('ServiceCicdPipelines', () => {
     for (const stack of assembly.stacks) {
       const template = stack.template as { Resources: Record<string, { Type: string }> };
       expect(Object.keys(template.Resources).length).toBeLessThanOrEqual(400);
+      // As written to disk (and uploaded): CDK indents templates with one space.
       expect(JSON.stringify(stack.template, undefined, 1).length).toBeLessThan(1_000_000);
       pipelines += Object.values(template.Resources).filter((r) => r.Type === 'AWS::CodePipeline::Pipeline').length;
     }
-    expect(pipelines).toBe(60);
+    expect(pipelines).toBe(300);
+    // Three deployer roles per service, in stacks of their target accounts.
+    expect(built.cicd.deployerRoles).toHaveLength(900);
+    expect(assembly.stacks.filter((s) => s.stackName.startsWith('service-pipelines-deployers-444444444444-')).length).toBeGreaterThan(1);
     // In config order: the first stack holds the first services.
     expect(built.cicd.pipelines[0]!.node.scope).toBe(built.cicd.pipelineStacks[0]);
-  });
+  }, 180_000);
 });
