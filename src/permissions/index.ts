@@ -20,9 +20,12 @@ export {
   cachedSchemaBundle,
   defaultSchemaCacheDir,
   hasCachedSchemaBundle,
+  locateSchemas,
   schemaBundleUrl,
+  SCHEMAS_ENV,
   updateSchemaCache,
   type FetchBundle,
+  type LocateSchemasOptions,
   type SchemaCacheUpdate,
   type UpdateSchemaCacheOptions,
 } from './schema-cache.js';

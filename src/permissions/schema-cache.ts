@@ -4,7 +4,7 @@
  */
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
 import { readSchemas } from './schema-registry.js';
 
@@ -93,4 +93,43 @@ export async function updateSchemaCache(options: UpdateSchemaCacheOptions): Prom
     if (error instanceof InputError) throw new InputError(`${url} is not a CloudFormation schema bundle`, error.problems.length ? error.problems.slice(0, 5) : [{ where: url, message: error.message }]);
     throw error;
   }
+}
+
+/** The variable that names the schemas when none are given (a folder or a CloudformationSchema.zip). */
+export const SCHEMAS_ENV = 'SERVICE_PIPELINES_SCHEMAS';
+
+/** Options of `locateSchemas`. */
+export interface LocateSchemasOptions {
+  /**
+   * The schemas given explicitly (`--schemas`).
+   *
+   * @default - none: `$SERVICE_PIPELINES_SCHEMAS`, else the cached bundle of `region`
+   */
+  readonly schemas?: string;
+  /** The folder a relative `schemas` is relative to. */
+  readonly cwd: string;
+  /** The environment (`SERVICE_PIPELINES_SCHEMAS`, `XDG_CACHE_HOME`, `HOME`). */
+  readonly env: NodeJS.ProcessEnv;
+  /** The region whose cached bundle to use. */
+  readonly region: string;
+}
+
+/**
+ * Where to read the schemas from: given, else `$SERVICE_PIPELINES_SCHEMAS`, else the bundle
+ * `permissions update` cached for the region.
+ *
+ * @throws InputError telling how to get schemas when there are none.
+ */
+export async function locateSchemas(options: LocateSchemasOptions): Promise<string> {
+  if (options.schemas) return resolve(options.cwd, options.schemas);
+  const fromEnv = options.env[SCHEMAS_ENV];
+  if (fromEnv) return resolve(options.cwd, fromEnv);
+  const cacheDir = defaultSchemaCacheDir(options.env, options.env['HOME'] || homedir());
+  if (await hasCachedSchemaBundle(cacheDir, options.region)) return cachedSchemaBundle(cacheDir, options.region);
+  throw new InputError('no CloudFormation resource schemas', [
+    {
+      where: '--schemas',
+      message: `give a folder of schemas or a CloudformationSchema.zip, set ${SCHEMAS_ENV}, or run "service-pipelines permissions update --region ${options.region}" once`,
+    },
+  ]);
 }

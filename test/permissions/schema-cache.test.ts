@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailureError, InputError } from '../../src/model/errors.js';
 import { loadSchemaRegistry } from '../../src/permissions/index.js';
-import { cachedSchemaBundle, defaultSchemaCacheDir, hasCachedSchemaBundle, schemaBundleUrl, updateSchemaCache } from '../../src/permissions/schema-cache.js';
+import { cachedSchemaBundle, defaultSchemaCacheDir, hasCachedSchemaBundle, locateSchemas, schemaBundleUrl, updateSchemaCache } from '../../src/permissions/schema-cache.js';
 import { hasSharedSchemas, NEEDS_SCHEMAS, SHARED_SCHEMAS, schemaFileOf, tempDir, writeZip } from './helpers.js';
 
 describe('schema bundle locations', () => {
@@ -17,6 +17,20 @@ describe('schema bundle locations', () => {
   it('GIVEN XDG_CACHE_HOME or only a home folder WHEN the cache folder is asked THEN it follows the XDG convention', () => {
     expect(defaultSchemaCacheDir({ XDG_CACHE_HOME: '/c' }, '/home/u')).toBe(path.join('/c', 'service-pipelines', 'cloudformation-schemas'));
     expect(defaultSchemaCacheDir({}, '/home/u')).toBe(path.join('/home/u', '.cache', 'service-pipelines', 'cloudformation-schemas'));
+  });
+});
+
+describe('locateSchemas', () => {
+  it('GIVEN --schemas, $SERVICE_PIPELINES_SCHEMAS and a cached bundle WHEN located THEN they win in that order, and without any an InputError says how to get one', async () => {
+    const cache = tempDir();
+    const env = { XDG_CACHE_HOME: cache };
+    const bundle = cachedSchemaBundle(defaultSchemaCacheDir(env), 'eu-west-1');
+    await expect(locateSchemas({ cwd: '/work', env, region: 'eu-west-1' })).rejects.toThrow(/run "service-pipelines permissions update --region eu-west-1" once/);
+    mkdirSync(path.dirname(bundle), { recursive: true });
+    writeFileSync(bundle, '');
+    expect(await locateSchemas({ cwd: '/work', env, region: 'eu-west-1' })).toBe(bundle);
+    expect(await locateSchemas({ cwd: '/work', env: { ...env, SERVICE_PIPELINES_SCHEMAS: 'from-env' }, region: 'eu-west-1' })).toBe(path.resolve('/work', 'from-env'));
+    expect(await locateSchemas({ schemas: 'given.zip', cwd: '/work', env: { ...env, SERVICE_PIPELINES_SCHEMAS: 'from-env' }, region: 'eu-west-1' })).toBe(path.resolve('/work', 'given.zip'));
   });
 });
 

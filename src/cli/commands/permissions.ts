@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../model/errors.js';
 import type { CliContext } from '../context.js';
-import type * as SchemaCache from '../../permissions/schema-cache.js';
 
 interface PermissionsOptions {
   schemas?: string;
@@ -19,15 +18,12 @@ interface UpdateOptions {
   url?: string;
 }
 
-/** Where `permissions` looks for schemas when `--schemas` is not given. */
-const SCHEMAS_ENV = 'SERVICE_PIPELINES_SCHEMAS';
-
 export function registerPermissions(program: Command, ctx: CliContext): void {
   const permissions = program
     .command('permissions')
     .description('the least-privilege deploy policy for a CloudFormation template, inferred from the CloudFormation registry schemas')
     .argument('<template>', 'a template (.json), or a package folder (osls package output, or a cdk.out with one stack)')
-    .option('--schemas <dir|zip>', `the resource schemas: a folder of them or a CloudformationSchema.zip (default: $${SCHEMAS_ENV}, else the bundle "permissions update" cached for the region)`)
+    .option('--schemas <dir|zip>', `the resource schemas: a folder of them or a CloudformationSchema.zip (default: $SERVICE_PIPELINES_SCHEMAS, else the bundle "permissions update" cached for the region)`)
     .option('--json', 'print one JSON document: the policy documents, explanations, warnings, and the diff with --against')
     .option('--against <old>', 'also tell which permissions this template needs that the old one (template or package folder) did not')
     .option('--stack-name <name>', 'the stack name (default: from serverless-state.json, else the template file name)')
@@ -37,14 +33,12 @@ export function registerPermissions(program: Command, ctx: CliContext): void {
     .option('--max-policy-size <chars>', 'split the policy into documents of at most this many characters (default: 6144, a managed policy)')
     .addHelpText('after', '\nSubcommand:\n  permissions update [--region R]   download AWS\'s schema bundle for a region into the user cache')
     .action(async (templatePath: string, options: PermissionsOptions) => {
-      const [{ resolve }, permissionsModule, cache, { regionSchema, accountIdSchema }] = await Promise.all([
+      const [{ resolve }, permissionsModule, { regionSchema, accountIdSchema }] = await Promise.all([
         import('node:path'),
         import('../../permissions/index.js'),
-        import('../../permissions/schema-cache.js'),
         import('../../model/config.js'),
       ]);
-      const { readTemplateInput } = await import('../../permissions/template-input.js');
-      const { formatPolicySummary, formatPolicyDiff } = await import('../../permissions/format.js');
+      const { readTemplateInput, formatPolicySummary, formatPolicyDiff } = permissionsModule;
 
       const input = await readTemplateInput(resolve(ctx.cwd, templatePath));
       const region = options.region ?? input.region ?? 'us-east-1';
@@ -55,7 +49,7 @@ export function registerPermissions(program: Command, ctx: CliContext): void {
       ];
       if (problems.length) throw new InputError('bad arguments to "permissions"', problems);
 
-      const schemas = options.schemas ? resolve(ctx.cwd, options.schemas) : (ctx.env[SCHEMAS_ENV] ?? (await cachedBundle(cache, ctx, region)));
+      const schemas = await permissionsModule.locateSchemas({ ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd, env: ctx.env, region });
       const registry = await permissionsModule.loadSchemaRegistry(schemas);
       const inferOptions = {
         registry,
@@ -90,7 +84,7 @@ export function registerPermissions(program: Command, ctx: CliContext): void {
       // The parent command has a --region too, and the program parses options wherever they stand.
       const options = command.optsWithGlobals<UpdateOptions>();
       options.region ??= 'us-east-1';
-      const [cache, { regionSchema }] = await Promise.all([import('../../permissions/schema-cache.js'), import('../../model/config.js')]);
+      const [cache, { regionSchema }] = await Promise.all([import('../../permissions/index.js'), import('../../model/config.js')]);
       if (!regionSchema.safeParse(options.region).success) throw new InputError('bad arguments to "permissions update"', [{ where: '--region', message: `"${options.region}" is not an AWS region` }]);
       if (options.url !== undefined && !/^https?:\/\//.test(options.url)) throw new InputError('bad arguments to "permissions update"', [{ where: '--url', message: 'must be an http(s) URL' }]);
       const update = await cache.updateSchemaCache({
@@ -101,15 +95,6 @@ export function registerPermissions(program: Command, ctx: CliContext): void {
       });
       ctx.stdout.write(`Cached ${update.schemas} resource schemas (${(update.bytes / 1_048_576).toFixed(1)} MB) from ${update.url}\n  in ${update.file}\n`);
     });
-}
-
-/** The cached bundle of a region, or an error telling how to get one. */
-async function cachedBundle(cache: typeof SchemaCache, ctx: CliContext, region: string): Promise<string> {
-  const cacheDir = cache.defaultSchemaCacheDir(ctx.env, ctx.env['HOME']);
-  if (await cache.hasCachedSchemaBundle(cacheDir, region)) return cache.cachedSchemaBundle(cacheDir, region);
-  throw new InputError('no CloudFormation resource schemas', [
-    { where: '--schemas', message: `give a folder of schemas or a CloudformationSchema.zip, set ${SCHEMAS_ENV}, or run "service-pipelines permissions update --region ${region}" once` },
-  ]);
 }
 
 /** A stack name from a template file name (`MyStack.template.json` → `MyStack`). */
