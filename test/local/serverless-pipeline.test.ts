@@ -72,7 +72,7 @@ describe.skipIf(!built)('the example service through the local engine (serverles
   let firstProdRelease: number;
 
   it('GIVEN the example service WHEN its pipeline runs with --approve THEN it goes from source to prod and records the releases', async () => {
-    const run = await runCli(['run', 'ac-rest-api', '--config', 'pipelines.config.json', '--approve', '--json']);
+    const run = await runCli(['run', 'ac-rest-api', '--config', 'pipelines.config.json', '--approve', '--keep-stages', '--json']);
 
     expect(run.code, run.stderr).toBe(0);
     const document = JSON.parse(run.stdout) as ExecutionDocument;
@@ -91,9 +91,27 @@ describe.skipIf(!built)('the example service through the local engine (serverles
     const lastGood = JSON.parse(readFileSync(path.join(stages, 'prod', 'last-good.json'), 'utf8')) as { release: number; executionId: string };
     expect(lastGood.executionId).toBe(document.executionId);
     firstProdRelease = lastGood.release;
-    // The stages this run started were stopped at its end.
-    expect(existsSync(path.join(stages, 'prod', 'server.json'))).toBe(false);
+    // --keep-stages: prod still answers after the run.
+    expect((await fetch(`${outputs.ServiceEndpoint}/hello?name=Ada`)).status).toBe(200);
   }, 240_000);
+
+  it('GIVEN a kept stage WHEN up --stop then up THEN it is stopped, then served again from its current release', async () => {
+    const stopped = await runCli(['up', 'ac-rest-api', 'prod', '--stop']);
+    expect(stopped.stdout).toContain('ac-rest-api/prod: stopped');
+    const stages = path.join(work.dir, '.service-pipelines', 'stages', 'ac-rest-api');
+    expect(existsSync(path.join(stages, 'prod', 'server.json'))).toBe(false);
+
+    const up = await runCli(['up', 'ac-rest-api', 'prod', '--json']);
+    try {
+      expect(up.code, up.stderr).toBe(0);
+      const [served] = (JSON.parse(up.stdout) as { stages: Array<{ release: number; url: string }> }).stages;
+      expect(served!.release).toBe(firstProdRelease);
+      const response = await fetch(`${served!.url}/hello?name=Ada`);
+      expect(((await response.json()) as { message: string }).message).toBe('Hello, Ada!');
+    } finally {
+      await runCli(['up', 'ac-rest-api', '--stop']);
+    }
+  }, 120_000);
 
   it('GIVEN a change that breaks prod only WHEN the pipeline runs THEN prod is rolled back to the last good release, verified, and the run fails', async () => {
     const handler = readFileSync(path.join(service, 'src', 'handler.js'), 'utf8');
