@@ -78,6 +78,10 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   log('Assembling file list');
   for (const base of bases) {
     const baseDir = resolve(srcDir, base);
+    if (!isInside(srcDir, baseDir)) {
+      // An artifact holds build output: what is outside the build's folder is not that.
+      throw new ArtifactError(`base-directory ${base} is outside the source folder`);
+    }
     log(`Expanding file paths for base directory ${base}`);
     if (patterns.length === 0) {
       continue;
@@ -89,7 +93,7 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
     // below it here, which is what `files: [dist]` is written for.
     const files = await glob(patterns, { cwd: baseDir, dot: true, onlyFiles: true, ignore: exclude, expandDirectories: true, followSymbolicLinks: true });
     for (const file of files) {
-      if (skip.some((folder) => isInside(folder, join(baseDir, file)))) {
+      if (skip.some((folder) => isInside(folder, join(baseDir, file))) || !isInside(srcDir, join(baseDir, file))) {
         continue;
       }
       const target = discardPaths ? basename(file) : file;

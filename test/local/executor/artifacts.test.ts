@@ -157,3 +157,20 @@ describe('collectArtifact: symbolic links', () => {
     expect(readlinkSync(join(kept.directory, 'lib/link.txt'))).toBe('real.txt');
   });
 });
+
+describe('collectArtifact: paths outside the source folder', () => {
+  it('refuses a base directory outside the source and never takes files from outside it', async () => {
+    // GIVEN a source folder beside a folder with a file in it
+    const parent = tempFolder();
+    const src = tree(join(parent, 'src'), { 'a.txt': 'a' });
+    tree(parent, { 'outside/secret.txt': 'secret' });
+    // WHEN an artifact reaches outside
+    const viaBase = await collectArtifact({ srcDir: src, artifact: { files: ['**/*'], 'base-directory': '../outside' }, destination: join(parent, 'o1') }).catch(
+      (e: unknown) => e,
+    );
+    const viaFiles = await collectArtifact({ srcDir: src, artifact: { files: ['a.txt', '../outside/*'] }, destination: join(parent, 'o2') });
+    // THEN the base directory is refused and the outside file left out
+    expect((viaBase as Error).message).toBe('base-directory ../outside is outside the source folder');
+    expect(await listing(viaFiles.directory)).toEqual(['a.txt']);
+  });
+});
