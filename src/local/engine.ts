@@ -199,6 +199,12 @@ class ExecutionRun {
     this.artifactStore = new ArtifactStore(path.join(this.home, 'artifacts'));
   }
 
+  /** Why the run was stopped, as its caller said (`interrupted`...). */
+  private stopReason(): string {
+    const reason: unknown = this.controller.signal.reason;
+    return `stopped${reason instanceof Error && reason.message ? ` (${reason.message})` : ''}`;
+  }
+
   private emit(event: RunEvent): void {
     this.options.onEvent?.(event);
   }
@@ -281,7 +287,7 @@ class ExecutionRun {
     this.shimDir = await ensureCliShim(this.home);
     for (const stage of this.stagesToRun) {
       if (this.controller.signal.aborted) {
-        return { status: 'STOPPED', reason: 'stopped' };
+        return { status: 'STOPPED', reason: this.stopReason() };
       }
       this.store.updateStage(this.id, stage.name, { status: 'WAITING' });
       let entry;
@@ -301,7 +307,7 @@ class ExecutionRun {
           },
         });
       } catch {
-        return { status: 'STOPPED', reason: 'stopped while waiting for a stage' };
+        return { status: 'STOPPED', reason: `${this.stopReason()} while waiting to enter ${stage.name}` };
       }
       if (!entry.entered) {
         return { status: 'SUPERSEDED', reason: `superseded by execution ${entry.supersededBy} while waiting to enter ${stage.name}` };
@@ -320,7 +326,7 @@ class ExecutionRun {
       this.emit({ type: 'stage-finished', stage: stage.name, status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
       if (!outcome.ok) {
         if (this.controller.signal.aborted) {
-          return { status: 'STOPPED', reason: 'stopped' };
+          return { status: 'STOPPED', reason: this.stopReason() };
         }
         const rollback = this.store.rollbacks(this.id).find((r) => r.stage === stage.name);
         const rolledBack = rollback
@@ -585,7 +591,7 @@ class ExecutionRun {
         const reason = timeout.aborted
           ? `timed out after ${action.timeoutMinutes} minutes`
           : this.controller.signal.aborted
-            ? 'stopped'
+            ? this.stopReason()
             : (result.failure?.message ??
               (failed?.failedCommand ? `command "${failed.failedCommand}" exited with status ${failed.exitCode ?? '?'} in phase ${failed.name}` : `the ${failed?.name ?? 'build'} phase failed`));
         await closeLog();

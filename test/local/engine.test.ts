@@ -203,4 +203,25 @@ describe('runPipeline (plain shell plans)', () => {
     writeFileSync(path.join(source, 'README.md'), 'user edit\n');
     expect(readFileSync(path.join(stored.path, 'README.md'), 'utf8')).toBe('# svc\n');
   });
+
+  it('GIVEN a run in the middle of an action WHEN it is stopped THEN the command is killed and the run ends STOPPED with the reason', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const result = await runPipeline(
+      options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['sleep 30'] }, {
+        signal: controller.signal,
+        onEvent: (event) => {
+          if (event.type === 'action-started' && event.action === 'UnitTests') {
+            setTimeout(() => controller.abort(new Error('interrupted by SIGINT')), 300);
+          }
+        },
+      }),
+    );
+
+    expect(result).toMatchObject({ status: 'STOPPED', reason: 'stopped (interrupted by SIGINT)' });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')).toMatchObject({ status: 'FAILED', statusReason: 'stopped (interrupted by SIGINT)' });
+    expect(document.stages.slice(2).every((s) => s.status === 'SKIPPED')).toBe(true);
+  });
 });

@@ -44,7 +44,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
       const view = options.json ? undefined : new local.ProgressView(ctx.stderr, { live: Boolean(ctx.stderr.isTTY), columns: ctx.stdout.columns ?? 100 });
       const interactive = !options.approve && !options.reject && Boolean(ctx.stdin.isTTY) && Boolean(ctx.stderr.isTTY);
       const controller = new AbortController();
-      const stop = () => controller.abort(new Error('interrupted'));
+      const stop = (signal: NodeJS.Signals) => controller.abort(new Error(`interrupted by ${signal}`));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
