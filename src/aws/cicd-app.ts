@@ -3,7 +3,7 @@ import type { ValidConfig } from '../model/validate.js';
 import type { PlansDocument } from '../model/plan-schema.js';
 import { buildPlans } from '../model/plan.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
-import { DEFAULT_PREFIX } from './names.js';
+import { checkPrefix, DEFAULT_PREFIX } from './names.js';
 import { SelfUpdatePipeline } from './self-update-pipeline.js';
 import { ServiceCicdPipelines } from './service-cicd-pipelines.js';
 
@@ -72,6 +72,7 @@ export interface CicdApp {
 export function createCicdApp(config: ValidConfig, options: CicdAppOptions = {}): CicdApp {
   const plans = options.plans ?? buildPlans(config);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  checkPrefix(prefix);
   const app = new App({
     ...(options.outdir ? { outdir: options.outdir } : {}),
     context: { ...CICD_APP_CONTEXT },

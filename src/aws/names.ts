@@ -3,19 +3,38 @@
  * accounts refer to them by name: a deployer role trusts exactly one role of the CICD account.
  */
 import { createRequire } from 'node:module';
+import { InputError } from '../model/errors.js';
 
 /** The stack-name prefix of every stack the engine synthesizes. */
 export const DEFAULT_PREFIX = 'service-pipelines';
 
 /**
+ * Check a stack-name prefix: it names stacks (`<prefix>-shared`) and the artifact bucket.
+ *
+ * @throws InputError naming `--prefix` when it cannot
+ */
+export function checkPrefix(prefix: string): void {
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(prefix)) {
+    throw new InputError(`the stack prefix "${prefix}" cannot name the stacks and the artifact bucket`, [
+      { where: '--prefix', message: 'must start with a lower-case letter and hold only lower-case letters, digits and dashes, at most 20 characters' },
+    ]);
+  }
+}
+
+/**
  * The shared artifact bucket's name: unique per prefix, account and region.
  *
- * @throws Error when the prefix makes it longer than S3's 63 characters
+ * @throws InputError when the prefix makes it an invalid bucket name (S3: at most 63 lower-case letters, digits and dashes)
  */
 export function artifactBucketName(prefix: string, account: string, region: string): string {
   const name = `${prefix}-artifacts-${account}-${region}`;
-  if (name.length > 63 || !/^[a-z0-9][a-z0-9-]*$/.test(name)) {
-    throw new Error(`the stack prefix "${prefix}" makes the artifact bucket name "${name}" invalid (S3: at most 63 lower-case letters, digits and dashes)`);
+  if (name.length > 63 || !/^[a-z][a-z0-9-]*$/.test(prefix)) {
+    throw new InputError(`the stack prefix "${prefix}" cannot name the artifact bucket`, [
+      {
+        where: '--prefix',
+        message: `must start with a lower-case letter and hold only lower-case letters, digits and dashes, at most ${63 - name.length + prefix.length} characters (the bucket is "${name}")`,
+      },
+    ]);
   }
   return name;
 }

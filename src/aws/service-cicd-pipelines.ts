@@ -7,7 +7,7 @@ import { buildPlans, partitionOf } from '../model/plan.js';
 import { AlertsTopic } from './alerts-topic.js';
 import { CrossAccountDeploymentRole } from './cross-account-deployment-role.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
-import { artifactBucketName, DEFAULT_PREFIX } from './names.js';
+import { artifactBucketName, checkPrefix, DEFAULT_PREFIX } from './names.js';
 import { PipelineArtifactStore } from './pipeline-artifact-store.js';
 import { PipelineFailedAlert } from './pipeline-failed-alert.js';
 import { ServicePipeline } from './service-pipeline.js';
@@ -102,6 +102,7 @@ export class ServiceCicdPipelines extends Construct {
     super(scope, id);
     const { config } = props;
     this.prefix = props.prefix ?? DEFAULT_PREFIX;
+    checkPrefix(this.prefix);
     const plans = props.plans ?? buildPlans(config);
     const cicdEnv: Environment = { account: config.cicd.account, region: config.cicd.region };
 

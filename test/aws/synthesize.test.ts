@@ -75,6 +75,12 @@ describe('service-pipelines synth', () => {
     expect(readdirSync(dir).sort()).toEqual(['pipelines.config.ts', 'svc']);
   });
 
+  it('GIVEN a prefix no bucket can be named with WHEN synthesized THEN exit 2 names --prefix', async () => {
+    const run = await runCli(['synth', '--config', exampleConfig, '--out', path.join(tempDir(), 'out'), '--no-validate', '--prefix', 'My_Pipelines']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('--prefix: must start with a lower-case letter');
+  });
+
   it('GIVEN --json WHEN synthesized twice into the same folder THEN the second replaces the first and the stacks are listed with sizes', async () => {
     const out = path.join(tempDir(), 'assembly');
     await runCli(['synth', '--config', exampleConfig, '--out', out, '--no-validate']);
