@@ -10,12 +10,11 @@ import type { PolicyStatementJson } from '../model/config.js';
 import { environmentsOf, partitionOf } from '../model/plan.js';
 import type { ValidConfig } from '../model/validate.js';
 import { inferDeployPolicy, loadSchemaRegistry, type SchemaRegistry } from '../permissions/index.js';
-import { cachedSchemaBundle, defaultSchemaCacheDir, hasCachedSchemaBundle } from '../permissions/schema-cache.js';
-import { readTemplateInput } from '../permissions/template-input.js';
+import { locateSchemas, SCHEMAS_ENV } from '../permissions/schema-cache.js';
+import { readTemplateInput, retargetStage } from '../permissions/template-input.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
 
-/** The variable that names the schemas when no `schemas` option is given (as for `permissions`). */
-export const SCHEMAS_ENV = 'SERVICE_PIPELINES_SCHEMAS';
+export { SCHEMAS_ENV };
 
 /** Options of `resolveDeployPolicies`. */
 export interface ResolveDeployPoliciesOptions {
@@ -69,8 +68,15 @@ export async function resolveDeployPolicies(config: ValidConfig, options: Resolv
     }
     for (const environment of environmentsOf(config, service)) {
       const perEnvironment = path.join(source, environment.name);
-      const input = await readTemplateInput(statSync(source).isDirectory() && existsSync(perEnvironment) ? perEnvironment : source);
-      const inferred = inferDeployPolicy(input.template, {
+      const ownTemplate = statSync(source).isDirectory() && existsSync(perEnvironment);
+      const input = await readTemplateInput(ownTemplate ? perEnvironment : source);
+      // Serverless bakes the stage into resource names: a template packaged for one stage is
+      // renamed for the others, so that staging's policy names staging's resources, not dev's.
+      const template =
+        !ownTemplate && input.service && input.stage && input.stage !== environment.name
+          ? retargetStage(input.template, { service: input.service, from: input.stage, to: environment.name })
+          : input.template;
+      const inferred = inferDeployPolicy(template, {
         registry,
         stackName: environment.stackName,
         region: environment.region,
@@ -89,16 +95,11 @@ export async function resolveDeployPolicies(config: ValidConfig, options: Resolv
 }
 
 async function loadRegistry(config: ValidConfig, options: ResolveDeployPoliciesOptions): Promise<SchemaRegistry> {
-  const env = options.env ?? process.env;
-  if (options.schemas) return loadSchemaRegistry(path.resolve(options.cwd ?? process.cwd(), options.schemas));
-  const fromEnv = env[SCHEMAS_ENV];
-  if (fromEnv) return loadSchemaRegistry(fromEnv);
-  const cacheDir = defaultSchemaCacheDir(env, env['HOME']);
-  if (await hasCachedSchemaBundle(cacheDir, config.cicd.region)) return loadSchemaRegistry(cachedSchemaBundle(cacheDir, config.cicd.region));
-  throw new InputError('deploy permissions are to be inferred, and there are no CloudFormation resource schemas', [
-    {
-      where: '--schemas',
-      message: `give a folder of schemas or a CloudformationSchema.zip, set ${SCHEMAS_ENV}, or run "service-pipelines permissions update --region ${config.cicd.region}" once`,
-    },
-  ]);
+  const source = await locateSchemas({
+    ...(options.schemas ? { schemas: options.schemas } : {}),
+    cwd: options.cwd ?? process.cwd(),
+    env: options.env ?? process.env,
+    region: config.cicd.region,
+  });
+  return loadSchemaRegistry(source);
 }

@@ -5,3 +5,4 @@ export * from './plan.js';
 export * from './validate.js';
 export * from './contract.js';
 export * from './json-schema.js';
+export * from './step-names.js';

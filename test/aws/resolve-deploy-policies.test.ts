@@ -56,6 +56,29 @@ describe('resolveDeployPolicies', () => {
     },
   );
 
+  it.skipIf(!hasSchemas)(
+    `GIVEN one template packaged for dev, with the stage baked into its names WHEN resolved THEN staging and prod get their own names${hasSchemas ? '' : ' (skipped: ../shared/data/cloudformation-schemas is absent)'}`,
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'sp-infer-literal-'));
+      const template = {
+        Resources: {
+          HelloLambdaFunction: {
+            Type: 'AWS::Lambda::Function',
+            Properties: { FunctionName: 'orders-dev-hello', Handler: 'h.h', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::222222222222:role/x', Code: { ZipFile: 'x' } },
+          },
+        },
+      };
+      writeFileSync(path.join(dir, 'cloudformation-template-update-stack.json'), JSON.stringify(template));
+      writeFileSync(path.join(dir, 'serverless-state.json'), JSON.stringify({ service: { service: 'orders', provider: { stage: 'dev', region: 'us-east-1' } } }));
+      const cfg = config([service('orders', { deployPermissions: { infer: '.' } })]);
+      const resolved = await resolveDeployPolicies(cfg, { baseDir: dir, schemas: SHARED_SCHEMAS });
+      const staging = JSON.stringify(resolved.policies.get('orders/staging'));
+      expect(staging).toContain('function:orders-staging-hello');
+      expect(staging).not.toContain('orders-dev-hello');
+      expect(JSON.stringify(resolved.policies.get('orders/dev'))).toContain('function:orders-dev-hello');
+    },
+  );
+
   it('GIVEN deployPermissions to infer and no schemas anywhere WHEN resolved THEN an InputError tells how to get them', async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'sp-home-'));
     const cfg = config([service('orders', { deployPermissions: { infer: './.serverless' } })]);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../model/errors.js';
-import { stepNames } from '../../model/plan-schema.js';
+import { stepNames } from '../../model/step-names.js';
 import type { CliContext } from '../context.js';
 
 interface StepOptions {
