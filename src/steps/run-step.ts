@@ -10,11 +10,9 @@ import { FailureError, InputError } from '../model/errors.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
 import type { StepName } from '../model/plan-schema.js';
 import { stepNames } from '../model/step-names.js';
-import { deployStep, rollbackStep } from './deploy.js';
 import { InstallCache } from './install-cache.js';
-import { PACKAGE_MANIFEST_FILE, readPackageManifest, sha256File, type PackageManifest } from './package-manifest.js';
-import { npmCommandOfScript, NPM_SCRIPT_OF_STEP, requireNpmScript } from './serverless-flavor.js';
-import { packageServerless, serviceEnv } from './serverless-package.js';
+import type { PackageManifest } from './package-manifest.js';
+import { npmCommandOfScript, NPM_SCRIPT_OF_STEP, requireNpmScript, serviceEnv } from './serverless-flavor.js';
 import { announce, runShellLine } from './shell.js';
 import { acceptanceVariables, readStackOutputs } from './stack-outputs.js';
 import type { PackageStage, StepDependencies, StepRequest, StepResult } from './step-types.js';
@@ -55,7 +53,8 @@ async function dispatch(request: StepRequest, deps: StepDependencies): Promise<S
     case 'package':
       return packageStep(request, deps);
     case 'deploy':
-      return deployStep(request, deps, stage!);
+      // Loaded only for the steps that need them, so that lint and test steps start fast.
+      return (await import('./deploy.js')).deployStep(request, deps, stage!);
     case 'test-acceptance': {
       const { file, outputs } = await readStackOutputs(deps.cwd, stage!, deps.env);
       const variables = acceptanceVariables(outputs);
@@ -69,7 +68,7 @@ async function dispatch(request: StepRequest, deps: StepDependencies): Promise<S
       return scriptStep(request, deps, variables);
     }
     case 'rollback':
-      return rollbackStep(request, deps, stage!);
+      return (await import('./deploy.js')).rollbackStep(request, deps, stage!);
     default: {
       const unknown: never = request.step;
       throw new InputError(`unknown step "${String(unknown)}"`, [{ where: 'step', message: `valid steps: ${stepNames.join(', ')}` }]);
@@ -155,11 +154,13 @@ async function packageStep(request: StepRequest, deps: StepDependencies): Promis
     throw new InputError(`stage "${duplicate.name}" is given twice`, [{ where: '--stage', message: 'give each environment once' }]);
   }
   const sourceVersion = deps.env[STEP_ENV.resolvedSourceVersion];
+  const { PACKAGE_MANIFEST_FILE } = await import('./package-manifest.js');
   if (request.commands?.length || request.flavor === 'custom') {
     await runLines(request, deps, customCommands(request), {});
     const manifest = await manifestOfCustomPackage(deps, stages, sourceVersion);
     return { step: 'package', summary: `package of ${Object.keys(manifest.files).length} files recorded`, files: { manifest: path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT), PACKAGE_MANIFEST_FILE) } };
   }
+  const { packageServerless } = await import('./serverless-package.js');
   const { packageDir, manifest } = await packageServerless(deps.cwd, stages, deps, sourceVersion);
   return {
     step: 'package',
@@ -170,6 +171,7 @@ async function packageStep(request: StepRequest, deps: StepDependencies): Promis
 
 /** Custom package commands write `.pipeline/Package/`; unless they wrote a manifest, record every file's digest. */
 async function manifestOfCustomPackage(deps: StepDependencies, stages: readonly PackageStage[], sourceVersion: string | undefined): Promise<PackageManifest> {
+  const { PACKAGE_MANIFEST_FILE, readPackageManifest, sha256File } = await import('./package-manifest.js');
   const packageDir = path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT));
   if (await access(path.join(packageDir, PACKAGE_MANIFEST_FILE)).then(() => true, () => false)) {
     // The commands wrote their own manifest: it must be valid, and is kept as it is.

@@ -92,3 +92,9 @@ export async function hasServerlessOffline(serviceDir: string): Promise<boolean>
     () => false,
   );
 }
+
+/** The environment of a service's commands: its node_modules/.bin first on PATH, as npm scripts have it. */
+export function serviceEnv(serviceDir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const bin = path.join(serviceDir, 'node_modules', '.bin');
+  return { ...env, PATH: env.PATH ? `${bin}${path.delimiter}${env.PATH}` : bin, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+}

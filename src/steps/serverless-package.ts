@@ -17,7 +17,9 @@ import { FailureError, InputError } from '../model/errors.js';
 import { artifactOutputDirectory } from '../model/contract.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
 import { PACKAGE_MANIFEST_FILE, sha256File, type PackageManifest } from './package-manifest.js';
-import { findOsls, findServerlessConfig } from './serverless-flavor.js';
+import { findOsls, findServerlessConfig, serviceEnv } from './serverless-flavor.js';
+
+export { serviceEnv };
 import { announce, runProgram } from './shell.js';
 import type { PackageStage, StepDependencies, StepName } from './step-types.js';
 
@@ -215,9 +217,4 @@ export async function runOsls(
   });
 }
 
-/** The environment of a service's commands: its node_modules/.bin first on PATH, as npm scripts have it. */
-export function serviceEnv(serviceDir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const bin = path.join(serviceDir, 'node_modules', '.bin');
-  return { ...env, PATH: env.PATH ? `${bin}${path.delimiter}${env.PATH}` : bin, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
-}
 
