@@ -55,6 +55,8 @@ export interface ExecutionDocument {
   readonly artifacts: ReadonlyArray<{ readonly name: string; readonly digest: string; readonly bytes: number; readonly files: number; readonly producedBy: string; readonly path: string }>;
   readonly approvals: ReadonlyArray<Omit<ApprovalRecord, 'executionId' | 'requestedAt' | 'decidedAt'> & { readonly requestedAt: string; readonly decidedAt: string | null }>;
   readonly rollbacks: ReadonlyArray<Omit<RollbackRecord, 'executionId' | 'startedAt' | 'finishedAt'> & { readonly startedAt: string; readonly finishedAt: string | null }>;
+  /** The local releases this execution deployed; `good` once the environment's acceptance tests passed. */
+  readonly releases: ReadonlyArray<{ readonly environment: string; readonly release: number; readonly packageSha256: string | null; readonly good: boolean }>;
   /** Where the history is. */
   readonly history: { readonly home: string; readonly database: string; readonly logs: string };
 }
@@ -123,6 +125,11 @@ export async function describeExecution(store: StateStore, artifacts: ArtifactSt
     artifacts: store.artifacts(execution.id).map((a) => ({ name: a.name, digest: a.digest, bytes: a.bytes, files: a.files, producedBy: a.producedBy, path: artifacts.pathOf(a.digest) })),
     approvals: store.approvals(execution.id).map(({ executionId: _id, requestedAt, decidedAt, ...rest }) => ({ ...rest, requestedAt: iso(requestedAt)!, decidedAt: iso(decidedAt) })),
     rollbacks: store.rollbacks(execution.id).map(({ executionId: _id, startedAt, finishedAt, ...rest }) => ({ ...rest, startedAt: iso(startedAt)!, finishedAt: iso(finishedAt) })),
+    releases: store
+      .releases(execution.service)
+      .filter((r) => r.executionId === execution.id)
+      .reverse()
+      .map((r) => ({ environment: r.environment, release: r.release, packageSha256: r.packageSha256, good: r.good })),
     history: { home: store.home, database: path.join(store.home, 'state.db'), logs: path.join(store.home, 'runs', execution.id, 'logs') },
   };
 }
@@ -162,6 +169,9 @@ export function formatExecution(document: ExecutionDocument): string {
     for (const artifact of document.artifacts) {
       lines.push(`    ${artifact.name}  ${artifact.digest.slice(0, 19)}  ${artifact.files} files, ${artifact.bytes} bytes  (from ${artifact.producedBy})`);
     }
+  }
+  for (const release of document.releases) {
+    lines.push(`  release ${release.release} deployed to ${release.environment}${release.good ? ', acceptance tests passed' : ''}${release.packageSha256 ? ` (bundle sha256 ${release.packageSha256.slice(0, 12)})` : ''}`);
   }
   for (const rollback of document.rollbacks) {
     lines.push(`  rollback of ${rollback.environment}: ${rollback.status}${rollback.toRelease !== null ? ` to release ${rollback.toRelease}` : ''} (${rollback.reason})`);

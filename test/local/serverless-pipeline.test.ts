@@ -91,6 +91,7 @@ describe.skipIf(!built)('the example service through the local engine (serverles
     const lastGood = JSON.parse(readFileSync(path.join(stages, 'prod', 'last-good.json'), 'utf8')) as { release: number; executionId: string };
     expect(lastGood.executionId).toBe(document.executionId);
     firstProdRelease = lastGood.release;
+    expect(document.releases).toEqual([{ environment: 'prod', release: firstProdRelease, packageSha256: expect.stringMatching(/^[0-9a-f]{64}$/), good: true }]);
     // --keep-stages: prod still answers after the run.
     expect((await fetch(`${outputs.ServiceEndpoint}/hello?name=Ada`)).status).toBe(200);
   }, 240_000);
