@@ -547,7 +547,8 @@ class ExecutionRun {
       log.write(`${line.text}\n`);
       this.emit({ type: 'action-log', stage: stage.name, action: action.name, line });
     };
-    const closeLog = () => new Promise<void>((resolve) => log.end(resolve));
+    let closing: Promise<void> | undefined;
+    const closeLog = () => (closing ??= new Promise<void>((resolve) => log.end(resolve)));
     try {
       const srcDir = path.join(this.home, 'runs', this.id, 'work', stage.name, action.name, 'src');
       const [primary, ...secondary] = action.inputs;
