@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionDocument } from '../../src/local/describe.js';
@@ -96,11 +97,22 @@ describe.skipIf(!built)('the example service through the local engine (serverles
     expect((await fetch(`${outputs.ServiceEndpoint}/hello?name=Ada`)).status).toBe(200);
   }, 240_000);
 
-  it('GIVEN a kept stage WHEN up --stop then up THEN it is stopped, then served again from its current release', async () => {
+  it('GIVEN a kept stage WHEN up --stop then up THEN it is stopped, refused on a taken port, then served again from its current release', async () => {
     const stopped = await runCli(['up', 'ac-rest-api', 'prod', '--stop']);
     expect(stopped.stdout).toContain('ac-rest-api/prod: stopped');
     const stages = path.join(work.dir, '.service-pipelines', 'stages', 'ac-rest-api');
     expect(existsSync(path.join(stages, 'prod', 'server.json'))).toBe(false);
+
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const refused = await runCli(['up', 'ac-rest-api', 'prod', '--http-port', String(port)]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`port ${port} on 127.0.0.1 is taken`);
+    } finally {
+      taken.close();
+    }
 
     const up = await runCli(['up', 'ac-rest-api', 'prod', '--json']);
     try {

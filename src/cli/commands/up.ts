@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 interface UpOptions {
   stop?: boolean;
   json?: boolean;
+  httpPort?: string;
 }
 
 export function registerUp(program: Command, ctx: CliContext): void {
@@ -14,6 +15,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .argument('[service]', 'only the stages of this service')
     .argument('[env]', 'only this environment')
     .option('--stop', 'stop the servers of these stages instead')
+    .option('--http-port <port>', 'serve on this HTTP port (one stage only; default: a free port)')
     .option('--json', 'print the stages served as one JSON document')
     .action(async (service: string | undefined, env: string | undefined, options: UpOptions) => {
       const [{ listStages, serveRelease, stopStage }, { InputError }] = await Promise.all([import('../../steps/local-stages.js'), import('../../model/errors.js')]);
@@ -29,6 +31,18 @@ export function registerUp(program: Command, ctx: CliContext): void {
           },
         ]);
       }
+      let httpPort: number | undefined;
+      if (options.httpPort !== undefined) {
+        httpPort = Number(options.httpPort);
+        if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) {
+          throw new InputError(`--http-port ${options.httpPort}: not a port number`, [{ where: '--http-port', message: 'give a number from 1 to 65535' }]);
+        }
+        if (stages.length > 1) {
+          throw new InputError(`--http-port serves one stage, and ${stages.length} match`, [
+            { where: '--http-port', message: `name the service and environment: ${stages.map((s) => `${s.service} ${s.environment}`).join(', ')}` },
+          ]);
+        }
+      }
       const report: Array<{ service: string; environment: string; release?: number; url?: string; pid?: number; stopped?: boolean }> = [];
       for (const stage of stages) {
         if (options.stop) {
@@ -38,7 +52,7 @@ export function registerUp(program: Command, ctx: CliContext): void {
             ctx.stdout.write(`${stage.service}/${stage.environment}: ${stopped ? 'stopped' : 'was not running'}\n`);
           }
         } else if (stage.current) {
-          const server = await serveRelease(home, stage.service, stage.environment);
+          const server = await serveRelease(home, stage.service, stage.environment, httpPort === undefined ? {} : { httpPort });
           report.push({ service: stage.service, environment: stage.environment, release: server.release, url: server.url, pid: server.pid });
           if (!options.json) {
             ctx.stdout.write(`${stage.service}/${stage.environment}: release ${server.release} at ${server.url}  (pid ${server.pid})\n`);
