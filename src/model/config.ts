@@ -287,6 +287,17 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
   duplicates(serviceNames).forEach((index) =>
     problems.push({ path: ['services', index, 'name'], message: `duplicate service name "${String(serviceNames[index])}"` }),
   );
+  if (config?.executionMode === 'PARALLEL') {
+    // CodePipeline V2 has no stage rollback in PARALLEL mode; the local engine follows it.
+    environments.forEach((raw, index) => {
+      if (asRecord(raw)?.rollbackOnFailure === true) {
+        problems.push({
+          path: ['environments', index, 'rollbackOnFailure'],
+          message: 'not available with executionMode PARALLEL (CodePipeline has no stage rollback in PARALLEL mode): use SUPERSEDED or QUEUED, or drop the rollback',
+        });
+      }
+    });
+  }
   const known = environmentNames.filter((n): n is string => typeof n === 'string');
   services.forEach((raw, serviceIndex) => {
     const service = asRecord(raw);

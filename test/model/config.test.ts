@@ -131,6 +131,12 @@ describe('validateConfig', () => {
     expect(problems['services[0].source']).toMatch(/source.github .* or source.path/);
   });
 
+  it('GIVEN PARALLEL executions and an environment that rolls back WHEN validated THEN the rollback is refused, as CodePipeline does', () => {
+    const problems = problemsOf(articleWith((c) => (c.executionMode = 'PARALLEL')));
+    expect(problems['environments[2].rollbackOnFailure']).toMatch(/not available with executionMode PARALLEL/);
+    expect(() => validateConfig(articleWith((c) => (c.executionMode = 'QUEUED')))).not.toThrow();
+  });
+
   it('GIVEN not an object at all WHEN validated THEN the root is named', () => {
     expect(problemsOf(42)['(root)']).toBe('must be an object, not number 42');
   });
