@@ -101,6 +101,7 @@ export function createCicdApp(config: ValidConfig, options: CicdAppOptions = {})
     source: config.selfUpdate.github,
     pipelineName: `${prefix}-self-update`,
     ...(config.selfUpdate.directory ? { directory: config.selfUpdate.directory } : {}),
+    ...(config.services.some((s) => s.deployPermissions && !Array.isArray(s.deployPermissions)) ? { schemasRegion: config.cicd.region } : {}),
   });
   const stage = new Stage(app, 'Cicd', { env });
   const cicd = new ServiceCicdPipelines(stage, 'Cicd', props);

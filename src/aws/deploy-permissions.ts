@@ -174,6 +174,8 @@ export function defaultDeployStatements(target: DeployTarget): PolicyStatementJs
 
 /** Actions that amount to administrator access, refused in any deploy policy. */
 const ADMIN_ACTIONS = new Set(['*', '*:*', 'iam:*', 'sts:*', 'organizations:*']);
+/** Services whose wildcard actions open a way to more rights than the deploy needs. */
+const ESCALATION_SERVICES = new Set(['iam', 'sts', 'organizations']);
 
 /**
  * Check explicit statements: Allow statements must not grant every action, nor IAM or STS wholesale
@@ -187,11 +189,25 @@ export function checkDeployStatements(statements: readonly PolicyStatementJson[]
   statements.forEach((statement, index) => {
     if ((statement.Effect ?? 'Allow') !== 'Allow') return;
     const actions = typeof statement.Action === 'string' ? [statement.Action] : statement.Action;
+    const resources = typeof statement.Resource === 'string' ? [statement.Resource] : statement.Resource;
     for (const action of actions) {
-      if (ADMIN_ACTIONS.has(action.toLowerCase())) {
+      const lower = action.toLowerCase();
+      const [service = '', name = ''] = lower.split(':');
+      if (ADMIN_ACTIONS.has(lower) || service.includes('*')) {
         problems.push({
           where: `${where}[${index}].Action`,
           message: `"${action}" amounts to administrator access; list the actions the deploy needs (or use { infer: '<template>' })`,
+        });
+      } else if (ESCALATION_SERVICES.has(service) && name.includes('*')) {
+        // iam:Attach*, iam:*Role*, sts:Assume*...: wildcards over IAM and STS are escalation paths.
+        problems.push({
+          where: `${where}[${index}].Action`,
+          message: `"${action}" is a wildcard over ${service.toUpperCase()}, an escalation path; name each action the deploy needs`,
+        });
+      } else if (lower === 'iam:passrole' && resources.some((r) => r === '*')) {
+        problems.push({
+          where: `${where}[${index}].Resource`,
+          message: 'iam:PassRole on "*" lets the deploy hand any role, administrators included, to a service; name the roles the stack creates',
         });
       }
     }

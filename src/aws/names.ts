@@ -45,9 +45,14 @@ export function deployActionRoleName(service: string, environment: string): stri
   return `${service}-${environment}-deploy-action`;
 }
 
-/** The name of the role a service's build and test actions (and its pull-request build) run with. */
+/** The name of the role a service's build and test actions (and its pull-request build) run with: they read artifacts, never write them. */
 export function buildActionRoleName(service: string): string {
   return `${service}-build-action`;
+}
+
+/** The name of the role a service's Package action runs with: the only build action that writes an artifact. */
+export function packageActionRoleName(service: string): string {
+  return `${service}-package-action`;
 }
 
 /** The ARN of a deploy action role. */

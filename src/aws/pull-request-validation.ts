@@ -97,7 +97,8 @@ export class PullRequestValidation extends Construct {
           ],
         ],
       },
-      timeoutInMinutes: Math.max(...actions.map((a) => a.timeoutMinutes)),
+      // The actions run one after another in this one build: their limits add up (CodeBuild allows 8 hours).
+      timeoutInMinutes: Math.min(480, actions.reduce((sum, a) => sum + a.timeoutMinutes, 0)),
       logsConfig: { cloudWatchLogs: { status: 'ENABLED' } },
     });
   }

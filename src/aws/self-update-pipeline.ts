@@ -55,6 +55,13 @@ export interface SelfUpdatePipelineProps {
    * @default 'pipelines.config.ts'
    */
   readonly configFile?: string;
+  /**
+   * The region whose CloudFormation resource schemas the synth step downloads first, for services
+   * whose deploy permissions are inferred (`deployPermissions: { infer }`).
+   *
+   * @default - none downloaded: no service infers its permissions
+   */
+  readonly schemasRegion?: string;
 }
 
 /**
@@ -96,7 +103,13 @@ export class SelfUpdatePipeline extends Construct {
       enableKeyRotation: true,
       synth: new pipelines.ShellStep('Synth', {
         input,
-        commands: [...inDirectory, 'npm ci', 'npm test --if-present', `npx service-pipelines synth --config ${shellQuote(configFile)} --out cdk.out`],
+        commands: [
+          ...inDirectory,
+          'npm ci',
+          'npm test --if-present',
+          ...(props.schemasRegion ? [`npx service-pipelines permissions update --region ${shellQuote(props.schemasRegion)}`] : []),
+          `npx service-pipelines synth --config ${shellQuote(configFile)} --out cdk.out`,
+        ],
         primaryOutputDirectory: directory === '.' ? 'cdk.out' : `${directory}/cdk.out`,
       }),
       codeBuildDefaults: { buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0 } },

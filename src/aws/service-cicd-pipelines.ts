@@ -7,7 +7,7 @@ import { buildPlans, partitionOf } from '../model/plan.js';
 import { AlertsTopic } from './alerts-topic.js';
 import { CrossAccountDeploymentRole } from './cross-account-deployment-role.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
-import { artifactBucketName, checkPrefix, DEFAULT_PREFIX } from './names.js';
+import { artifactBucketName, artifactKeyPrefix, checkPrefix, DEFAULT_PREFIX } from './names.js';
 import { PipelineArtifactStore } from './pipeline-artifact-store.js';
 import { PipelineFailedAlert } from './pipeline-failed-alert.js';
 import { ServicePipeline } from './service-pipeline.js';
@@ -242,6 +242,21 @@ function servicePlans(plans: PlansDocument): ServicePlans[] {
   const pushes = plans.pipelines.filter((p) => p.trigger === 'push');
   if (pushes.length === 0) {
     throw new InputError('the plans hold no push pipeline: nothing to build', [{ where: 'plans', message: 'give the plans of at least one service' }]);
+  }
+  // CodePipeline keys a pipeline's artifacts by the first 20 characters of its name, and each
+  // pipeline's roles are scoped to that prefix: two pipelines sharing it would share artifacts.
+  const byPrefix = new Map<string, string>();
+  for (const push of pushes) {
+    const other = byPrefix.get(artifactKeyPrefix(push.pipelineName));
+    if (other !== undefined) {
+      throw new InputError(`services "${other}" and "${push.service}" would share artifacts in AWS`, [
+        {
+          where: `services (${push.service})`,
+          message: `CodePipeline stores a pipeline's artifacts under the first 20 characters of its name ("${artifactKeyPrefix(push.pipelineName)}"); rename one so that they differ within 20 characters`,
+        },
+      ]);
+    }
+    byPrefix.set(artifactKeyPrefix(push.pipelineName), push.service);
   }
   return pushes.map((push) => {
     const pullRequest = plans.pipelines.find((p) => p.trigger === 'pull-request' && p.service === push.service);

@@ -6,7 +6,16 @@ import { artifactOutputDirectory, secondarySourceVariable } from '../model/contr
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanAction, PlanStage, SourcePlanAction } from '../model/plan-schema.js';
 import { partitionOf, shellQuote } from '../model/plan.js';
-import { artifactKeyPrefix, buildActionRoleName, codebuildLogGroupName, commandsLogGroupName, deployActionRoleName, PACKAGE_NAME, toolVersion } from './names.js';
+import {
+  artifactKeyPrefix,
+  buildActionRoleName,
+  codebuildLogGroupName,
+  commandsLogGroupName,
+  deployActionRoleName,
+  packageActionRoleName,
+  PACKAGE_NAME,
+  toolVersion,
+} from './names.js';
 import { acknowledgeWildcards } from './acknowledge.js';
 import { PullRequestValidation } from './pull-request-validation.js';
 
@@ -79,8 +88,10 @@ export class ServicePipeline extends Construct {
   readonly pipelineName: string;
   /** The role CodePipeline runs the pipeline (and its source and approval actions) with. */
   readonly pipelineRole: iam.Role;
-  /** The role of the build and test actions, and of the pull-request build: no deploy rights. */
+  /** The role of the build and test actions, and of the pull-request build: no deploy rights, artifacts read only. */
   readonly buildRole: iam.Role;
+  /** The role of the Package action: writes the package artifact, no deploy rights. */
+  readonly packageRole: iam.Role;
   /** The role of each environment's deploy actions, by environment name. */
   readonly deployRoles: Readonly<Record<string, iam.Role>>;
   /** The pull-request validation, when there is one. */
@@ -112,20 +123,28 @@ export class ServicePipeline extends Construct {
 
     const artifactObjects = `${shared.artifactBucketArn}/${artifactKeyPrefix(plan.pipelineName)}/*`;
     const commandsLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${commandsLogGroupName(plan.pipelineName)}`;
-    const actionStatements = (): iam.PolicyStatement[] => [
+    // Who may write artifacts: the pipeline, the Package action and the deploy actions (their
+    // outputs). Lint, tests, acceptance tests and pull-request builds run third-party code and
+    // only read: none of them can replace the package that a later stage deploys.
+    type ArtifactAccess = 'read' | 'write';
+    const actionStatements = (access: ArtifactAccess): iam.PolicyStatement[] => [
       new iam.PolicyStatement({
         sid: 'ActionLogs',
         actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
         resources: [commandsLogs, `${commandsLogs}:*`],
       }),
-      ...artifactStatements(),
+      ...artifactStatements(access),
     ];
-    const artifactStatements = (): iam.PolicyStatement[] => [
-      new iam.PolicyStatement({ sid: 'Artifacts', actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'], resources: [artifactObjects] }),
+    const artifactStatements = (access: ArtifactAccess): iam.PolicyStatement[] => [
+      new iam.PolicyStatement({
+        sid: 'Artifacts',
+        actions: access === 'write' ? ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] : ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [artifactObjects],
+      }),
       new iam.PolicyStatement({ sid: 'ArtifactBucket', actions: ['s3:GetBucketLocation', 's3:GetBucketVersioning'], resources: [shared.artifactBucketArn] }),
       new iam.PolicyStatement({
         sid: 'ArtifactKey',
-        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+        actions: access === 'write' ? ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'] : ['kms:Decrypt', 'kms:DescribeKey'],
         resources: [shared.artifactKeyArn],
       }),
     ];
@@ -133,10 +152,14 @@ export class ServicePipeline extends Construct {
     // The pipeline role may assume the action roles, and they trust it: the pipeline role names
     // them by ARN (built from their names) so that CloudFormation sees no reference cycle.
     const roleArn = (name: string) => `arn:${partition}:iam::${stack.account}:role/${name}`;
-    const actionRoleNames = [buildActionRoleName(plan.service), ...plan.environments.map((e) => deployActionRoleName(plan.service, e.name))];
+    const actionRoleNames = [
+      buildActionRoleName(plan.service),
+      packageActionRoleName(plan.service),
+      ...plan.environments.map((e) => deployActionRoleName(plan.service, e.name)),
+    ];
     const pipelineStatements = [
       new iam.PolicyStatement({ sid: 'AssumeActionRoles', actions: ['sts:AssumeRole'], resources: actionRoleNames.map(roleArn) }),
-      ...artifactStatements(),
+      ...artifactStatements('write'),
     ];
     if (github.connectionArn) {
       pipelineStatements.push(
@@ -156,7 +179,7 @@ export class ServicePipeline extends Construct {
     });
     const pipelinePrincipal = new iam.ArnPrincipal(this.pipelineRole.roleArn);
 
-    const buildStatements = actionStatements();
+    const buildStatements = actionStatements('read');
     if (pullRequestPlan) {
       const projectLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${codebuildLogGroupName(pullRequestPlan.pipelineName)}`;
       buildStatements.push(
@@ -187,8 +210,14 @@ export class ServicePipeline extends Construct {
             new iam.ServicePrincipal('codebuild.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
           )
         : pipelinePrincipal,
-      description: `Build and test actions of ${plan.service}: no deploy rights`,
+      description: `Build and test actions of ${plan.service}: no deploy rights, artifacts read only`,
       inlinePolicies: { Build: new iam.PolicyDocument({ statements: buildStatements }) },
+    });
+    this.packageRole = new iam.Role(this, 'PackageRole', {
+      roleName: packageActionRoleName(plan.service),
+      assumedBy: pipelinePrincipal,
+      description: `The Package action of ${plan.service}: writes the package artifact, no deploy rights`,
+      inlinePolicies: { Package: new iam.PolicyDocument({ statements: actionStatements('write') }) },
     });
 
     const deployRoles: Record<string, iam.Role> = {};
@@ -200,7 +229,7 @@ export class ServicePipeline extends Construct {
         inlinePolicies: {
           Deploy: new iam.PolicyDocument({
             statements: [
-              ...actionStatements(),
+              ...actionStatements('write'),
               new iam.PolicyStatement({ sid: 'AssumeDeployerRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [environment.deployerRoleArn] }),
             ],
           }),
@@ -253,7 +282,7 @@ export class ServicePipeline extends Construct {
 
     const reason =
       "Wildcards are confined to this pipeline: objects under its own key prefix of the shared artifact bucket, log streams of its own log group, and KMS data-key actions (kms:GenerateDataKey*, kms:ReEncrypt*) on the artifact key only.";
-    for (const role of [this.pipelineRole, this.buildRole, ...Object.values(this.deployRoles)]) {
+    for (const role of [this.pipelineRole, this.buildRole, this.packageRole, ...Object.values(this.deployRoles)]) {
       acknowledgeWildcards(role, reason);
     }
   }
@@ -317,7 +346,7 @@ export class ServicePipeline extends Construct {
   }
 
   private renderCommands(action: CommandsPlanAction): codepipeline.CfnPipeline.ActionDeclarationProperty {
-    const role = action.assumesDeployerRole ? this.deployRole(action.environment ?? '') : this.buildRole;
+    const role = action.assumesDeployerRole ? this.deployRole(action.environment ?? '') : action.outputs.length > 0 ? this.packageRole : this.buildRole;
     const variables = Object.entries(action.env);
     const asVariables = variables.slice(0, COMMANDS_LIMITS.environmentVariables);
     // The action takes at most 10 variables; the rest are exported before the first command.

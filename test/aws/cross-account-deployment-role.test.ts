@@ -111,6 +111,9 @@ describe('deploy permissions', () => {
   it('GIVEN IAM or STS wildcards WHEN checked THEN they are refused like "*", while scoped wildcards pass', () => {
     expect(() => checkDeployStatements([{ Action: 'IAM:*', Resource: '*' }], 'x')).toThrow(/x\[0\]\.Action: "IAM:\*" amounts to administrator access/);
     expect(() => checkDeployStatements([{ Action: 'sts:*', Resource: '*' }], 'x')).toThrow(InputError);
+    expect(() => checkDeployStatements([{ Action: ['iam:Attach*'], Resource: 'arn:aws:iam::1:role/x-*' }], 'x')).toThrow(/x\[0\]\.Action: "iam:Attach\*" is a wildcard over IAM/);
+    expect(() => checkDeployStatements([{ Action: '*:Get*', Resource: '*' }], 'x')).toThrow(/amounts to administrator access/);
+    expect(() => checkDeployStatements([{ Action: 'iam:PassRole', Resource: ['*'] }], 'x')).toThrow(/x\[0\]\.Resource: iam:PassRole on "\*"/);
     expect(() => checkDeployStatements([{ Action: 'lambda:Get*', Resource: 'arn:aws:lambda:*:*:function:orders-*' }, { Effect: 'Deny', Action: '*', Resource: '*' }], 'x')).not.toThrow();
   });
 

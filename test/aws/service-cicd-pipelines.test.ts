@@ -20,9 +20,15 @@ describe('ServiceCicdPipelines', () => {
   it('GIVEN one and then two services WHEN synthesized THEN the second service costs at most 8 resources in the CICD account, pull-request validation included', () => {
     const one = cicdResources(app([service('orders')]));
     const two = cicdResources(app([service('orders'), service('payments')]));
-    // pipeline, pipeline role, build role, pull-request project, one deploy role per environment (3).
-    expect(two - one).toBe(7);
+    // Pipeline, its role, the build/test role (read-only), the package role, a deploy role per environment (3), the pull-request build.
+    expect(two - one).toBe(8);
     expect(two - one).toBeLessThanOrEqual(8);
+  });
+
+  it('GIVEN two services whose names agree in their first 20 characters WHEN synthesized THEN it is refused, since CodePipeline would key their artifacts alike', () => {
+    expect(() => app([service('customer-notifications'), service('customer-notifications-v2')])).toThrow(
+      /services "customer-notifications" and "customer-notifications-v2" would share artifacts in AWS/,
+    );
   });
 
   it('GIVEN two services WHEN synthesized THEN they share one artifact bucket, one key, one topic and one failed-execution rule', () => {

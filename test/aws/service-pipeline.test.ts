@@ -108,11 +108,14 @@ describe('ServicePipeline', () => {
   it('GIVEN build and deploy actions WHEN synthesized THEN build and tests hold no deploy rights, and each deploy action may assume only its own deployer role', () => {
     const { pipeline, action, logicalIdOf, statementsOf } = synth(cfg);
     const buildRole = logicalIdOf(pipeline.buildRole);
-    for (const name of ['Lint', 'UnitTests', 'IntegrationTests', 'Package']) {
+    const packageRole = logicalIdOf(pipeline.packageRole);
+    for (const name of ['Lint', 'UnitTests', 'IntegrationTests']) {
       expect(action('Build', name).RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
     }
+    expect(action('Build', 'Package').RoleArn!['Fn::GetAtt'][0]).toBe(packageRole);
     expect(action('Deploy-prod', 'AcceptanceTests').RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
     expect(statementsOf(buildRole).flatMap(actionsOf).filter((a) => a.startsWith('sts:'))).toEqual([]);
+    expect(statementsOf(packageRole).flatMap(actionsOf).filter((a) => a.startsWith('sts:'))).toEqual([]);
 
     for (const env of ['dev', 'staging', 'prod']) {
       const deployRole = logicalIdOf(pipeline.deployRole(env));
@@ -120,6 +123,14 @@ describe('ServicePipeline', () => {
       const assume = statementsOf(deployRole).filter((s) => actionsOf(s).includes('sts:AssumeRole'));
       expect(assume.map((s) => s.Resource)).toEqual([`arn:aws:iam::${{ dev: '222222222222', staging: '333333333333', prod: '444444444444' }[env]}:role/ac-rest-api-${env}-deployer`]);
     }
+  });
+
+  it('GIVEN lint, tests, acceptance tests and pull-request builds (third-party code) WHEN synthesized THEN they can read artifacts but never replace the package a later stage deploys', () => {
+    const { pipeline, logicalIdOf, statementsOf } = synth(cfg);
+    const writes = (role: string) => statementsOf(role).flatMap(actionsOf).filter((a) => ['s3:PutObject', 'kms:Encrypt', 'kms:GenerateDataKey*'].includes(a));
+    expect(writes(logicalIdOf(pipeline.buildRole))).toEqual([]);
+    expect(statementsOf(logicalIdOf(pipeline.buildRole)).flatMap(actionsOf)).toContain('s3:GetObject');
+    expect(writes(logicalIdOf(pipeline.packageRole))).toEqual(['s3:PutObject', 'kms:Encrypt', 'kms:GenerateDataKey*']);
   });
 
   it('GIVEN the action roles WHEN synthesized THEN they reach only this pipeline prefix of the shared bucket and its own log group', () => {
