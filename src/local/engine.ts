@@ -254,7 +254,12 @@ class ExecutionRun {
       if (awsOnly.length) {
         this.emit({ type: 'notice', message: `${awsOnly.join(' and ')} notifications are AWS-only: a local run sends only notifications.webhook` });
       }
-      const outcome = await this.runStages();
+      // A pipeline failure is a FAILED execution, never an exception that leaves the execution
+      // in progress, its stage locks held and its stages serving: whatever went wrong is recorded.
+      const outcome = await this.runStages().catch((error: unknown) => ({
+        status: 'FAILED' as const,
+        reason: `the engine failed: ${error instanceof Error ? error.message : String(error)}`,
+      }));
       return await this.finish(outcome, startedAt);
     } finally {
       this.options.signal?.removeEventListener('abort', onAbort);

@@ -75,6 +75,9 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
   const roleArn = deps.env[STEP_ENV.deployerRoleArn];
   let credentials: RefreshingCredentialsServer | undefined;
   let childEnv: NodeJS.ProcessEnv = env;
+  // Made before the credentials server starts: nothing between its start and the `finally`
+  // that stops it may throw, or the server would keep the process alive.
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'service-pipelines-deploy-'));
   if (roleArn) {
     announce(deps.output, step, `assuming ${roleArn} (credentials kept in memory, served to the deploy on 127.0.0.1 and refreshed before they expire)`);
     credentials = new RefreshingCredentialsServer({
@@ -82,11 +85,16 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
       clock: deps.clock,
       request: { roleArn, region, sessionName: sessionNameOf(manifest.service, stage), durationSeconds: ROLE_SESSION_SECONDS },
     });
-    childEnv = environmentForRole(env, await credentials.start(), region);
+    try {
+      childEnv = environmentForRole(env, await credentials.start(), region);
+    } catch (error) {
+      await credentials.stop().catch(() => undefined);
+      await rm(scratch, { recursive: true, force: true });
+      throw error;
+    }
   } else {
     announce(deps.output, step, 'DEPLOYER_ROLE_ARN is not set: deploying with the ambient AWS credentials');
   }
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'service-pipelines-deploy-'));
   try {
     if (!osls || !manifest.bundle || !entry) {
       await runCommands(request, deps, commands, childEnv);

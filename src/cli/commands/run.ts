@@ -102,6 +102,8 @@ function promptApproval(ctx: CliContext, request: ApprovalRequest, signal: Abort
         }
       });
     signal.addEventListener('abort', () => settle({ error: new Error('decided elsewhere') }), { once: true });
+    // In raw mode Ctrl-C reaches readline, not the process: pass it on, so that it stops the run.
+    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
     rl.once('close', () => reject(new Error('the terminal closed')));
     ask();
   });

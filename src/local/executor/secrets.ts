@@ -97,7 +97,9 @@ export class LocalSecretResolver implements SecretResolver {
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      throw new InputError(`the secrets file ${file} is not JSON: ${(error as Error).message}`);
+      // Only the position: JSON.parse's message may quote the file's text, which holds secrets.
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new InputError(`the secrets file ${file} is not JSON${position === undefined ? '' : ` (at character ${position})`}`);
     }
     return new LocalSecretResolver(checkLocalSecrets(parsed, file), env, file);
   }
