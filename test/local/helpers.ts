@@ -69,7 +69,8 @@ export function customConfig(sourcePath: string, extra: { webhook?: string; exec
     cicd: { account: '111111111111', region: 'us-east-1' },
     environments: [
       { name: 'dev', account: '222222222222', region: 'us-east-1' },
-      { name: 'prod', account: '444444444444', region: 'us-east-1', approval: true, rollbackOnFailure: true },
+      // CodePipeline has no stage rollback in PARALLEL mode, and the config refuses it there.
+      { name: 'prod', account: '444444444444', region: 'us-east-1', approval: true, rollbackOnFailure: extra.executionMode !== 'PARALLEL' },
     ],
     ...(extra.webhook || extra.email ? { notifications: { ...(extra.webhook ? { webhook: extra.webhook } : {}), ...(extra.email ? { email: ['ops@example.com'] } : {}) } } : {}),
     ...(extra.executionMode ? { executionMode: extra.executionMode } : {}),
