@@ -8,6 +8,7 @@
  */
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { PolicyStatementJson } from '../model/config.js';
+import { STACK_DEPLOY_ACTIONS } from '../permissions/infer.js';
 
 /** An IAM policy document as JSON, as `inferDeployPolicy` returns them (split to fit IAM's size limits). */
 export interface PolicyDocumentJson {
@@ -55,22 +56,8 @@ export function defaultDeployStatements(target: DeployTarget): PolicyStatementJs
     {
       Sid: 'ServiceStack',
       Effect: 'Allow',
-      Action: [
-        'cloudformation:CreateStack',
-        'cloudformation:UpdateStack',
-        'cloudformation:DeleteStack',
-        'cloudformation:DescribeStacks',
-        'cloudformation:DescribeStackEvents',
-        'cloudformation:DescribeStackResource',
-        'cloudformation:DescribeStackResources',
-        'cloudformation:ListStackResources',
-        'cloudformation:GetTemplate',
-        'cloudformation:CreateChangeSet',
-        'cloudformation:DescribeChangeSet',
-        'cloudformation:ExecuteChangeSet',
-        'cloudformation:DeleteChangeSet',
-        'cloudformation:TagResource',
-      ],
+      // The same knowledge as the inference's: what deploying a stack calls on it and its change sets.
+      Action: [...STACK_DEPLOY_ACTIONS],
       Resource: [stackArn, `arn:${p}:cloudformation:${region}:${account}:changeSet/*`],
     },
     { Sid: 'ValidateTemplate', Effect: 'Allow', Action: ['cloudformation:ValidateTemplate'], Resource: '*' },

@@ -29,3 +29,4 @@ export {
   type SchemaCacheUpdate,
   type UpdateSchemaCacheOptions,
 } from './schema-cache.js';
+export { STACK_DEPLOY_ACTIONS } from './infer.js';

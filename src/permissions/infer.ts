@@ -138,7 +138,7 @@ interface ExplainedGrant extends Grant {
 const TYPES_WITHOUT_CALLS = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle', 'AWS::CloudFormation::WaitCondition', 'AWS::CloudFormation::Macro']);
 
 /** What deploying the stack itself calls: CloudFormation on the stack and its change sets. */
-const STACK_ACTIONS = [
+export const STACK_DEPLOY_ACTIONS: readonly string[] = [
   'cloudformation:CreateStack',
   'cloudformation:UpdateStack',
   'cloudformation:DeleteStack',
@@ -615,7 +615,7 @@ class Inference {
   private stackGrants(): void {
     const { partition, region, account } = this.placement;
     const stackArn = `arn:${partition}:cloudformation:${region}:${account}:stack/${this.options.stackName}/*`;
-    for (const action of this.validated(STACK_ACTIONS, 'the stack')) {
+    for (const action of this.validated(STACK_DEPLOY_ACTIONS, 'the stack')) {
       this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED, wildcard: `${stackArn}: a stack ARN ends with an id CloudFormation assigns when it creates the stack` });
     }
     this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: NO_RESOURCE_LEVEL });
