@@ -24,7 +24,7 @@ import { postWebhook, type HttpPost, type RunNotification } from './notifier.js'
 import { ensureCliShim } from './shim.js';
 import { snapshotSource } from './source-snapshot.js';
 import { enterStage } from './stage-locks.js';
-import { StateStore, recoverAbandonedExecutions, type ExecutionStatus } from './state-store.js';
+import { StateStore, markRunningHere, recoverAbandonedExecutions, unmarkRunningHere, type ExecutionStatus } from './state-store.js';
 
 /** Read-only blobs do not stop root from writing through a hard link: as root, primary inputs are copied. */
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
@@ -216,6 +216,7 @@ class ExecutionRun {
     try {
       await this.recover();
       const startedAt = this.clock.now();
+      markRunningHere(this.id);
       this.store.createExecution({
         id: this.id,
         pipeline: this.plan.pipelineName,
@@ -262,6 +263,7 @@ class ExecutionRun {
       }));
       return await this.finish(outcome, startedAt);
     } finally {
+      unmarkRunningHere(this.id);
       this.options.signal?.removeEventListener('abort', onAbort);
       this.store.close();
     }

@@ -673,6 +673,19 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** The executions this process is running: never recovered, whatever their recorded pid. */
+const runningHere = new Set<string>();
+
+/** Record that this process runs an execution, until `unmarkRunningHere`. */
+export function markRunningHere(executionId: string): void {
+  runningHere.add(executionId);
+}
+
+/** Record that this process no longer runs an execution. */
+export function unmarkRunningHere(executionId: string): void {
+  runningHere.delete(executionId);
+}
+
 /**
  * Find executions recorded as running whose process is gone (killed, crashed, machine restarted)
  * and mark them failed, with their running stages and actions. Returns their ids.
@@ -681,7 +694,11 @@ export function recoverAbandonedExecutions(store: StateStore, at: number, alive:
   const recovered: string[] = [];
   const host = hostname();
   for (const execution of store.activeExecutions()) {
-    if (execution.host === host && execution.pid !== process.pid && !alive(execution.pid)) {
+    if (runningHere.has(execution.id) || execution.host !== host) continue;
+    // Our own pid on a run this process does not run: an earlier process had the same pid (pid 1
+    // in a container, say) and is gone. Comparing pids alone would keep that run, and its stage
+    // locks, forever.
+    if (execution.pid === process.pid || !alive(execution.pid)) {
       store.endExecution(execution.id, 'FAILED', `the run's process (pid ${execution.pid}) is gone: it was killed or crashed`, at);
       recovered.push(execution.id);
     }

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { StateStore } from '../../src/local/state-store.js';
+import { markRunningHere, type StateStore } from '../../src/local/state-store.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { ValidConfig } from '../../src/model/validate.js';
 
@@ -21,6 +21,10 @@ export function recordExecution(
   options: { id: string; service: string; trigger?: 'push' | 'pull-request'; state: FixtureState; startedAt: number; revision?: string; pid?: number },
 ): void {
   const plan = buildPipelinePlan(config, options.service, options.trigger ?? 'push');
+  if (options.pid === undefined) {
+    // Recorded as run by this (test) process, which is alive: not to be recovered as abandoned.
+    markRunningHere(options.id);
+  }
   store.createExecution({
     id: options.id,
     pipeline: plan.pipelineName,
