@@ -53,7 +53,20 @@ export async function packageServerless(
   try {
     const first = stages[0]!;
     const buildDir = path.join(staging, '.build');
-    await runOsls(osls, ['package', '--stage', first.name, '--region', first.region, '--package', buildDir], serviceDir, deps, {});
+    // Built through an overlay that keeps this tool's own folders (earlier packages, local state
+    // and logs) out of the bundle, whatever the service's patterns say.
+    const buildOverlay = await writeConfigOverlay(configFile, {});
+    try {
+      await runOsls(
+        osls,
+        ['package', '--stage', first.name, '--region', first.region, '--package', buildDir, ...(buildOverlay ? ['--config', path.basename(buildOverlay)] : [])],
+        serviceDir,
+        deps,
+        {},
+      );
+    } finally {
+      if (buildOverlay) await rm(buildOverlay, { force: true });
+    }
     const zips = (await readdir(buildDir)).filter((name) => name.endsWith('.zip'));
     if (zips.length !== 1) {
       throw new InputError(`osls made ${zips.length} code bundles; packaging once needs exactly one`, [
@@ -121,7 +134,7 @@ async function packageStage(
   bundle: string,
   deps: StepDependencies,
 ): Promise<void> {
-  const overlay = await writeConfigOverlay(configFile, bundle);
+  const overlay = await writeConfigOverlay(configFile, { artifact: bundle });
   try {
     const args = ['package', '--stage', stage.name, '--region', stage.region, '--package', stageDir];
     if (overlay) {
@@ -135,12 +148,15 @@ async function packageStage(
   }
 }
 
+/** Folders of this tool that never belong in a code bundle. */
+const LOCAL_STATE_EXCLUDES = ['!.pipeline/**', '!.service-pipelines/**'];
+
 /**
- * A copy of a YAML or JSON serverless config with `package.artifact` set, beside the original (osls
+ * A copy of a YAML or JSON serverless config with `package.artifact` set (when given) and this tool's folders excluded, beside the original (osls
  * resolves paths against the config's folder). Comments, anchors and CloudFormation tags (`!Ref`)
  * are kept. Undefined for JS/TS configs, which read `SERVICE_PIPELINES_PACKAGE_ARTIFACT` themselves.
  */
-async function writeConfigOverlay(configFile: string, bundle: string): Promise<string | undefined> {
+export async function writeConfigOverlay(configFile: string, edit: { artifact?: string }): Promise<string | undefined> {
   const extension = path.extname(configFile);
   if (!['.yml', '.yaml', '.json'].includes(extension)) {
     return undefined;
@@ -152,7 +168,12 @@ async function writeConfigOverlay(configFile: string, bundle: string): Promise<s
     const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
     throw new InputError(`the serverless config ${configFile} does not parse`, [{ where: `${configFile}:${line}:${column}`, message: error.message.split('\n')[0]! }]);
   }
-  document.setIn(['package', 'artifact'], bundle);
+  if (edit.artifact !== undefined) {
+    document.setIn(['package', 'artifact'], edit.artifact);
+  }
+  const patterns = document.getIn(['package', 'patterns']);
+  const existing = patterns && typeof patterns === 'object' && 'toJSON' in patterns ? ((patterns as { toJSON(): unknown }).toJSON() as unknown[]) : [];
+  document.setIn(['package', 'patterns'], [...existing, ...LOCAL_STATE_EXCLUDES]);
   const overlay = path.join(path.dirname(configFile), `serverless.service-pipelines-${randomBytes(4).toString('hex')}${extension === '.json' ? '.json' : '.yml'}`);
   await writeFile(overlay, extension === '.json' ? `${JSON.stringify(document.toJS(), null, 2)}\n` : document.toString());
   return overlay;
