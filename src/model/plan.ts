@@ -185,6 +185,9 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
         TARGET_REGION: environment.region,
         DEPLOYER_ROLE_ARN: environment.deployerRoleArn,
       };
+      // Where the deployer role can be assumed, dependencies' install scripts do not run (npm
+      // still runs the scripts a step names, so this changes nothing else).
+      const deployEnv = { ...env, npm_config_ignore_scripts: 'true' };
       const stageArgs = ['--stage', environment.name, '--region', environment.region];
       const outputs = outputsArtifactName(environment.name);
       if (environment.approval) {
@@ -214,7 +217,7 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
         commandsAction('Deploy', 'deploy', 1, {
           inputs: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT],
           outputs: [outputs],
-          env,
+          env: deployEnv,
           environment: environment.name,
           args: stageArgs,
         }),

@@ -40,6 +40,7 @@ describe('buildPipelinePlan (push)', () => {
       STAGE: 'prod',
       TARGET_REGION: 'eu-west-1',
       DEPLOYER_ROLE_ARN: 'arn:aws:iam::444444444444:role/ac-rest-api-prod-deployer',
+      npm_config_ignore_scripts: 'true',
     });
   });
 
