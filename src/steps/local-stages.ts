@@ -134,7 +134,15 @@ export async function createRelease(home: string, service: string, environment: 
     await copyFile(path.join(options.serviceDir, configName), path.join(app, configName));
     // Resolved through the install cache's link: the release must not depend on a workspace that goes away.
     // One level above app/, so that modules bundled in the zip win for the handler, as in Lambda.
-    await symlink(await realpath(modules), path.join(scratch, 'node_modules'), 'dir');
+    // Modules installed outside the cache (no lockfile, an install override) live in a run's
+    // workspace, which is pruned later: the release gets its own copy.
+    const installed = await realpath(modules);
+    const cache = await realpath(path.join(home, 'cache')).catch(() => path.join(home, 'cache'));
+    if (isInside(installed, cache)) {
+      await symlink(installed, path.join(scratch, 'node_modules'), 'dir');
+    } else {
+      await cp(installed, path.join(scratch, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    }
     const api = await apisOfTemplate(path.join(options.deploymentDir, 'cloudformation-template-update-stack.json'));
     for (let attempt = 0; ; attempt += 1) {
       const release = (await releaseNumbers(releases)).reduce((max, n) => Math.max(max, n), 0) + 1;
@@ -515,4 +523,10 @@ async function writeJsonAtomically(file: string, value: unknown): Promise<void> 
   const temporary = `${file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
   await writeFile(temporary, `${JSON.stringify(value, null, 2)}\n`);
   await rename(temporary, file);
+}
+
+/** Whether `file` is `folder` or below it. */
+function isInside(file: string, folder: string): boolean {
+  const relative = path.relative(path.resolve(folder), path.resolve(file));
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
