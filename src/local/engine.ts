@@ -26,8 +26,6 @@ import { snapshotSource } from './source-snapshot.js';
 import { enterStage } from './stage-locks.js';
 import { StateStore, markRunningHere, recoverAbandonedExecutions, unmarkRunningHere, type ExecutionStatus } from './state-store.js';
 
-/** Read-only blobs do not stop root from writing through a hard link: as root, primary inputs are copied. */
-const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
 /** The state folder's name, in the working folder. */
 export const STATE_FOLDER = '.service-pipelines';
@@ -560,7 +558,10 @@ class ExecutionRun {
       const srcDir = path.join(this.home, 'runs', this.id, 'work', stage.name, action.name, 'src');
       const [primary, ...secondary] = action.inputs;
       if (primary) {
-        await this.artifactStore.materialize(this.artifact(primary).digest, srcDir, RUNNING_AS_ROOT ? 'copy' : 'link');
+        // Copied (a reflink where the file system has them), never linked: an action may edit its
+        // source in place (eslint --fix, snapshot updates), as it may in CodeBuild, and must
+        // never reach the stored blobs through a hard link.
+        await this.artifactStore.materialize(this.artifact(primary).digest, srcDir, 'copy');
       } else {
         await mkdir(srcDir, { recursive: true });
       }
