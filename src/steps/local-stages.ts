@@ -390,8 +390,9 @@ async function launchDetached(processes: Processes, command: string, args: reado
     'const [log, command, ...args] = process.argv.slice(1);',
     "const fd = fs.openSync(log, 'a');",
     "const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });",
-    "child.once('error', (error) => { process.stderr.write(error.message); process.exit(127); });",
-    "child.once('spawn', () => { process.stdout.write(String(child.pid)); child.unref(); process.exit(0); });",
+    // The launcher ends by itself: the child is unreferenced and its output goes to a file.
+    "child.once('error', (error) => { process.stderr.write(error.message); process.exitCode = 127; });",
+    "child.once('spawn', () => { process.stdout.write(String(child.pid)); child.unref(); });",
   ].join('\n');
   await mkdir(path.dirname(log), { recursive: true });
   const run = await runCaptured(processes, process.execPath, ['-e', launcher, log, command, ...args], { cwd });

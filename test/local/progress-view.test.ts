@@ -6,7 +6,7 @@ const started: RunEvent = {
   type: 'execution-started',
   executionId: 'e1',
   pipeline: 'svc',
-  home: '/work/.service-pipelines',
+  home: '/home/dev/project/.service-pipelines',
   at: 0,
   stages: [
     { name: 'Build', actions: [{ name: 'Lint', runOrder: 1, kind: 'commands' }, { name: 'UnitTests', runOrder: 1, kind: 'commands' }] },
@@ -44,7 +44,7 @@ describe('ProgressView', () => {
     expect(text).not.toContain('\x1b[');
     expect(text.split('\n')).toEqual(
       expect.arrayContaining([
-        'svc: execution e1 (history in /work/.service-pipelines)',
+        'svc: execution e1 (history in /home/dev/project/.service-pipelines)',
         'Build.Lint: SUCCEEDED in 1.2s',
         'Build.UnitTests: FAILED in 2.5s (command "npm test" exited with status 1)',
         '  not ok 1 - greets the world',
