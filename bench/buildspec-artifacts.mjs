@@ -10,6 +10,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectArtifact } from '../dist/local/executor/artifacts.js';
+import { median } from './support.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
 const work = mkdtempSync(join(tmpdir(), 'sp-bench-artifacts-'));
@@ -32,10 +33,6 @@ function largeTree(root) {
   }
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function measure(name, build) {
   const src = join(work, name);

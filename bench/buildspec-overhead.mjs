@@ -12,6 +12,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './support.mjs';
 
 const runs = Number(process.argv[2] ?? 21);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,10 +41,6 @@ function time(command, args, options) {
   return { wall, cpu: (Number(user) + Number(system)) * 1000 };
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 const cases = {
   'bash -c (same commands)': () => time('bash', ['-c', commands.join('\n')], { cwd: src }),

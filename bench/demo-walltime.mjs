@@ -10,11 +10,12 @@
  * in plan order; the approval is skipped. Target: engine / script <= 1.0.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stopStagesStartedBy } from '../dist/steps/local-stages.js';
+import { writable } from './support.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '1' } } });
 const root = path.resolve(import.meta.dirname, '..');
@@ -22,17 +23,6 @@ const cli = path.join(root, 'bin', 'service-pipelines.js');
 const config = path.join(root, 'examples', 'pipelines.config.ts');
 const quote = (word) => `'${String(word).replace(/'/g, `'\\''`)}'`;
 
-function writable(dir) {
-  try {
-    chmodSync(dir, 0o755);
-    for (const name of readdirSync(dir)) {
-      const child = path.join(dir, name);
-      if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
-    }
-  } catch {
-    // Gone already.
-  }
-}
 
 function timed(command, args, options) {
   const started = performance.now();

@@ -12,7 +12,7 @@
  *    against `cp -r` of it three times.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,21 +22,11 @@ import { runPipeline } from '../dist/local/engine.js';
 import { StateStore } from '../dist/local/state-store.js';
 import { buildPipelinePlan } from '../dist/model/plan.js';
 import { validateConfig } from '../dist/model/validate.js';
+import { writable } from './support.mjs';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '200' } } });
 const megabytes = Number(values.mb);
 
-function writable(dir) {
-  try {
-    chmodSync(dir, 0o755);
-    for (const name of readdirSync(dir)) {
-      const child = path.join(dir, name);
-      if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
-    }
-  } catch {
-    // Gone already.
-  }
-}
 const ms = (from) => performance.now() - from;
 
 const work = mkdtempSync(path.join(tmpdir(), 'sp-bench-artifacts-'));

@@ -9,7 +9,7 @@
  * the executor alone, and their difference (the engine's overhead). Target: overhead <= 20 ms.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,28 +18,13 @@ import { StateStore } from '../dist/local/state-store.js';
 import { runBuildspec } from '../dist/local/executor/index.js';
 import { buildPipelinePlan } from '../dist/model/plan.js';
 import { validateConfig } from '../dist/model/validate.js';
+import { median, writable } from './support.mjs';
 
 const { values } = parseArgs({ options: { actions: { type: 'string', default: '30' }, rounds: { type: 'string', default: '3' } } });
 const count = Number(values.actions);
 const rounds = Number(values.rounds);
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
-function writable(dir) {
-  try {
-    chmodSync(dir, 0o755);
-    for (const name of readdirSync(dir)) {
-      const child = path.join(dir, name);
-      if (statSync(child, { throwIfNoEntry: false })?.isDirectory()) writable(child);
-    }
-  } catch {
-    // Gone already.
-  }
-}
 
 const work = mkdtempSync(path.join(tmpdir(), 'sp-bench-overhead-'));
 try {

@@ -9,6 +9,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './support.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -59,7 +60,6 @@ for (let run = 0; run < Number(values.runs); run++) {
   const used = process.cpuUsage(cpu);
   cpuTimes.push((used.user + used.system) / 1000);
 }
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(
   `infer a ${Object.keys(template.Resources).length}-resource template: median ${median(times).toFixed(0)} ms (cpu ${median(cpuTimes).toFixed(0)} ms), ` +
     `max ${Math.max(...times).toFixed(0)} ms over ${times.length} runs (target: under 1000 ms)`,

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './support.mjs';
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '5' }, 'cold-runs': { type: 'string', default: '3' }, 'npm-cold': { type: 'boolean', default: false } },
@@ -41,10 +42,6 @@ function env(extra = {}) {
   return { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', ...extra };
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const results = { 'npm ci (no install cache)': [], 'step install, cold cache': [], 'step install, warm cache': [] };
 const coldRuns = Number(values['cold-runs']);

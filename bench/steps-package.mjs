@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './support.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const runs = Number(values.runs);
@@ -28,7 +29,6 @@ function run(command, args, env = {}) {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 const sha = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
   cpSync(path.join(repo, 'examples', 'ac-rest-api'), service, { recursive: true, filter: (s) => !['node_modules', '.serverless', '.pipeline'].includes(path.basename(s)) });
