@@ -5,6 +5,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { InputError, type InputProblem } from '../model/errors.js';
 import { BUILDSPEC_PHASES, type Buildspec } from './types.js';
+import { closest } from '../model/validate.js';
 
 type PathSegment = string | number;
 type Path = readonly PathSegment[];
@@ -462,35 +463,13 @@ function describe(value: unknown): string {
 
 /** ` (did you mean "pre_build"?)` when a known word is close. */
 export function suggest(word: string, known: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of known) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  const threshold = Math.max(2, Math.floor(word.length / 3));
-  if (best !== undefined && bestDistance <= threshold) {
-    return ` (did you mean "${best}"?)`;
+  const near = closest(word, known);
+  if (near !== undefined) {
+    return ` (did you mean "${near}"?)`;
   }
   // `enviroment` for `env`: a known key that starts the word is what was meant, most likely.
   const prefix = known.find((candidate) => candidate.length >= 3 && word.toLowerCase().startsWith(candidate.toLowerCase()));
   return prefix !== undefined ? ` (did you mean "${prefix}"?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 function firstLine(text: string): string {
