@@ -643,16 +643,20 @@ class ExecutionRun {
   private async recordDeployedRelease(environment: string): Promise<void> {
     const current = await readCurrent(this.home, this.plan.service, environment);
     if (current && current.executionId === this.id) {
-      this.store.recordRelease({
-        service: this.plan.service,
-        environment,
-        release: current.release,
-        executionId: this.id,
-        packageSha256: current.packageSha256,
-        deployedAt: this.clock.now(),
-        good: false,
-      });
+      this.recordRelease(environment, current, false);
     }
+  }
+
+  private recordRelease(environment: string, current: { release: number; packageSha256: string }, good: boolean): void {
+    this.store.recordRelease({
+      service: this.plan.service,
+      environment,
+      release: current.release,
+      executionId: this.id,
+      packageSha256: current.packageSha256,
+      deployedAt: this.clock.now(),
+      good,
+    });
   }
 
   /** After an environment's acceptance tests passed: its current release is the one to roll back to. */
@@ -663,15 +667,7 @@ class ExecutionRun {
       return;
     }
     await writeLastGood(this.home, this.plan.service, environment, { release: current.release, executionId: this.id, at: new Date(this.clock.now()).toISOString() });
-    this.store.recordRelease({
-      service: this.plan.service,
-      environment,
-      release: current.release,
-      executionId: this.id,
-      packageSha256: current.packageSha256,
-      deployedAt: this.clock.now(),
-      good: true,
-    });
+    this.recordRelease(environment, current, true);
   }
 
   /**
