@@ -185,8 +185,20 @@ export const inferPermissionsSchema = z.strictObject({
 
 /** One microservice and its pipeline. */
 export const serviceSchema = z.strictObject({
-  /** The service name (as in serverless.yml `service:`). Names its pipeline, roles and stacks. */
+  /** The pipeline's name for the service. Names its pipeline, its roles and its local state. */
   name: resourceNameSchema('service name', 32),
+  /**
+   * The name the service deploys under: serverless.yml's `service:`, when it differs from `name`.
+   * It names the stacks (`<serverlessService>-<environment>`) and the resources the deployer may touch.
+   *
+   * @default - `name`
+   */
+  serverlessService: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(128, 'must be at most 128 characters (CloudFormation stack names are at most 128)')
+    .regex(/^[a-zA-Z][a-zA-Z0-9-]*$/, 'must start with a letter and hold only letters, digits and dashes (serverless.yml `service:` rules)')
+    .optional(),
   /** Where its code comes from. */
   source: sourceSchema,
   /**

@@ -73,6 +73,9 @@ export const planEnvironmentSchema = z.object({
   rollbackOnFailure: z.boolean(),
   deployerRoleName: z.string().describe('Name of the deployer role in the target account.'),
   deployerRoleArn: z.string(),
+  permissionsBoundaryArn: z
+    .string()
+    .describe('The managed policy every role the deployer creates must carry as its permissions boundary.'),
   stackName: z.string().describe('The CloudFormation stack of the service in this environment.'),
 });
 export type PlanEnvironment = z.infer<typeof planEnvironmentSchema>;
@@ -89,6 +92,9 @@ export const pipelinePlanSchema = z
     schemaVersion: z.literal(1),
     pipelineName: z.string().describe('The pipeline name (`<service>`, or `<service>-pr` for pull requests).'),
     service: z.string(),
+    serverlessService: z
+      .string()
+      .describe("The name the service deploys under (serverless.yml `service:`): it names the stacks and the Serverless Framework's resources."),
     trigger: z.enum(['push', 'pull-request']).describe('What starts it: a push to the branch, or a pull request.'),
     flavor: z.enum(['serverless', 'custom']),
     source: z.object({

@@ -54,6 +54,20 @@ export function deployerRoleArn(service: string, environment: string, account: s
   return `arn:${partition}:iam::${account}:role/${deployerRoleName(service, environment)}`;
 }
 
+/**
+ * The permissions boundary of a service's roles in one environment: a managed policy the
+ * deployer-role stack creates. The deployer may create or change a role only with this boundary
+ * attached, and the deploy step sets it on every role the service's template creates.
+ */
+export function permissionsBoundaryName(service: string, environment: string): string {
+  return `${service}-${environment}-boundary`;
+}
+
+/** The permissions boundary's ARN. */
+export function permissionsBoundaryArn(service: string, environment: string, account: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${account}:policy/${permissionsBoundaryName(service, environment)}`;
+}
+
 /** The stage name of an environment's deploy stage, and of its approval stage. */
 export function deployStageName(environment: string): string {
   return `Deploy-${environment}`;
@@ -187,7 +201,7 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
       };
       // Where the deployer role can be assumed, dependencies' install scripts do not run (npm
       // still runs the scripts a step names, so this changes nothing else).
-      const deployEnv = { ...env, npm_config_ignore_scripts: 'true' };
+      const deployEnv = { ...env, PERMISSIONS_BOUNDARY_ARN: environment.permissionsBoundaryArn, npm_config_ignore_scripts: 'true' };
       const stageArgs = ['--stage', environment.name, '--region', environment.region];
       const outputs = outputsArtifactName(environment.name);
       if (environment.approval) {
@@ -242,6 +256,7 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
     schemaVersion: 1,
     pipelineName: trigger === 'push' ? service.name : `${service.name}-pr`,
     service: service.name,
+    serverlessService: serverlessServiceOf(service),
     trigger,
     flavor: service.flavor ?? 'serverless',
     source: {
@@ -283,8 +298,18 @@ export function environmentsOf(config: ValidConfig, service: ServiceDefinition):
       rollbackOnFailure: e.rollbackOnFailure ?? false,
       deployerRoleName: deployerRoleName(service.name, e.name),
       deployerRoleArn: deployerRoleArn(service.name, e.name, e.account, partitionOf(e.region)),
-      stackName: `${service.name}-${e.name}`,
+      permissionsBoundaryArn: permissionsBoundaryArn(service.name, e.name, e.account, partitionOf(e.region)),
+      stackName: `${serverlessServiceOf(service)}-${e.name}`,
     }));
+}
+
+/**
+ * The name the service deploys under: serverless.yml's `service:`, which names its stacks
+ * (`<serverlessService>-<stage>`) and the resources the Serverless Framework creates. The
+ * pipeline's own name (`name`) names the pipeline, its roles and the local state.
+ */
+export function serverlessServiceOf(service: ServiceDefinition): string {
+  return service.serverlessService ?? service.name;
 }
 
 /** The AWS partition of a region. */

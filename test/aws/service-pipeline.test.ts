@@ -222,8 +222,8 @@ describe('ServicePipeline', () => {
     const deploy = action('Deploy-dev', 'Deploy');
     expect(deploy.EnvironmentVariables).toHaveLength(10);
     const exported = deploy.Commands!.filter((c) => c.startsWith('export '));
-    // 9 service variables + SERVICE_NAME, STAGE, TARGET_REGION, DEPLOYER_ROLE_ARN, npm_config_ignore_scripts = 14.
-    expect(exported).toHaveLength(4);
+    // 9 service variables + SERVICE_NAME, STAGE, TARGET_REGION, DEPLOYER_ROLE_ARN, PERMISSIONS_BOUNDARY_ARN, npm_config_ignore_scripts = 15.
+    expect(exported).toHaveLength(5);
     expect(exported).toContain('export DEPLOYER_ROLE_ARN=arn:aws:iam::222222222222:role/many-dev-deployer');
     expect(exported).toContain('export npm_config_ignore_scripts=true');
   });

@@ -40,8 +40,10 @@ describe('buildPipelinePlan (push)', () => {
       STAGE: 'prod',
       TARGET_REGION: 'eu-west-1',
       DEPLOYER_ROLE_ARN: 'arn:aws:iam::444444444444:role/ac-rest-api-prod-deployer',
+      PERMISSIONS_BOUNDARY_ARN: 'arn:aws:iam::444444444444:policy/ac-rest-api-prod-boundary',
       npm_config_ignore_scripts: 'true',
     });
+    expect(acceptance!.env).not.toHaveProperty('PERMISSIONS_BOUNDARY_ARN');
   });
 
   it('THEN the approval comes before prod and only prod rolls back on failure', () => {
@@ -129,5 +131,23 @@ describe('plan snapshots', () => {
     const document = buildPlans(config());
     expect(plansDocumentSchema.parse(document)).toEqual(document);
     await expect(`${JSON.stringify(document, null, 2)}\n`).toMatchFileSnapshot('__snapshots__/article.plan.json');
+  });
+});
+
+describe('the names a service deploys under', () => {
+  it('GIVEN serverlessService WHEN the plan is built THEN stacks take that name while roles and the pipeline keep the service name', () => {
+    const base = articleConfig();
+    const renamed = validateConfig({
+      ...base,
+      services: [{ ...base.services[0]!, name: 'http-dynamodb', serverlessService: 'serverless-http-api-dynamodb-with-a-long-name' }],
+    });
+    const plan = buildPipelinePlan(renamed, 'http-dynamodb', 'push');
+    expect(plan.pipelineName).toBe('http-dynamodb');
+    expect(plan.serverlessService).toBe('serverless-http-api-dynamodb-with-a-long-name');
+    expect(plan.environments.map((e) => e.stackName)).toEqual(plan.environments.map((e) => `serverless-http-api-dynamodb-with-a-long-name-${e.name}`));
+    expect(plan.environments[0]).toMatchObject({
+      deployerRoleName: `http-dynamodb-${plan.environments[0]!.name}-deployer`,
+      permissionsBoundaryArn: `arn:aws:iam::${plan.environments[0]!.account}:policy/http-dynamodb-${plan.environments[0]!.name}-boundary`,
+    });
   });
 });
