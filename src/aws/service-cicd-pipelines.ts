@@ -4,7 +4,7 @@ import type { ValidConfig } from '../model/validate.js';
 import { InputError } from '../model/errors.js';
 import type { PipelinePlan, PlansDocument } from '../model/plan-schema.js';
 import { buildPlans, partitionOf } from '../model/plan.js';
-import { AlertsTopic } from './alerts-topic.js';
+import { AlertsTopic, type WebhookSecret } from './alerts-topic.js';
 import { CrossAccountDeploymentRole } from './cross-account-deployment-role.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
 import { artifactBucketName, artifactKeyPrefix, checkPrefix, DEFAULT_PREFIX } from './names.js';
@@ -120,7 +120,7 @@ export class ServiceCicdPipelines extends Construct {
     this.alerts = new AlertsTopic(this.sharedStack, 'Alerts', {
       emails: notifications?.email ?? [],
       ...(notifications?.slack ? { slack: notifications.slack } : {}),
-      ...(notifications?.webhook ? { webhookUrl: notifications.webhook } : {}),
+      ...(notifications?.webhook ? { webhook: awsWebhook(notifications.webhook) } : {}),
       chatbotConfigurationName: `${this.prefix}-alerts`,
     });
 
@@ -230,6 +230,22 @@ export class ServiceCicdPipelines extends Construct {
       });
     }
   }
+}
+
+/**
+ * The webhook of the AWS alerts: a secret. A URL written in the config names this machine (the
+ * config allows no other), which EventBridge can neither reach nor call over http.
+ */
+function awsWebhook(webhook: NonNullable<NonNullable<ValidConfig['notifications']>['webhook']>): WebhookSecret {
+  if (typeof webhook === 'string') {
+    throw new InputError('the webhook cannot be reached from AWS', [
+      {
+        where: 'notifications.webhook',
+        message: `${webhook} is on this machine, for local runs; EventBridge posts only to public https URLs: keep the URL in a Secrets Manager secret of the CICD account and give { secret: "<name>" }`,
+      },
+    ]);
+  }
+  return { secret: webhook.secret, ...(webhook.jsonKey ? { jsonKey: webhook.jsonKey } : {}) };
 }
 
 interface ServicePlans {
