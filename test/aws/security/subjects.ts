@@ -1,0 +1,65 @@
+/**
+ * What the attack suite attacks: the synthesized templates of a config, with the roles it must
+ * find in them (from the plans the pipelines were built from).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { createCicdApp } from '../../../src/aws/cicd-app.js';
+import { resolveDeployPolicies } from '../../../src/aws/resolve-deploy-policies.js';
+import type { PipelinesConfig } from '../../../src/model/config.js';
+import type { PipelinePlan } from '../../../src/model/plan-schema.js';
+import { validateConfig, type ValidConfig } from '../../../src/model/validate.js';
+import { loadConfig } from '../../../src/runtime/load-config.js';
+import { IamModel, type SynthesizedTemplate } from './iam-model.js';
+
+const projectRoot = path.resolve(import.meta.dirname, '../../..');
+export const SHARED_SCHEMAS = path.resolve(projectRoot, '../shared/data/cloudformation-schemas');
+export const hasSharedSchemas = existsSync(SHARED_SCHEMAS);
+export const NEEDS_SCHEMAS = hasSharedSchemas ? '' : ' (skipped: ../shared/data/cloudformation-schemas is absent)';
+
+/** A config's synthesized IAM, and the plans it was built from. */
+export interface Subject {
+  readonly name: string;
+  readonly config: ValidConfig;
+  readonly model: IamModel;
+  /** The push plans. */
+  readonly plans: PipelinePlan[];
+  /** The pull-request plans. */
+  readonly pullRequestPlans: PipelinePlan[];
+}
+
+/** Synthesize a config (template validation off: the suite reads IAM, validation is tested elsewhere). */
+export async function subjectOf(name: string, config: ValidConfig, baseDir: string): Promise<Subject> {
+  const inferring = config.services.some((s) => s.deployPermissions !== undefined && !Array.isArray(s.deployPermissions));
+  const resolved = inferring ? await resolveDeployPolicies(config, { baseDir, schemas: SHARED_SCHEMAS }) : undefined;
+  const { app, plans } = createCicdApp(config, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
+  const assembly = app.synth();
+  const templates: SynthesizedTemplate[] = assembly.stacksRecursively.map((stack) => ({
+    stackName: stack.stackName,
+    account: stack.environment.account,
+    region: stack.environment.region,
+    template: stack.template as SynthesizedTemplate['template'],
+  }));
+  return {
+    name,
+    config,
+    model: new IamModel(templates),
+    plans: plans.pipelines.filter((p) => p.trigger === 'push'),
+    pullRequestPlans: plans.pipelines.filter((p) => p.trigger === 'pull-request'),
+  };
+}
+
+/** The example config, as `examples/pipelines.config.ts` defines it. */
+export async function exampleConfig(): Promise<ValidConfig> {
+  return (await loadConfig('pipelines.config.ts', path.join(projectRoot, 'examples'))).config;
+}
+
+/** The example config with the service's permissions inferred from its package. */
+export async function exampleInferredConfig(packageDir: string, acknowledgeWildcards: Record<string, string>): Promise<ValidConfig> {
+  const example = await exampleConfig();
+  const input: PipelinesConfig = {
+    ...example,
+    services: example.services.map((s) => ({ ...s, deployPermissions: { infer: packageDir }, acknowledgeWildcards })),
+  } as PipelinesConfig;
+  return validateConfig(input);
+}
