@@ -184,12 +184,12 @@ export class ServiceCicdPipelines extends Construct {
   private buildDeployerStacks(config: ValidConfig, services: ServicePlans[], deployPolicies: ReadonlyMap<string, readonly PolicyDocumentJson[]>): void {
     // One group of stacks per target account: IAM is global, so the region is that of the
     // account's first environment.
-    const accounts = new Map<string, { region: string; roles: { service: string; environment: string; serviceIndex: number }[] }>();
+    const accounts = new Map<string, { region: string; roles: { service: string; serverlessService: string; environment: string; region: string; serviceIndex: number }[] }>();
     for (const { push } of services) {
       const serviceIndex = config.services.findIndex((s) => s.name === push.service);
       for (const environment of push.environments) {
         const entry = accounts.get(environment.account) ?? { region: environment.region, roles: [] };
-        entry.roles.push({ service: push.service, environment: environment.name, serviceIndex });
+        entry.roles.push({ service: push.service, serverlessService: push.serverlessService, environment: environment.name, region: environment.region, serviceIndex });
         accounts.set(environment.account, entry);
       }
     }
@@ -205,15 +205,20 @@ export class ServiceCicdPipelines extends Construct {
             },
           ]);
         }
-        return { ...role, permissions, documents };
+        const acknowledgeWildcards = config.services[role.serviceIndex]?.acknowledgeWildcards;
+        return { ...role, permissions, documents, acknowledgeWildcards, serverlessService: role.serverlessService };
       });
       const roleProps = (role: (typeof sized)[number]) => ({
         serviceName: role.service,
         targetStageName: role.environment,
         deployingAccountId: config.cicd.account,
+        targetRegion: role.region,
+        serverlessService: role.serverlessService,
         ...(Array.isArray(role.permissions) ? { deployPermissions: role.permissions } : {}),
-        ...(role.documents ? { policyDocuments: role.documents } : {}),
+        ...(role.documents ? { policyDocuments: role.documents, lastDocumentIsExtra: !Array.isArray(role.permissions) && (role.permissions?.extra?.length ?? 0) > 0 } : {}),
+        ...(role.acknowledgeWildcards ? { acknowledgeWildcards: role.acknowledgeWildcards } : {}),
         where: `services[${role.serviceIndex}].deployPermissions`,
+        acknowledgementsWhere: `services[${role.serviceIndex}].acknowledgeWildcards`,
       });
       const groups = packByBudget(sized, { account, region }, (scope, id, role) => new CrossAccountDeploymentRole(scope, id, roleProps(role)));
       groups.forEach((group, index) => {

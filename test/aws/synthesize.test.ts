@@ -22,7 +22,7 @@ describe('service-pipelines synth', () => {
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/Wrote 5 stacks to /);
-    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +9 resources/);
+    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +10 resources/);
 
     const files = readdirSync(out);
     expect(files).toEqual(expect.arrayContaining(['manifest.json', 'tree.json', 'cdk.out', 'pipelines.plan.json']));

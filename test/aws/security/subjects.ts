@@ -5,6 +5,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createCicdApp } from '../../../src/aws/cicd-app.js';
+import { wildcardStatements } from '../../../src/aws/acknowledge.js';
+import type { PolicyDocumentJson } from '../../../src/aws/deploy-permissions.js';
 import { resolveDeployPolicies } from '../../../src/aws/resolve-deploy-policies.js';
 import type { PipelinesConfig } from '../../../src/model/config.js';
 import type { PipelinePlan } from '../../../src/model/plan-schema.js';
@@ -32,7 +34,8 @@ export interface Subject {
 export async function subjectOf(name: string, config: ValidConfig, baseDir: string): Promise<Subject> {
   const inferring = config.services.some((s) => s.deployPermissions !== undefined && !Array.isArray(s.deployPermissions));
   const resolved = inferring ? await resolveDeployPolicies(config, { baseDir, schemas: SHARED_SCHEMAS }) : undefined;
-  const { app, plans } = createCicdApp(config, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
+  const reviewed = resolved ? acknowledgeInferred(config, resolved.policies) : config;
+  const { app, plans } = createCicdApp(reviewed, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
   const assembly = app.synth();
   const templates: SynthesizedTemplate[] = assembly.stacksRecursively.map((stack) => ({
     stackName: stack.stackName,
@@ -49,17 +52,34 @@ export async function subjectOf(name: string, config: ValidConfig, baseDir: stri
   };
 }
 
+/**
+ * What a reviewer does with an inferred policy: read each wildcard statement and acknowledge it
+ * in the config (here with one reason, for the attack suite; the statements' Sids follow the
+ * inference, so they are read rather than written down).
+ */
+function acknowledgeInferred(config: ValidConfig, policies: ReadonlyMap<string, readonly PolicyDocumentJson[]>): ValidConfig {
+  return {
+    ...config,
+    services: config.services.map((service) => {
+      const documents = [...policies].filter(([key]) => key.startsWith(`${service.name}/`)).flatMap(([, docs]) => docs);
+      const sids = documents.flatMap((d) => wildcardStatements(d).map((s) => s.sid ?? ''));
+      if (sids.length === 0) return service;
+      return { ...service, acknowledgeWildcards: { ...Object.fromEntries(sids.map((sid) => [sid, 'Reviewed: the inference scopes it as tightly as IAM allows.'])), ...service.acknowledgeWildcards } };
+    }),
+  };
+}
+
 /** The example config, as `examples/pipelines.config.ts` defines it. */
 export async function exampleConfig(): Promise<ValidConfig> {
   return (await loadConfig('pipelines.config.ts', path.join(projectRoot, 'examples'))).config;
 }
 
 /** The example config with the service's permissions inferred from its package. */
-export async function exampleInferredConfig(packageDir: string, acknowledgeWildcards: Record<string, string>): Promise<ValidConfig> {
+export async function exampleInferredConfig(packageDir: string): Promise<ValidConfig> {
   const example = await exampleConfig();
   const input: PipelinesConfig = {
     ...example,
-    services: example.services.map((s) => ({ ...s, deployPermissions: { infer: packageDir }, acknowledgeWildcards })),
+    services: example.services.map((s) => ({ ...s, deployPermissions: { infer: packageDir } })),
   } as PipelinesConfig;
   return validateConfig(input);
 }
