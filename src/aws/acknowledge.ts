@@ -84,7 +84,7 @@ function wildcardFindings(documents: readonly unknown[]): Set<string> {
   for (const document of documents) {
     const statements = (document as { Statement?: { Effect?: string; Action?: unknown; Resource?: unknown }[] }).Statement ?? [];
     for (const statement of statements) {
-      if (statement.Effect !== 'Allow') continue;
+      if ((statement.Effect ?? 'Allow') !== 'Allow') continue; // IAM's default effect is Allow
       for (const action of asArray(statement.Action)) {
         if (typeof action === 'string' && action.includes('*')) findings.add(`Action::${action}`);
       }

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createCicdApp } from '../../../src/aws/cicd-app.js';
+import { createCicdApp, type CicdApp } from '../../../src/aws/cicd-app.js';
 import { wildcardStatements } from '../../../src/aws/acknowledge.js';
 import type { PolicyDocumentJson } from '../../../src/aws/deploy-permissions.js';
 import { resolveDeployPolicies } from '../../../src/aws/resolve-deploy-policies.js';
@@ -30,12 +30,20 @@ export interface Subject {
   readonly pullRequestPlans: PipelinePlan[];
 }
 
-/** Synthesize a config (template validation off: the suite reads IAM, validation is tested elsewhere). */
-export async function subjectOf(name: string, config: ValidConfig, baseDir: string): Promise<Subject> {
+/**
+ * The app of a config, its inferred policies resolved and reviewed (template validation off: the
+ * suites read IAM; validation is tested in synthesize.test.ts).
+ */
+export async function appOf(config: ValidConfig, baseDir: string): Promise<CicdApp> {
   const inferring = config.services.some((s) => s.deployPermissions !== undefined && !Array.isArray(s.deployPermissions));
   const resolved = inferring ? await resolveDeployPolicies(config, { baseDir, schemas: SHARED_SCHEMAS }) : undefined;
   const reviewed = resolved ? acknowledgeInferred(config, resolved.policies) : config;
-  const { app, plans } = createCicdApp(reviewed, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
+  return createCicdApp(reviewed, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
+}
+
+/** Synthesize a config and read its IAM. */
+export async function subjectOf(name: string, config: ValidConfig, baseDir: string): Promise<Subject> {
+  const { app, plans } = await appOf(config, baseDir);
   const assembly = app.synth();
   const templates: SynthesizedTemplate[] = assembly.stacksRecursively.map((stack) => ({
     stackName: stack.stackName,
