@@ -50,3 +50,16 @@ describe('the default deploy statements table', () => {
     for (const { action } of DEFAULT_DEPLOY_TABLE.actions) expect(actions).toContain(action);
   });
 });
+
+describe('docs/permissions.md', () => {
+  const docs = readFileSync(path.resolve(import.meta.dirname, '../../docs/permissions.md'), 'utf8');
+
+  it('GIVEN the generated table WHEN the docs are read THEN every left-out group is listed with its reason and actions, and the counts are the table\'s', () => {
+    for (const group of DEFAULT_DEPLOY_TABLE.leftOut) {
+      expect(docs).toContain(`**${group.group}** (${group.actions.length}): ${group.reason}.`);
+      for (const action of group.actions) expect(docs).toContain(`\`${action}\``);
+    }
+    const leftOut = DEFAULT_DEPLOY_TABLE.leftOut.reduce((n, g) => n + g.actions.length, 0);
+    expect(docs).toContain(`${DEFAULT_DEPLOY_TABLE.actions.length} actions granted, ${leftOut} left out`);
+  });
+});
