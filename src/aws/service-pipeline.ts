@@ -89,14 +89,20 @@ const PIPELINE_STATEMENT_REASONS: Readonly<Record<string, string>> = {
  *   branch (or the article's OAuth token from Secrets Manager, with a webhook, for parity).
  * - Commands actions: CodePipeline's `Commands` action, which runs on CodeBuild managed compute
  *   without a CodeBuild project. Each runs `npm install -g service-pipelines@<version>`, then the
- *   plan's commands with the plan's environment. Outputs are the `.pipeline/<artifact>/` folders.
+ *   plan's commands with the plan's environment, each under the plan's time limit. Outputs are the
+ *   `.pipeline/<artifact>/` folders; the Package action also records the package's digests as
+ *   output variables, which every deploy receives.
  * - Approvals: manual approval actions that notify the alerts topic.
- * - A stage with `onFailure: ROLLBACK` rolls back to the last successful execution's artifacts.
+ * - A stage with `onFailure: ROLLBACK` rolls back to the last successful execution's artifacts
+ *   and variables.
  *
  * Isolation, with few resources: build and test actions (which run third-party packages) share
- * one role with no deploy rights; each environment's deploy action has a role that can assume
- * only that environment's deployer role. Roles carry inline policies (no `AWS::IAM::Policy`
- * resources), and the bucket, key and alerts are shared by all pipelines.
+ * one role with no deploy rights that writes nothing; only the Package role writes the package;
+ * each environment's deploy action has a role that writes only its outputs and can assume only
+ * that environment's deployer role; the pull-request build has a role of its own, which the
+ * pipeline cannot assume. Each role reaches only the artifact folders it reads or writes. Roles
+ * carry inline policies (no `AWS::IAM::Policy` resources), and the bucket, key and alerts are
+ * shared by all pipelines.
  */
 export class ServicePipeline extends Construct {
   /** The pipeline. */
