@@ -3,7 +3,15 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { CrossAccountDeploymentRole } from '../../src/aws/cross-account-deployment-role.js';
-import { BOUNDARY_CONDITION_ACTIONS, checkDeployStatements, DEFAULT_STATEMENT_REASONS, defaultDeployStatements } from '../../src/aws/deploy-permissions.js';
+import {
+  BOUNDARY_CONDITION_ACTIONS,
+  checkDeployStatements,
+  DEFAULT_STATEMENT_REASONS,
+  defaultDeployStatements,
+  deployerGuardrails,
+  permissionsBoundaryStatements,
+} from '../../src/aws/deploy-permissions.js';
+import { IAM_POLICY_LIMITS, policySize, type PolicyStatement } from '../../src/permissions/index.js';
 import { InputError } from '../../src/model/errors.js';
 import { actionsOf } from './helpers.js';
 
@@ -222,6 +230,16 @@ describe('deploy permissions', () => {
     expect(() => checkDeployStatements([{ Action: '*:Get*', Resource: '*' }], 'x')).toThrow(/amounts to administrator access/);
     expect(() => checkDeployStatements([{ Action: 'iam:PassRole', Resource: ['*'] }], 'x')).toThrow(/x\[0\]\.Resource: iam:PassRole on "\*"/);
     expect(() => checkDeployStatements([{ Action: 'lambda:Get*', Resource: 'arn:aws:lambda:*:*:function:orders-*' }, { Effect: 'Deny', Action: '*', Resource: '*' }], 'x')).not.toThrow();
+  });
+
+  it("GIVEN the longest names the config allows WHEN the defaults and guardrails are built THEN they fit IAM's limit on a role's inline policies", () => {
+    const service = 'a'.repeat(32);
+    const stage = 'staging-eu-west1';
+    const target = { service, serverlessService: 'B'.repeat(128), stage, account: '123456789012', region: 'ap-southeast-2' };
+    const guardrails = deployerGuardrails(`arn:aws:iam::123456789012:role/${service}-${stage}-deployer`, `arn:aws:iam::123456789012:policy/${service}-${stage}-boundary`);
+    const size = policySize({ Version: '2012-10-17', Statement: defaultDeployStatements(target) as PolicyStatement[] }) + policySize({ Version: '2012-10-17', Statement: guardrails as PolicyStatement[] });
+    expect(size).toBeLessThan(IAM_POLICY_LIMITS.roleInlineAggregate);
+    expect(policySize({ Version: '2012-10-17', Statement: permissionsBoundaryStatements(target) as PolicyStatement[] })).toBeLessThan(IAM_POLICY_LIMITS.managedPolicy);
   });
 
   it('GIVEN a China region WHEN the defaults are built THEN their ARNs use its partition', () => {
