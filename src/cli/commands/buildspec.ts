@@ -129,6 +129,8 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
     result = await runBuildspec({
       buildspec: { file, document },
       srcDir: folder.srcDir,
+      // A copy is the build's own: its artifacts may hard-link its files. The user's folder is not.
+      ownsSrcDir: !options.inPlace,
       env,
       baseEnv: ctx.env,
       ...(artifactsOut !== undefined ? { artifactsOut } : {}),
