@@ -184,11 +184,23 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   }
 }
 
+/** The buildspec's text; one over the size limit is refused before it is read. */
 async function readBuildspec(path: string, file: string): Promise<string> {
-  const [{ readFile }, { InputError }] = await Promise.all([import('node:fs/promises'), import('../../model/errors.js')]);
+  const [{ readFile, stat }, { InputError }, { buildspecSizeProblem }] = await Promise.all([
+    import('node:fs/promises'),
+    import('../../model/errors.js'),
+    import('../../buildspec/parse.js'),
+  ]);
   try {
+    const tooLarge = buildspecSizeProblem((await stat(path)).size, file);
+    if (tooLarge) {
+      throw new InputError(`${file} is too large`, [tooLarge]);
+    }
     return await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof InputError) {
+      throw error;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot read the buildspec ${file}`, [{ where: file, message: code === 'ENOENT' ? 'no such file' : (error as Error).message }]);
   }
