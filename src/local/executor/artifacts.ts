@@ -147,7 +147,11 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
       followSymbolicLinks: true,
       fs: linkAwareFs(baseDir, realSrc, keepSymlinks, unfollowed),
     });
-    refuseLinksBelowPatterns(unfollowed, files, patterns, exclude, keepSymlinks, (link) => skipped(join(baseDir, link.path), join(baseDir, link.path)));
+    const beside = (link: UnfollowedLink) => join(baseDir, link.path);
+    refuseLinksBelowPatterns(unfollowed, files, patterns, exclude, keepSymlinks, {
+      skipped: (link) => skipped(beside(link), beside(link)),
+      shown: (link) => relative(srcDir, beside(link)),
+    });
     for (const file of files) {
       const lexical = join(baseDir, file);
       if (!isInside(srcDir, lexical)) {
@@ -366,7 +370,7 @@ function refuseLinksBelowPatterns(
   patterns: readonly string[],
   exclude: readonly string[],
   keepSymlinks: boolean,
-  skipped: (link: UnfollowedLink) => boolean,
+  links: { readonly skipped: (link: UnfollowedLink) => boolean; readonly shown: (link: UnfollowedLink) => string },
 ): void {
   if (keepSymlinks || unfollowed.size === 0) {
     return;
@@ -375,11 +379,11 @@ function refuseLinksBelowPatterns(
   const ignored = picomatch(exclude.map(expandDirectoryPattern), { dot: true });
   const expanded = patterns.map(expandDirectoryPattern);
   for (const link of unfollowed.values()) {
-    if (!link.outside || isListed.has(link.path) || ignored(link.path) || skipped(link)) {
+    if (!link.outside || isListed.has(link.path) || ignored(link.path) || links.skipped(link)) {
       continue;
     }
     if (expanded.some((pattern) => mayMatchBelow(link.path, pattern))) {
-      throw new ArtifactError(escapeMessage(link.path, link.target, link.real!) + SELECTED_LINK_HINT);
+      throw new ArtifactError(escapeMessage(links.shown(link), link.target, link.real!) + SELECTED_LINK_HINT);
     }
   }
 }

@@ -108,6 +108,16 @@ describe('collectArtifact: symbolic links to folders outside the source folder',
     expect((error as Error).message).toContain('dist/config is a symbolic link to ../../host/nested');
   });
 
+  it('GIVEN a base-directory WHEN a link below a pattern is refused THEN it is named from the source folder', async () => {
+    const { src } = sourceAndHost();
+    tree(src, { 'dist/own.conf': 'own' });
+    symlinkSync('../../host/nested', join(src, 'dist/config'));
+
+    const { error } = await collect({ srcDir: src, artifact: { files: ['**/*.conf'], 'base-directory': 'dist' } });
+
+    expect((error as Error).message).toMatch(/^dist\/config is a symbolic link to \.\.\/\.\.\/host\/nested \(/);
+  });
+
   it('GIVEN a pattern that starts with a linked host folder WHEN collected THEN it is refused', async () => {
     const { src, host } = sourceAndHost();
     symlinkSync(host, join(src, 'etc-link'));
