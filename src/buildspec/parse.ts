@@ -34,7 +34,9 @@ export function buildspecSizeProblem(bytes: number, file: string): InputProblem 
   }
   return {
     where: file,
-    message: `the buildspec is ${(bytes / 1024 / 1024).toFixed(1)} MiB; a buildspec is at most ${BUILDSPEC_MAX_BYTES / 1024} KiB (commands that long belong in a script the buildspec runs)`,
+    message:
+      `the buildspec is ${bytes.toLocaleString('en-US')} bytes; a buildspec is at most ${BUILDSPEC_MAX_BYTES / 1024 / 1024} MiB ` +
+      `(${BUILDSPEC_MAX_BYTES.toLocaleString('en-US')} bytes): commands that long belong in a script the buildspec runs`,
   };
 }
 

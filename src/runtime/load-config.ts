@@ -49,18 +49,19 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, cwd: string
       try {
         value = await importDefault(absolute);
       } catch (error) {
-        throw exits.called ? error : cannotLoad(firstLine(error), error);
+        throw cannotLoad(firstLine(error), error);
       }
       if (typeof value === 'function') {
         try {
           value = await (value as () => unknown)();
         } catch (error) {
-          throw exits.called ? error : cannotLoad(`its default export (a function) threw: ${firstLine(error)}`, error);
+          throw cannotLoad(`its default export (a function) threw: ${firstLine(error)}`, error);
         }
       }
       return value;
     });
   } catch (error) {
+    // What process.exit threw, or anything thrown after it, is reported as the call it was.
     throw exits.called ? exitCalled() : error;
   }
   if (exits.called) {

@@ -139,7 +139,7 @@ describe('buildspecs a parser must not be made to chew on', () => {
 
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('huge.yml: the buildspec is');
-    expect(run.stderr).toContain(`a buildspec is at most ${BUILDSPEC_MAX_BYTES / 1024} KiB`);
+    expect(run.stderr).toContain(`a buildspec is at most 1 MiB (${BUILDSPEC_MAX_BYTES.toLocaleString('en-US')} bytes)`);
   });
 });
 

@@ -71,17 +71,17 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
     { nodeProcesses, runCaptured },
     { SecretMasker },
   ] = await Promise.all([
-      import('node:fs'),
-      import('node:fs/promises'),
-      import('node:os'),
-      import('node:path'),
-      import('../../model/errors.js'),
-      import('../../buildspec/parse.js'),
-      import('../../local/executor/run-buildspec.js'),
-      import('../../local/executor/secrets.js'),
-      import('../../runtime/process.js'),
-      import('../../local/executor/log.js'),
-    ]);
+    import('node:fs'),
+    import('node:fs/promises'),
+    import('node:os'),
+    import('node:path'),
+    import('../../model/errors.js'),
+    import('../../buildspec/parse.js'),
+    import('../../local/executor/run-buildspec.js'),
+    import('../../local/executor/secrets.js'),
+    import('../../runtime/process.js'),
+    import('../../local/executor/log.js'),
+  ]);
 
   // Every input is checked before anything is copied or run.
   const env: Record<string, string> = {};
