@@ -80,4 +80,18 @@ describe('service-pipelines buildspec run --artifacts-out: writing to an artifac
     expect(run.exitCode).toBe(0);
     expect(readFileSync(path.join(cwd, 'src', 'data.txt'), 'utf8')).toBe('original\n');
   });
+
+  it("GIVEN --src names a symbolic link to the source folder WHEN run in a copy THEN the build runs in a copy of the folder, which stays as it was", async () => {
+    const { cwd, src } = workspace();
+    symlinkSync(src, path.join(cwd, 'src-link'));
+    const file = path.join(cwd, 'writes.yml');
+    writeFileSync(file, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo built > built.txt\nartifacts:\n  files: ['**/*']\n");
+
+    const run = await runCli(['buildspec', 'run', 'writes.yml', '--src', 'src-link', '--artifacts-out', 'out'], { cwd, env });
+    appendFileSync(path.join(cwd, 'out', 'primary', 'data.txt'), 'changed through the artifact\n');
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(existsSync(path.join(src, 'built.txt'))).toBe(false);
+    expect(readFileSync(path.join(src, 'data.txt'), 'utf8')).toBe('original\n');
+  });
 });
