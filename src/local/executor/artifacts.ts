@@ -101,7 +101,9 @@ export async function collectArtifact(options: CollectArtifactOptions): Promise<
   const keepSymlinks = isYes(artifact['enable-symlinks']);
   const patterns = (artifact.files ?? []).map(stripDotSlash);
   const exclude = (artifact['exclude-paths'] ?? []).map(stripDotSlash);
-  const realSrc = await realpath(srcDir);
+  const realSrc = await realpath(srcDir).catch(() => {
+    throw new ArtifactError(`the source folder ${srcDir} is gone (did the build remove it?)`);
+  });
   const skip = await Promise.all((options.skip ?? []).map(async (folder) => [resolve(folder), await realpath(folder).catch(() => resolve(folder))] as const));
   const skipped = (lexical: string, real: string) => skip.some(([folder, realFolder]) => isInside(folder, lexical) || isInside(realFolder, real));
   const guard = new SourceGuard(srcDir, realSrc);

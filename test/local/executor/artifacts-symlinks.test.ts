@@ -235,6 +235,18 @@ describe('collectArtifact: writing to an artifact never reaches a file the build
   });
 });
 
+describe('runBuildspec: a build that removes its own folder', () => {
+  it('GIVEN a build that deletes its source folder WHEN artifacts are collected THEN the build fails in UPLOAD_ARTIFACTS saying so', async () => {
+    const src = join(tempFolder(), 'src');
+    mkdirSync(src);
+    const yaml = `version: 0.2\nphases:\n  build:\n    commands:\n      - cd / && rm -rf ${src}\nartifacts:\n  files: ['**/*']\n`;
+
+    const { result } = await run(yaml, { srcDir: src, artifactsOut: tempFolder() });
+
+    expect(result.failure).toMatchObject({ phase: 'UPLOAD_ARTIFACTS', message: `the primary artifact: the source folder ${src} is gone (did the build remove it?)` });
+  });
+});
+
 describe('runBuildspec: secondary artifacts follow the same rule', () => {
   it('GIVEN a secondary artifact holding a link to a host file THEN the build fails in UPLOAD_ARTIFACTS naming it', async () => {
     const { src, secret } = sourceAndHost();
