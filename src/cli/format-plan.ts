@@ -5,8 +5,7 @@ import type { PipelinePlan, PlanAction } from '../model/plan-schema.js';
 
 export function formatPlanTree(plan: PipelinePlan): string {
   const lines: string[] = [];
-  const trigger = plan.trigger === 'push' ? `push to ${plan.source.branch}` : 'pull request (test only)';
-  lines.push(`${plan.pipelineName}  (${plan.flavor}; starts on ${trigger}; ${plan.executionMode})`);
+  lines.push(`${plan.pipelineName}  (${plan.flavor}; ${triggerOf(plan)}; ${plan.executionMode})`);
   plan.stages.forEach((stage, stageIndex) => {
     const lastStage = stageIndex === plan.stages.length - 1;
     const environment = plan.environments.find((e) => e.name === stage.environment);
@@ -20,6 +19,20 @@ export function formatPlanTree(plan: PipelinePlan): string {
     });
   });
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * What starts the pipeline. A service without `source.github` has no pushes or pull requests to
+ * start it: it runs locally only, when asked or (`serve --watch`) on a new commit in its folder.
+ */
+function triggerOf(plan: PipelinePlan): string {
+  if (plan.source.github) {
+    return plan.trigger === 'push' ? `starts on push to ${plan.source.branch}` : 'starts on pull request (test only)';
+  }
+  const local = 'local only, no source.github: starts on';
+  return plan.trigger === 'push'
+    ? `${local} \`service-pipelines run ${plan.service}\` or, under \`serve --watch\`, a new commit in ${plan.source.path ?? 'its folder'}`
+    : `${local} \`service-pipelines run ${plan.service} --pull-request\` (test only)`;
 }
 
 function describeAction(action: PlanAction): string {

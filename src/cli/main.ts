@@ -86,7 +86,21 @@ export function reportError(error: unknown, ctx: CliContext): number {
 }
 
 function processContext(): CliContext {
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, cwd: process.cwd(), env: process.env, exitCode: EXIT_OK };
+}
+
+/**
+ * A reader that went away (`service-pipelines --help | head -1`) ends what is printed there, not
+ * the CLI with an EPIPE stack trace: the command goes on and ends with its own exit code.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') {
+      throw error;
+    }
+  });
 }
 
 function packageVersion(): string {

@@ -4,11 +4,18 @@
  * by the manifest's sha256. Promoting an artifact from stage to stage hands out the same stored
  * tree (or hard links to its blobs), never a copy, and since blobs are read-only no action can
  * change a stored artifact through a link.
+ *
+ * What is stored is the folder's own content: a symbolic link is stored as a link (its target is
+ * never read, whether inside the folder or out of it), a folder reached through a link is not
+ * stored by link, and a file is taken by hard link only when it has no other name (else it may be
+ * a source or host file the build linked in, which the store must neither make read-only nor
+ * share): it is copied then.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, constants as fsConstants } from 'node:fs';
-import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FailureError } from '../model/errors.js';
 
 /** One entry of a tree manifest. */
 export type TreeEntry =
@@ -53,9 +60,17 @@ export class ArtifactStore {
     this.trees = path.join(root, 'trees');
   }
 
-  /** Store the contents of a folder as one artifact. */
+  /**
+   * Store the contents of a folder as one artifact.
+   *
+   * @throws FailureError when, by `link`, the folder is a symbolic link (an action's output is a
+   *   folder of its own workspace, never a way to another one)
+   */
   async put(folder: string, options: PutOptions = {}): Promise<StoredArtifact> {
     const mode = options.mode ?? 'link';
+    if (mode === 'link' && (await lstat(folder)).isSymbolicLink()) {
+      throw new FailureError(`${folder} is a symbolic link to ${await readlink(folder)}: an artifact is stored from a folder of the build's own, never through a link`);
+    }
     const entries: TreeEntry[] = [];
     await mkdir(this.blobs, { recursive: true });
     await mkdir(this.trees, { recursive: true });
@@ -138,10 +153,11 @@ export class ArtifactStore {
       } else if (dirent.isSymbolicLink()) {
         out.push({ path: child, type: 'symlink', target: await readlink(absolute) });
       } else if (dirent.isFile()) {
-        const info = await stat(absolute);
+        const info = await lstat(absolute);
         const executable = (info.mode & 0o111) !== 0;
         const hex = await sha256File(absolute);
-        await this.storeBlob(absolute, hex, executable, mode);
+        // A file with another name is not the build's own: copied, so the store never shares it.
+        await this.storeBlob(absolute, hex, executable, info.nlink === 1 ? mode : 'copy');
         out.push({ path: child, type: 'file', blob: hex, executable, size: info.size });
       }
       // Sockets, FIFOs and devices are not artifact content: CodeBuild does not upload them either.

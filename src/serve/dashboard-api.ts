@@ -104,7 +104,7 @@ export class DashboardApi {
 
   private decide(id: string, request: ApiRequest): HttpReply {
     if (mediaType(request.headers) !== 'application/json') {
-      return errorReply(415, 'send the decision as application/json: {"decision": "approve" | "reject", "comment": "..."}');
+      return errorReply(415, 'send the decision as application/json: {"decision": "approve" | "reject", "summary": "..."}');
     }
     let body: unknown;
     try {
@@ -116,11 +116,13 @@ export class DashboardApi {
     if (problems.length) {
       return errorReply(400, `bad decision: ${problems.join('; ')}`);
     }
-    const input = body as { decision: 'approve' | 'reject'; comment?: string; stage?: string; action?: string };
+    const input = body as { decision: 'approve' | 'reject'; summary?: string; comment?: string; stage?: string; action?: string };
+    // `summary`, the name the approval comes back under (CodePipeline's too); `comment` is its older name.
+    const summary = input.summary ?? input.comment;
     const outcome = this.reader.decideApproval(id, {
       decision: input.decision,
       by: request.caller,
-      ...(input.comment === undefined ? {} : { comment: input.comment }),
+      ...(summary === undefined ? {} : { comment: summary }),
       ...(input.stage === undefined ? {} : { stage: input.stage }),
       ...(input.action === undefined ? {} : { action: input.action }),
     });
@@ -146,15 +148,20 @@ function decisionProblems(body: unknown): string[] {
   if (b.decision !== 'approve' && b.decision !== 'reject') {
     problems.push('decision must be "approve" or "reject"');
   }
-  for (const key of ['comment', 'stage', 'action']) {
+  for (const key of ['summary', 'comment', 'stage', 'action']) {
     if (b[key] !== undefined && typeof b[key] !== 'string') {
       problems.push(`${key} must be a string`);
     }
   }
-  if (typeof b.comment === 'string' && b.comment.length > 4000) {
-    problems.push('comment is longer than 4000 characters');
+  if (b.summary !== undefined && b.comment !== undefined) {
+    problems.push('give summary (comment is its older name), not both');
   }
-  const unknown = Object.keys(b).filter((k) => !['decision', 'comment', 'stage', 'action'].includes(k));
+  for (const key of ['summary', 'comment']) {
+    if (typeof b[key] === 'string' && (b[key] as string).length > 4000) {
+      problems.push(`${key} is longer than 4000 characters`);
+    }
+  }
+  const unknown = Object.keys(b).filter((k) => !['decision', 'summary', 'comment', 'stage', 'action'].includes(k));
   if (unknown.length) {
     problems.push(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
   }

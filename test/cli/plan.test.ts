@@ -31,6 +31,25 @@ describe('service-pipelines plan', () => {
     expect(JSON.parse(run.stdout).pipelines.map((p: { pipelineName: string }) => p.pipelineName)).toEqual(['ac-rest-api-pr']);
   });
 
+  it('GIVEN a service with only source.path WHEN planned as a tree THEN it says what starts it locally, not a push to main', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sp-cli-'));
+    writeFileSync(
+      path.join(dir, 'pipelines.config.json'),
+      JSON.stringify({
+        cicd: { account: '111111111111', region: 'us-east-1' },
+        environments: [{ name: 'dev', account: '222222222222', region: 'us-east-1' }],
+        services: [{ name: 'svc', source: { path: './svc' } }],
+      }),
+    );
+
+    const run = await runCli(['plan', '--config', 'pipelines.config.json'], { cwd: dir });
+
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).not.toContain('push to main');
+    expect(run.stdout).toContain('svc  (serverless; local only, no source.github: starts on `service-pipelines run svc` or, under `serve --watch`, a new commit in ./svc; SUPERSEDED)');
+    expect(run.stdout).toContain('svc-pr  (serverless; local only, no source.github: starts on `service-pipelines run svc --pull-request` (test only); PARALLEL)');
+  });
+
   it('GIVEN an unknown service WHEN planned THEN exit 2 lists the services of the config', async () => {
     const run = await runCli(['plan', 'billing', '--config', exampleConfig]);
     expect(run.exitCode).toBe(2);

@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync, readlinkSync } from 'node:fs';
+import { appendFileSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactStore } from '../../src/local/artifact-store.js';
+import { FailureError } from '../../src/model/errors.js';
+import { snapshotSource } from '../../src/local/source-snapshot.js';
+import { nodeProcesses } from '../../src/runtime/process.js';
 import { tempFolder, writeFiles } from './helpers.js';
 
 let work: { dir: string; cleanup: () => void };
@@ -69,5 +72,83 @@ describe('ArtifactStore', () => {
     const [a, b] = [await store.put(path.join(work.dir, 'a'), { mode: 'copy' }), await store.put(path.join(work.dir, 'b'), { mode: 'copy' })];
     expect(a.digest).not.toBe(b.digest);
     expect(await store.manifest(a.digest)).toEqual([{ path: 'x.txt', type: 'file', blob: expect.stringMatching(/^[0-9a-f]{64}$/), executable: false, size: 1 }]);
+  });
+});
+
+describe('ArtifactStore: files the build does not own', () => {
+  it('GIVEN an output folder holding a hard link to a host file WHEN stored by link THEN the host file is copied, never linked or made read-only', async () => {
+    const hostFile = path.join(work.dir, 'host', 'passwd');
+    writeFiles(path.join(work.dir, 'host'), { passwd: 'root:x:0:0\n' });
+    chmodSync(hostFile, 0o644);
+    const folder = path.join(work.dir, 'out');
+    writeFiles(folder, { 'app.js': 'app' });
+    linkSync(hostFile, path.join(folder, 'passwd'));
+
+    const stored = await store.put(folder, { mode: 'link' });
+    appendFileSync(hostFile, 'evil:x:0:0\n');
+
+    expect(statSync(hostFile).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(stored.path, 'passwd')).ino).not.toBe(statSync(hostFile).ino);
+    expect(readFileSync(path.join(stored.path, 'passwd'), 'utf8')).toBe('root:x:0:0\n');
+    // The build's own file (one name) is still taken by link.
+    expect(statSync(path.join(stored.path, 'app.js')).ino).toBe(statSync(path.join(folder, 'app.js')).ino);
+  });
+
+  it('GIVEN an output folder that is a symbolic link to a host folder WHEN stored by link THEN it is refused, naming the link and its target', async () => {
+    const host = path.join(work.dir, 'host');
+    writeFiles(host, { shadow: 'root:$6$hash\n' });
+    const folder = path.join(work.dir, 'Package');
+    symlinkSync(host, folder);
+
+    const error = await store.put(folder, { mode: 'link' }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(FailureError);
+    expect((error as Error).message).toBe(`${folder} is a symbolic link to ${host}: an artifact is stored from a folder of the build's own, never through a link`);
+    expect(statSync(path.join(host, 'shadow')).nlink).toBe(1);
+    expect(statSync(path.join(host, 'shadow')).mode & 0o222).not.toBe(0);
+  });
+
+  it('GIVEN links to host files and folders WHEN stored THEN they stay links and no host byte enters the store', async () => {
+    const host = path.join(work.dir, 'host');
+    writeFiles(host, { passwd: 'HOST-SECRET' });
+    const folder = path.join(work.dir, 'out');
+    writeFiles(folder, { 'app.js': 'app' });
+    symlinkSync(path.join(host, 'passwd'), path.join(folder, 'passwd-link'));
+    symlinkSync('../host', path.join(folder, 'etc-link'));
+
+    const stored = await store.put(folder, { mode: 'link' });
+
+    expect((await store.manifest(stored.digest)).map((e) => [e.path, e.type])).toEqual([
+      ['app.js', 'file'],
+      ['etc-link', 'symlink'],
+      ['passwd-link', 'symlink'],
+    ]);
+    expect(readlinkSync(path.join(stored.path, 'etc-link'))).toBe('../host');
+    expect(stored.bytes).toBe(3);
+  });
+});
+
+describe('snapshotSource: the Source artifact is a copy of the user\'s files, links kept as links', () => {
+  it('GIVEN a service folder with links to host files and folders WHEN snapshotted THEN the links stay links and the user files are copies', async () => {
+    const host = path.join(work.dir, 'host');
+    writeFiles(host, { passwd: 'HOST-SECRET', 'ssh/id_ed25519': 'KEY' });
+    const service = path.join(work.dir, 'service');
+    writeFiles(service, { 'handler.js': 'exports.handler = 1;\n' });
+    symlinkSync(path.join(host, 'passwd'), path.join(service, 'passwd-link'));
+    symlinkSync('../host/ssh', path.join(service, 'ssh-link'));
+
+    const snapshot = await snapshotSource(service, store, nodeProcesses, 'services[0].source.path');
+    const stored = snapshot.artifact.path;
+    appendFileSync(path.join(service, 'handler.js'), '// edited after the snapshot\n');
+
+    expect((await store.manifest(snapshot.artifact.digest)).map((e) => [e.path, e.type])).toEqual([
+      ['handler.js', 'file'],
+      ['passwd-link', 'symlink'],
+      ['ssh-link', 'symlink'],
+    ]);
+    expect(readlinkSync(path.join(stored, 'passwd-link'))).toBe(path.join(host, 'passwd'));
+    expect(readFileSync(path.join(stored, 'handler.js'), 'utf8')).toBe('exports.handler = 1;\n');
+    expect(statSync(path.join(stored, 'handler.js')).ino).not.toBe(statSync(path.join(service, 'handler.js')).ino);
+    expect(snapshot.artifact.bytes).toBe('exports.handler = 1;\n'.length);
   });
 });

@@ -61,4 +61,32 @@ describe('loadConfig', () => {
     expect((error as InputError).message).toMatch(/has no default export/);
     expect((error as InputError).problems[0]?.message).toContain('export default defineConfig');
   });
+
+  it('GIVEN a config that calls process.exit while loading WHEN loaded THEN an input error, and process.exit is itself again afterwards', async () => {
+    const original = process.exit;
+    const dir = folderWith({ 'pipelines.config.ts': `try { process.exit(7); } catch { /* a config may swallow it: still refused */ }\nexport default ${plainConfig};\n` });
+
+    const error = await loadConfig(undefined, dir).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).problems[0]?.message).toMatch(/^it called process\.exit\(7\) while loading/);
+    expect(process.exit).toBe(original);
+  });
+
+  it('GIVEN a default export that is a function WHEN loaded THEN what it returns is the config', async () => {
+    const dir = folderWith({ 'pipelines.config.ts': `export default async () => (${plainConfig});\n` });
+
+    const loaded = await loadConfig(undefined, dir);
+
+    expect(loaded.config.services.map((s) => s.name)).toEqual(['svc']);
+  });
+
+  it('GIVEN a config that refers to itself WHEN loaded THEN an input error naming where', async () => {
+    const dir = folderWith({ 'pipelines.config.ts': `const config: Record<string, unknown> = ${plainConfig};\n(config.services as Array<Record<string, unknown>>)[0]!.self = config;\nexport default config;\n` });
+
+    const error = await loadConfig(undefined, dir).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).problems).toEqual([{ where: 'services[0].self', message: 'refers to itself (a circular reference)' }]);
+  });
 });

@@ -148,6 +148,26 @@ describe('POST /api/executions/:id/approval', () => {
     expect(nothingPending.status).toBe(409);
   });
 
+  it('GIVEN a waiting approval WHEN approved with a summary THEN it comes back as that summary, with the question as comment', async () => {
+    recordExecution(store, validateWithApproval(), { id: 'exec-approval', service: 'api', state: 'awaiting-approval', startedAt: 2 });
+
+    const approved = await decide('exec-approval', { decision: 'approve', summary: 'release 42' });
+
+    expect(approved.status).toBe(200);
+    expect(approved.body.approval).toMatchObject({ status: 'APPROVED', summary: 'release 42', comment: 'Promote to prod?' });
+    expect(store.approval('exec-approval', 'Approve-prod', 'Approve')?.summary).toBe('release 42');
+  });
+
+  it('GIVEN a waiting approval WHEN both summary and its older name comment are given THEN 400 and nothing is decided', async () => {
+    recordExecution(store, validateWithApproval(), { id: 'exec-approval', service: 'api', state: 'awaiting-approval', startedAt: 2 });
+
+    const both = await decide('exec-approval', { decision: 'approve', summary: 'a', comment: 'b' });
+
+    expect(both.status).toBe(400);
+    expect((both.body.error as { message: string }).message).toBe('bad decision: give summary (comment is its older name), not both');
+    expect(store.approval('exec-approval', 'Approve-prod', 'Approve')?.status).toBe('PENDING');
+  });
+
   it('GIVEN bad decisions WHEN posted THEN 400/404/415 and nothing is decided', async () => {
     recordExecution(store, validateWithApproval(), { id: 'exec-approval', service: 'api', state: 'awaiting-approval', startedAt: 2 });
 

@@ -59,18 +59,29 @@ export function registerBuildspec(program: Command, ctx: CliContext): void {
 async function runCommand(file: string, options: RunOptions, ctx: CliContext): Promise<void> {
   // Only what this command needs, so that a build starts fast (the artifact collector, the
   // source copy and the AWS SDK load when they are used).
-  const [{ createWriteStream }, { mkdtemp, rm, stat }, { tmpdir }, { join, resolve }, { InputError }, { parseBuildspec }, { runBuildspec }, { LocalSecretResolver }, { nodeProcesses, runCaptured }] =
-    await Promise.all([
-      import('node:fs'),
-      import('node:fs/promises'),
-      import('node:os'),
-      import('node:path'),
-      import('../../model/errors.js'),
-      import('../../buildspec/parse.js'),
-      import('../../local/executor/run-buildspec.js'),
-      import('../../local/executor/secrets.js'),
-      import('../../runtime/process.js'),
-    ]);
+  const [
+    { createWriteStream },
+    { mkdtemp, rm, stat },
+    { tmpdir },
+    { join, resolve },
+    { InputError },
+    { parseBuildspec },
+    { runBuildspec },
+    { LocalSecretResolver, RememberingSecretResolver },
+    { nodeProcesses, runCaptured },
+    { SecretMasker },
+  ] = await Promise.all([
+    import('node:fs'),
+    import('node:fs/promises'),
+    import('node:os'),
+    import('node:path'),
+    import('../../model/errors.js'),
+    import('../../buildspec/parse.js'),
+    import('../../local/executor/run-buildspec.js'),
+    import('../../local/executor/secrets.js'),
+    import('../../runtime/process.js'),
+    import('../../local/executor/log.js'),
+  ]);
 
   // Every input is checked before anything is copied or run.
   const env: Record<string, string> = {};
@@ -98,11 +109,14 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   // Parsed here, so that a bad buildspec stops the command before the source is copied; the
   // executor gets the parsed document (and validates it again, which costs no YAML parsing).
   const document = parseBuildspec(await readBuildspec(resolve(ctx.cwd, file), file), file);
-  const secrets = options.awsSecrets
-    ? new (await import('../../local/executor/aws-secret-resolver.js')).AwsSecretResolver()
-    : options.secretsFile
-      ? LocalSecretResolver.fromFile(resolve(ctx.cwd, options.secretsFile), ctx.env)
-      : LocalSecretResolver.fromEnvironment(ctx.env);
+  // Remembered, so that --json masks what it prints as the log is masked.
+  const secrets = new RememberingSecretResolver(
+    options.awsSecrets
+      ? new (await import('../../local/executor/aws-secret-resolver.js')).AwsSecretResolver()
+      : options.secretsFile
+        ? LocalSecretResolver.fromFile(resolve(ctx.cwd, options.secretsFile), ctx.env)
+        : LocalSecretResolver.fromEnvironment(ctx.env),
+  );
 
   const artifactsOut = options.artifactsOut === undefined ? undefined : resolve(ctx.cwd, options.artifactsOut);
   // CODEBUILD_RESOLVED_SOURCE_VERSION: the commit, when the source is in a git repository (git
@@ -129,6 +143,8 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
     result = await runBuildspec({
       buildspec: { file, document },
       srcDir: folder.srcDir,
+      // A copy is the build's own: its artifacts may hard-link its files. The user's folder is not.
+      ownsSrcDir: !options.inPlace,
       env,
       baseEnv: ctx.env,
       ...(artifactsOut !== undefined ? { artifactsOut } : {}),
@@ -150,19 +166,34 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   }
   await closeStream(logStream);
 
+  // The log masks parameter-store and secrets-manager values, and build variables given in their
+  // place; what is printed besides it (exported variables, the failure) is masked the same way.
+  const masker = new SecretMasker();
+  for (const value of secrets.values) masker.add(value);
+  for (const name of [...Object.keys(document.env?.['parameter-store'] ?? {}), ...Object.keys(document.env?.['secrets-manager'] ?? {})]) {
+    if (env[name] !== undefined) masker.add(env[name]);
+  }
   if (options.json) {
-    const document = {
+    const json = {
       status: result.status,
       phases: result.phases.map((phase) => ({ name: phase.name, status: phase.status, ...(phase.exitCode !== undefined ? { exitCode: phase.exitCode } : {}) })),
-      exportedVariables: result.exportedVariables,
+      exportedVariables: Object.fromEntries(Object.entries(result.exportedVariables).map(([name, value]) => [name, masker.mask(value)])),
       artifacts: { primary: result.artifacts.primary ?? null, secondary: result.artifacts.secondary },
-      ...(result.failure ? { failure: result.failure } : {}),
+      ...(result.failure
+        ? {
+            failure: {
+              ...result.failure,
+              message: masker.mask(result.failure.message),
+              ...(result.failure.command === undefined ? {} : { command: masker.mask(result.failure.command) }),
+            },
+          }
+        : {}),
     };
-    ctx.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    ctx.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   }
   if (result.status === 'FAILED') {
     const where = options.inPlace ? '' : `\n  the build's folder is kept at ${folder.srcDir}`;
-    ctx.stderr.write(`error: the build failed: ${result.failure?.message ?? 'see the log'}\n  the log is kept at ${logFile}${where}\n`);
+    ctx.stderr.write(`error: the build failed: ${masker.mask(result.failure?.message ?? 'see the log')}\n  the log is kept at ${logFile}${where}\n`);
     ctx.exitCode = 1;
   } else {
     if (!options.json) {
@@ -182,11 +213,23 @@ async function runCommand(file: string, options: RunOptions, ctx: CliContext): P
   }
 }
 
+/** The buildspec's text; one over the size limit is refused before it is read. */
 async function readBuildspec(path: string, file: string): Promise<string> {
-  const [{ readFile }, { InputError }] = await Promise.all([import('node:fs/promises'), import('../../model/errors.js')]);
+  const [{ readFile, stat }, { InputError }, { buildspecSizeProblem }] = await Promise.all([
+    import('node:fs/promises'),
+    import('../../model/errors.js'),
+    import('../../buildspec/parse.js'),
+  ]);
   try {
+    const tooLarge = buildspecSizeProblem((await stat(path)).size, file);
+    if (tooLarge) {
+      throw new InputError(`${file} is too large`, [tooLarge]);
+    }
     return await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof InputError) {
+      throw error;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     throw new InputError(`cannot read the buildspec ${file}`, [{ where: file, message: code === 'ENOENT' ? 'no such file' : (error as Error).message }]);
   }

@@ -34,7 +34,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         'recorded in ./.service-pipelines/ like any run.',
         'JSON API (for scripts too): GET /api/pipelines (and /api/pipelines/events), GET /api/executions?pipeline=&limit=, GET /api/executions/<id>,',
         'GET /api/executions/<id>/logs/<stage>/<action>?offset=, GET /api/executions/<id>/events (Server-Sent Events),',
-        'POST /api/executions/<id>/approval {"decision": "approve"|"reject", "comment": "..."}.',
+        'POST /api/executions/<id>/approval {"decision": "approve"|"reject", "summary": "..."}.',
       ].join('\n'),
     )
     .action(async (options: ServeCommandOptions) => {

@@ -22,10 +22,11 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .option('--no-validate', "skip aws-cdk-lib's CloudFormation template validation (faster; CI should keep it)")
     .option('--json', 'print what was written as one JSON document')
     .action(async (options: SynthOptions) => {
-      const [{ loadConfig }, { synthesizeCicd }, { resolveDeployPolicies }] = await Promise.all([
+      const [{ loadConfig }, { synthesizeCicd }, { resolveDeployPolicies }, { DEFAULT_PREFIX }] = await Promise.all([
         import('../../runtime/load-config.js'),
         import('../../aws/synthesize.js'),
         import('../../aws/resolve-deploy-policies.js'),
+        import('../../aws/names.js'),
       ]);
       const { config, baseDir } = await loadConfig(options.config, ctx.cwd);
       const deployPolicies = await resolveDeployPolicies(config, { baseDir, ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd });
@@ -52,6 +53,14 @@ export function registerSynth(program: Command, ctx: CliContext): void {
         );
       }
       println(ctx.stdout, `and ${path.relative(ctx.cwd, result.plansFile)} (${result.plans.pipelines.length} pipeline plans).`);
-      println(ctx.stdout, `Deploy with: cdk deploy --app ${path.relative(ctx.cwd, result.outdir) || '.'} --all`);
+      // The aws-cdk CLI is not a dependency of this package: npx fetches it (major 2, as aws-cdk-lib).
+      const app = path.relative(ctx.cwd, result.outdir) || '.';
+      const selfUpdate = config.selfUpdate ? result.stacks.find((s) => s.stackName === `${options.prefix ?? DEFAULT_PREFIX}-self-update`) : undefined;
+      println(
+        ctx.stdout,
+        selfUpdate
+          ? `Deploy with: npx aws-cdk@2 deploy --app ${app} ${selfUpdate.displayName}  (its pipeline deploys the other stacks and keeps them up to date)`
+          : `Deploy with: npx aws-cdk@2 deploy --app ${app} --all  (after \`npx aws-cdk@2 bootstrap\` of each account: see the README, "Deploying to AWS")`,
+      );
     });
 }

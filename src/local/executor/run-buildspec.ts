@@ -367,6 +367,7 @@ class BuildRun {
         }
         const collected = await collectArtifact({
           srcDir: this.srcDir,
+          ownsSrcDir: this.options.ownsSrcDir === true,
           artifact: definition,
           destination,
           // The tool's own state and the artifacts folder are never part of an artifact.

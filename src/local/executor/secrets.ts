@@ -165,3 +165,31 @@ function checkLocalSecrets(value: unknown, file: string): LocalSecrets {
   }
   return value as LocalSecrets;
 }
+
+/**
+ * A resolver that remembers every value it handed out, so that what is printed about a build
+ * besides its log (`buildspec run --json`) can be masked as the log is.
+ */
+export class RememberingSecretResolver implements SecretResolver {
+  private readonly resolved: string[] = [];
+
+  constructor(private readonly inner: SecretResolver) {}
+
+  /** The values handed out so far. */
+  get values(): readonly string[] {
+    return this.resolved;
+  }
+
+  async parameter(name: string): Promise<string> {
+    return this.remember(await this.inner.parameter(name));
+  }
+
+  async secret(reference: string): Promise<string> {
+    return this.remember(await this.inner.secret(reference));
+  }
+
+  private remember(value: string): string {
+    this.resolved.push(value);
+    return value;
+  }
+}

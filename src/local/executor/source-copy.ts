@@ -3,7 +3,7 @@
  * never changes the folder it was given, as a CodeBuild build works on its own checkout.
  */
 import { constants as fsConstants } from 'node:fs';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
@@ -28,13 +28,15 @@ export interface BuildFolder {
 
 /**
  * Copy `source` into a new build folder. Files are cloned where the file system can
- * (copy-on-write), else copied; symbolic links stay links.
+ * (copy-on-write), else copied; symbolic links below it stay links. `source` itself may be a
+ * link: the folder it leads to is copied (a copy of the link would be a way back to the source).
  */
 export async function copySource(source: string, options: CopySourceOptions = {}): Promise<BuildFolder> {
-  const from = resolve(source);
+  const from = await realpath(resolve(source));
   const root = await mkdtemp(join(options.parent ?? tmpdir(), 'service-pipelines-build-'));
   const srcDir = join(root, 'src');
-  const excluded = (options.exclude ?? []).map((folder) => resolve(folder));
+  // Compared with the copied paths, which are below the source's real path.
+  const excluded = await Promise.all((options.exclude ?? []).map((folder) => realpath(resolve(folder)).catch(() => resolve(folder))));
   await cp(from, srcDir, {
     recursive: true,
     verbatimSymlinks: true,

@@ -72,6 +72,8 @@ export interface BuildspecRunOptions {
   readonly buildspec: { readonly file: string; readonly text: string } | { readonly file: string; readonly document: unknown };
   /** `CODEBUILD_SRC_DIR`: where the build runs. The executor works in this folder as it is; callers copy first if they want. */
   readonly srcDir: string;
+  /** Whether `srcDir` is the build's own copy, whose files artifacts may hard-link; else they are copied. @default false */
+  readonly ownsSrcDir?: boolean;
   /** Secondary sources by artifact id, given as `CODEBUILD_SRC_DIR_<id>`. */
   readonly secondarySources?: Readonly<Record<string, string>>;
   /** Variables of the build (as the project's or the pipeline action's); applied over the buildspec's `env.variables`. */

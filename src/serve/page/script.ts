@@ -212,7 +212,7 @@ export const SCRIPT_JS = String.raw`
         api('/api/executions/' + encodeURIComponent(execution.id) + '/approval', {
           method: 'POST',
           headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ decision: decision, comment: comment.value, stage: a.stage, action: a.action })
+          body: JSON.stringify({ decision: decision, summary: comment.value, stage: a.stage, action: a.action })
         }).then(function (body) {
           message.textContent = body.approval.status.toLowerCase() + ' by ' + body.approval.decidedBy;
         }).catch(function (error) {

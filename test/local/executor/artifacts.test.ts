@@ -40,13 +40,13 @@ describe('collectArtifact', () => {
     expect(await listing(destination)).toEqual(['my-file1.txt', 'my-file2.txt', 'my-file3.txt']);
   });
 
-  it('leaves out exclude-paths, takes dot files, and hard-links rather than copies', async () => {
+  it('leaves out exclude-paths, takes dot files, and hard-links the files of the build\'s own folder rather than copying them', async () => {
     // GIVEN files, some to exclude
     const src = tree(tempFolder(), { 'dist/app.js': 'app', 'dist/app.js.map': 'map', 'dist/.env': 'dot', 'dist/tmp/x.tmp': 'tmp' });
     const destination = join(tempFolder(), 'out');
     // WHEN dist is collected without maps and tmp files
-    const collected = await collectArtifact({ srcDir: src, artifact: { files: ['dist/**/*'], 'exclude-paths': ['**/*.map', 'dist/tmp/**'] }, destination });
-    // THEN the rest is there, as links to the same files
+    const collected = await collectArtifact({ srcDir: src, ownsSrcDir: true, artifact: { files: ['dist/**/*'], 'exclude-paths': ['**/*.map', 'dist/tmp/**'] }, destination });
+    // THEN the rest is there, as links to the same files (the folder is the build's own)
     expect(await listing(destination)).toEqual(['dist/.env', 'dist/app.js']);
     expect(collected.copied).toBe(0);
     expect(statSync(join(destination, 'dist/app.js')).ino).toBe(statSync(join(src, 'dist/app.js')).ino);
