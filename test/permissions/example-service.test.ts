@@ -14,6 +14,7 @@ const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/ac-rest-api');
 const hasExample = existsSync(path.join(EXAMPLE, 'serverless.yml'));
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ac-rest-api-dev-us-east-1-lambdaRole`;
+const BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/ac-rest-api-dev-boundary`;
 /** The types the example's template holds. */
 const EXAMPLE_TYPES = [
   'AWS::S3::Bucket',
@@ -55,7 +56,7 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
     schemas = copySchemas(EXAMPLE_TYPES, path.join(tempDir(), 'schemas'));
     registry = await loadSchemaRegistry(SHARED_SCHEMAS);
     template = JSON.parse(readFileSync(path.join(packaged, 'cloudformation-template-update-stack.json'), 'utf8'));
-    policy = inferDeployPolicy(template, { registry, stackName: 'ac-rest-api-dev', region: 'us-east-1', account: ACCOUNT });
+    policy = inferDeployPolicy(template, { registry, stackName: 'ac-rest-api-dev', region: 'us-east-1', account: ACCOUNT, permissionsBoundaryArn: BOUNDARY });
   }, 600_000);
 
   it('GIVEN the packaged template WHEN inferred THEN no action is *, none is iam:*, and iam:PassRole is never on *', () => {
