@@ -183,15 +183,22 @@ export class ResourceNeeds {
 
   /** Whether a property names a KMS key or asks for KMS encryption. */
   private usesKms(): boolean {
-    return this.concerns('kms') || this.paths.some(({ value }) => typeof value === 'string' && KMS_VALUE.test(value));
+    return this.concerns('kms');
   }
 
-  /** Whether a property of the resource concerns a service (by its name, or an ARN of the service). */
+  /**
+   * Whether a property of the resource concerns a service: by its name, by an ARN of the
+   * service, or (for KMS) by asking for KMS encryption.
+   */
   private concerns(service: string): boolean {
     let found = this.evidence.get(service);
     if (found === undefined) {
       const pattern = SERVICE_EVIDENCE[service] ?? new RegExp(service.replace(/[^a-z0-9]/gi, ''), 'i');
-      found = this.paths.some(({ path, value }) => pattern.test(path) || (typeof value === 'string' && value.startsWith(`arn:`) && value.split(':')[2] === service));
+      found = this.paths.some(
+        ({ path, value }) =>
+          pattern.test(path) ||
+          (typeof value === 'string' && ((value.startsWith('arn:') && value.split(':')[2] === service) || (service === 'kms' && KMS_VALUE.test(value)))),
+      );
       this.evidence.set(service, found);
     }
     return found;
