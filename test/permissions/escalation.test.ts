@@ -8,12 +8,11 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grantsOf, inferDeployPolicy, loadSchemaRegistry, type InferDeployPolicyOptions, type InferredPolicy, type SchemaRegistry } from '../../src/permissions/index.js';
 import { hasSharedSchemas, NEEDS_SCHEMAS, SHARED_SCHEMAS } from './helpers.js';
-import { decide, type SimulatedRequest } from './simulate.js';
+import { decide, escalationAttempts, type SimulatedRequest } from './simulate.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
 const iamArn = (what: string) => `arn:aws:iam::${ACCOUNT}:${what}`;
-const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';
 
 /** The pipeline `http-dynamodb`, whose serverless service is `serverless-http-api-dynamodb-events` (issue 16.1's naming). */
 const BOUNDARY = iamArn('policy/http-dynamodb-prod-boundary');
@@ -50,21 +49,7 @@ describe.skipIf(!hasSharedSchemas)(`inferred policies and the permissions bounda
     });
 
     it('WHEN the deployer attacks itself, the boundary or an unbounded role THEN IAM denies every attempt', async () => {
-      const attacks: [string, SimulatedRequest][] = [
-        ['attach AdministratorAccess to itself', { action: 'iam:AttachRolePolicy', resource: DEPLOYER, context: { 'iam:PolicyARN': ADMIN } }],
-        ['put an inline policy on itself', { action: 'iam:PutRolePolicy', resource: DEPLOYER }],
-        ['pass itself to Lambda', { action: 'iam:PassRole', resource: DEPLOYER, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } }],
-        ['tag itself', { action: 'iam:TagRole', resource: DEPLOYER }],
-        ['create the service role without the boundary', { action: 'iam:CreateRole', resource: SERVICE_ROLE }],
-        ['create the service role with another boundary', { action: 'iam:CreateRole', resource: SERVICE_ROLE, context: { 'iam:PermissionsBoundary': ADMIN } }],
-        ['change the trust of a role without the boundary', { action: 'iam:UpdateAssumeRolePolicy', resource: SERVICE_ROLE }],
-        ['attach AdministratorAccess to a role without the boundary', { action: 'iam:AttachRolePolicy', resource: SERVICE_ROLE, context: { 'iam:PolicyARN': ADMIN } }],
-        ['take the boundary off the service role', { action: 'iam:DeleteRolePermissionsBoundary', resource: SERVICE_ROLE, context: withBoundary }],
-        ['write a new version of the boundary', { action: 'iam:CreatePolicyVersion', resource: BOUNDARY }],
-        ['make another version of the boundary the default', { action: 'iam:SetDefaultPolicyVersion', resource: BOUNDARY }],
-        ['delete the boundary', { action: 'iam:DeletePolicy', resource: BOUNDARY }],
-        ['write a new version of its own managed policy', { action: 'iam:CreatePolicyVersion', resource: iamArn('policy/http-dynamodb-prod-deployer-1') }],
-      ];
+      const attacks = escalationAttempts({ deployer: DEPLOYER, boundary: BOUNDARY, serviceRole: SERVICE_ROLE });
       for (const [attack, request] of attacks) expect(await decision(policy, request), attack).not.toBe('Allowed');
     });
 

@@ -39,3 +39,27 @@ export async function decide(documents: readonly PolicyDocument[], request: Simu
   if (result.resultType !== 'single') throw new Error(`expected one decision for ${request.action} on ${request.resource}`);
   return result.overallResult as Decision;
 }
+
+/**
+ * What code running as a deployer may try, to raise its rights (each must be denied): on itself,
+ * on the boundary, on its own policies, and on a service role without the boundary.
+ */
+export function escalationAttempts(names: { deployer: string; boundary: string; serviceRole: string }): [string, SimulatedRequest][] {
+  const { deployer, boundary, serviceRole } = names;
+  const admin = 'arn:aws:iam::aws:policy/AdministratorAccess';
+  return [
+    ['attach AdministratorAccess to itself', { action: 'iam:AttachRolePolicy', resource: deployer, context: { 'iam:PolicyARN': admin } }],
+    ['put an inline policy on itself', { action: 'iam:PutRolePolicy', resource: deployer }],
+    ['pass itself to Lambda', { action: 'iam:PassRole', resource: deployer, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } }],
+    ['tag itself', { action: 'iam:TagRole', resource: deployer }],
+    ['create the service role without the boundary', { action: 'iam:CreateRole', resource: serviceRole }],
+    ['create the service role with another boundary', { action: 'iam:CreateRole', resource: serviceRole, context: { 'iam:PermissionsBoundary': admin } }],
+    ['change the trust of a role without the boundary', { action: 'iam:UpdateAssumeRolePolicy', resource: serviceRole }],
+    ['attach AdministratorAccess to a role without the boundary', { action: 'iam:AttachRolePolicy', resource: serviceRole, context: { 'iam:PolicyARN': admin } }],
+    ['take the boundary off the service role', { action: 'iam:DeleteRolePermissionsBoundary', resource: serviceRole, context: { 'iam:PermissionsBoundary': boundary } }],
+    ['write a new version of the boundary', { action: 'iam:CreatePolicyVersion', resource: boundary }],
+    ['make another version of the boundary the default', { action: 'iam:SetDefaultPolicyVersion', resource: boundary }],
+    ['delete the boundary', { action: 'iam:DeletePolicy', resource: boundary }],
+    ['write a new version of its own managed policy', { action: 'iam:CreatePolicyVersion', resource: `${deployer.replace(':role/', ':policy/')}-1` }],
+  ];
+}
