@@ -16,6 +16,7 @@ import {
   escalationGuardStatements,
   guardedArns,
   NEVER_GRANTED,
+  PERMISSIONS_BOUNDARY_KEY,
   requiresBoundary,
 } from './escalation.js';
 import type { IamAction, IamResourceType } from './iam-catalog.js';
@@ -496,13 +497,15 @@ class Inference {
     const guarded = guardedArns(this.guard);
     const told = new Set<string>();
     this.grants = this.grants.filter((grant) => {
-      if (!grant.action.startsWith('iam:') || grant.condition) return true;
+      if (!grant.action.startsWith('iam:')) return true;
       const hit = guarded.find((arn) => arnPatternsOverlap(grant.resource, arn));
       if (!hit) return true;
       if (!grant.resource.includes('*')) {
         this.warnings.push(`${grant.neededBy} names ${grant.resource}, which belongs to the deployer: ${grant.action} is not granted on it`);
         return false;
       }
+      // Under the boundary condition, the grant cannot reach the deployer, which has no boundary.
+      if (JSON.stringify(grant.condition ?? {}).includes(PERMISSIONS_BOUNDARY_KEY)) return true;
       if (!told.has(grant.resource)) {
         told.add(grant.resource);
         this.warnings.push(
