@@ -298,16 +298,17 @@ class Inference {
       this.warnings.push(message);
     }
 
-    for (const [reason, actions] of broadReasons(this.grants)) {
-      this.warnings.push(`broader than the template's own resources: ${[...actions].sort().join(', ')} on ${reason}`);
-    }
-
-    let { statements, documents } = this.build(this.grants);
+    let grants: readonly ExplainedGrant[] = this.grants;
+    let { statements, documents } = this.build(grants);
     const compact = this.options.compact ?? 'auto';
     if (compact === 'always' || (compact === 'auto' && documents.length > IAM_POLICY_LIMITS.managedPoliciesPerRole)) {
       const before = documents.length;
-      ({ statements, documents } = this.build(this.compacted(this.grants)));
+      grants = this.compacted(this.grants);
+      ({ statements, documents } = this.build(grants));
       if (compact === 'auto') this.warnings.push(`the policy needed ${before} managed policies; resources named after the stack were allowed by the stack-name prefix instead, which takes ${documents.length}`);
+    }
+    for (const [reason, actions] of broadReasons(grants)) {
+      this.warnings.push(`broader than the template's own resources: ${[...actions].sort().join(', ')} on ${reason}`);
     }
     for (const extra of this.options.extraStatements ?? []) {
       for (const action of typeof extra.Action === 'string' ? [extra.Action] : extra.Action) {
@@ -468,21 +469,19 @@ class Inference {
     return resolved.startsWith('arn:') ? resolved : fillArnFormat('arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}', this.placement, { FunctionName: resolved });
   }
 
-  /**
-   * The template's roles must carry the boundary, or the deploy is denied: say so before it is.
-   */
+  /** The template's roles and users must carry the boundary, or the deploy is denied: say so before it is. */
   private checkRoleBoundaries(): void {
     if (!this.guard) return;
     const expected = this.guard.permissionsBoundaryArn;
-    for (const role of this.template.resources.filter((r) => r.type === 'AWS::IAM::Role')) {
+    for (const role of this.template.resources.filter((r) => r.type === 'AWS::IAM::Role' || r.type === 'AWS::IAM::User')) {
       const given = role.properties['PermissionsBoundary'];
       const resolved = given === undefined ? undefined : resolveString(given, this.arns.context);
       if (given === undefined) {
         this.warnings.push(
-          `${role.logicalId} (AWS::IAM::Role) has no PermissionsBoundary: creating it is allowed only with ${expected}, so the deploy is denied unless the role carries it (the serverless flavor's deploy step sets it on the roles osls creates)`,
+          `${role.logicalId} (${role.type}) has no PermissionsBoundary: creating it is allowed only with ${expected}, so the deploy is denied unless it carries it (the serverless flavor's deploy step sets it on the roles osls creates)`,
         );
       } else if (resolved && resolved !== UNKNOWN && !arnPatternsOverlap(resolved, expected)) {
-        this.warnings.push(`${role.logicalId} (AWS::IAM::Role) has the permissions boundary ${resolved}, not ${expected}: the deploy is denied`);
+        this.warnings.push(`${role.logicalId} (${role.type}) has the permissions boundary ${resolved}, not ${expected}: the deploy is denied`);
       }
     }
   }

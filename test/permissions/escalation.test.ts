@@ -86,7 +86,7 @@ describe.skipIf(!hasSharedSchemas)(`inferred policies and the permissions bounda
     });
 
     it('WHEN the template\'s role does not carry the boundary THEN a warning says the deploy is denied unless it does', () => {
-      expect(policy.warnings.join('\n')).toContain(`IamRoleLambdaExecution (AWS::IAM::Role) has no PermissionsBoundary: creating it is allowed only with ${BOUNDARY}`);
+      expect(policy.warnings.join('\n')).toContain(`IamRoleLambdaExecution (AWS::IAM::Role) has no PermissionsBoundary: creating it is allowed only with ${BOUNDARY}, so the deploy is denied unless it carries it`);
     });
   });
 

@@ -219,6 +219,7 @@ describe.skipIf(!hasSharedSchemas)(`inferDeployPolicy on hand-written templates$
     expect(resourcesFor(compacted, 'logs:CreateLogGroup')).toEqual([`arn:aws:logs:eu-west-1:${ACCOUNT}:log-group:/aws/lambda/orders-dev*`]);
     expect(resourcesFor(compacted, 'cloudformation:UpdateStack')).toEqual([`arn:aws:cloudformation:eu-west-1:${ACCOUNT}:stack/orders-dev/*`]);
     expect(compacted.warnings.join('\n')).toMatch(/resources named after the stack were allowed by the stack-name prefix instead/);
+    expect(compacted.warnings).toContainEqual(expect.stringMatching(/^broader than the template's own resources: .*lambda:CreateFunction.* on arn:aws:lambda:eu-west-1:123456789012:function:orders-dev\*: the resources named after the stack/));
   });
 
   it('GIVEN an old and a new template WHEN their policies are compared THEN the new queue\'s permissions are the growth', () => {
