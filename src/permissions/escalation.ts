@@ -34,14 +34,6 @@ export function requiresBoundary(action: IamAction): boolean {
   return action.service === 'iam' && action.conditionKeys.includes(PERMISSIONS_BOUNDARY_KEY) && !/^(Read|List)$/.test(action.accessLevel);
 }
 
-/**
- * Actions that change a role but for which IAM has no boundary key (`iam:TagRole`,
- * `iam:UntagRole`, service-linked roles): they can only be kept to the template's roles by ARN.
- */
-export function changesRoleWithoutBoundary(action: IamAction): boolean {
-  return action.service === 'iam' && action.resourceTypes.includes('role') && !requiresBoundary(action) && !/^(Read|List)$/.test(action.accessLevel);
-}
-
 /** The condition that requires the boundary: exact, or an ARN pattern when the account is not known. */
 export function boundaryCondition(permissionsBoundaryArn: string): NonNullable<PolicyStatement['Condition']> {
   return permissionsBoundaryArn.includes('*')

@@ -190,8 +190,6 @@ interface ExplainedGrant extends Grant, Scoped {
   readonly neededBy: string;
 }
 
-
-
 /** Types CloudFormation handles itself: deploying them calls no service on the deployer's behalf. */
 const TYPES_WITHOUT_CALLS = new Set(['AWS::CDK::Metadata', 'AWS::CloudFormation::WaitConditionHandle', 'AWS::CloudFormation::WaitCondition', 'AWS::CloudFormation::Macro']);
 
