@@ -32,7 +32,8 @@ export function formatPolicySummary(policy: InferredPolicy, heading: PolicyHeadi
   );
   for (const { statement, neededBy, wildcards } of policy.statements) {
     lines.push('');
-    lines.push(`${statement.Sid ?? ''}: ${list(statement.Action).length} action${list(statement.Action).length === 1 ? '' : 's'} on ${list(statement.Resource).join(', ')}`);
+    const verb = statement.Effect === 'Deny' ? 'denies' : 'allows';
+    lines.push(`${statement.Sid ?? ''} ${verb} ${list(statement.Action).length} action${list(statement.Action).length === 1 ? '' : 's'} on ${list(statement.Resource).join(', ')}`);
     lines.push(`  actions: ${list(statement.Action).join(', ')}`);
     if (statement.Condition) lines.push(`  condition: ${JSON.stringify(statement.Condition)}`);
     lines.push(`  needed by: ${neededBy.join(', ')}`);

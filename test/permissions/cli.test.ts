@@ -39,6 +39,7 @@ describe.skipIf(!hasSharedSchemas)(`the permissions command${NEEDS_SCHEMAS}`, ()
     expect(result.stdout).toContain(`stack/${STACK}/*`);
     expect(result.stdout).not.toContain('-dev');
     expect(result.stdout).toMatch(/Not granted: \d+ actions the schemas list that these resources do not need/);
+    expect(result.stdout).toContain(`DenyDeployerAndBoundary denies 1 action on arn:aws:iam::${ACCOUNT}:role/${STACK}-deployer, arn:aws:iam::${ACCOUNT}:policy/${STACK}-deployer-*, arn:aws:iam::${ACCOUNT}:policy/${STACK}-boundary`);
   });
 
   it('GIVEN --permissions-boundary and --stage WHEN "permissions --json" runs THEN the role statements require that boundary, for the renamed stage, and the JSON says so', async () => {
