@@ -73,6 +73,10 @@ describe.skipIf(!hasSharedSchemas)(`inferred policies and the permissions bounda
       expect(new Set(grants.map((g) => g.action))).toEqual(new Set(changing));
       for (const grant of grants) expect(grant.condition, grant.action).toEqual({ StringEquals: { 'iam:PermissionsBoundary': BOUNDARY } });
       expect(grantsOf(policy.documents).map((g) => g.action)).not.toContain('iam:DeleteRolePermissionsBoundary');
+      // What changes a role without a boundary key is kept to the template's own role, in statements of its own.
+      const unbounded = grantsOf(policy.documents).filter((g) => ['iam:TagRole', 'iam:UntagRole', 'iam:PassRole'].includes(g.action));
+      expect(unbounded.map((g) => g.resource)).toEqual([SERVICE_ROLE, SERVICE_ROLE, SERVICE_ROLE]);
+      for (const grant of unbounded) expect(JSON.stringify(grant.condition ?? {})).not.toContain('iam:PermissionsBoundary');
       const denies = policy.documents.flatMap((d) => d.Statement).filter((s) => s.Effect === 'Deny');
       expect(denies.map((s) => s.Sid).sort()).toEqual(['DenyBoundaryRemoval', 'DenyDeployerAndBoundary']);
       expect(denies.find((s) => s.Sid === 'DenyDeployerAndBoundary')!.Resource).toEqual([DEPLOYER, iamArn('policy/http-dynamodb-prod-deployer-*'), BOUNDARY]);
