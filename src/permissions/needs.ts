@@ -95,6 +95,10 @@ const SERVICE_EVIDENCE: Readonly<Record<string, RegExp>> = {
   events: /event/i,
   kinesis: /kinesis/i,
   'cognito-idp': /cognito|userpool/i,
+  'application-autoscaling': /autoscaling/i,
+  cloudwatch: /autoscaling|alarm|metric/i,
+  codedeploy: /codedeploy/i,
+  xray: /tracing|xray/i,
   secretsmanager: /secret/i,
   ssm: /ssm|parameter/i,
 };
@@ -135,7 +139,8 @@ export class ResourceNeeds {
     /** The IAM service prefixes of the resource's own type (`lambda` for `AWS::Lambda::Function`). */
     private readonly ownServices: ReadonlySet<string>,
   ) {
-    this.paths = propertyPaths(resource.properties);
+    // The update policy counts as a property: CodeDeploy shifts a Lambda alias's traffic through it.
+    this.paths = propertyPaths(resource.updatePolicy === undefined ? resource.properties : { ...resource.properties, UpdatePolicy: resource.updatePolicy });
   }
 
   /**

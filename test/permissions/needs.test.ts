@@ -150,6 +150,21 @@ describe.skipIf(!hasSharedSchemas)(`what an inferred policy grants${NEEDS_SCHEMA
     for (const call of calls) expect(await allowed(call), `${call.action} on ${call.resource}`).toBe('Allowed');
   });
 
+  it('GIVEN the properties (or update policy) that need another service WHEN inferred THEN its actions are granted; without them, listed as not needed', () => {
+    const fnProperties = { FunctionName: 'orders-fn', Role: `arn:aws:iam::${ACCOUNT}:role/r`, Code: { ZipFile: 'x' } };
+    const inVpc = infer({ Resources: { Fn: { Type: 'AWS::Lambda::Function', Properties: { ...fnProperties, VpcConfig: { SubnetIds: ['subnet-1'], SecurityGroupIds: ['sg-1'] } } } } });
+    expect(granted(inVpc)).toContain('ec2:DescribeSubnets');
+    const plain = infer({ Resources: { Fn: { Type: 'AWS::Lambda::Function', Properties: fnProperties } } });
+    expect(granted(plain)).not.toContain('ec2:DescribeSubnets');
+    expect(plain.omitted.find((o) => o.action === 'ec2:DescribeSubnets')).toMatchObject({ kind: 'property-not-set', neededBy: ['Fn (AWS::Lambda::Function)'] });
+
+    const alias = (updatePolicy?: unknown) => ({
+      Resources: { Live: { Type: 'AWS::Lambda::Alias', Properties: { FunctionName: 'orders-fn', FunctionVersion: '1', Name: 'live' }, ...(updatePolicy ? { UpdatePolicy: updatePolicy } : {}) } },
+    });
+    expect(granted(infer(alias({ CodeDeployLambdaAliasUpdate: { ApplicationName: 'orders', DeploymentGroupName: 'orders-live' } })))).toContain('codedeploy:StopDeployment');
+    expect(granted(infer(alias()))).not.toContain('codedeploy:StopDeployment');
+  });
+
   describe('GIVEN resources encrypted with KMS', () => {
     const keyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0a1b2c3d-1111-2222-3333-444455556666`;
     const encryptedTemplate = {
