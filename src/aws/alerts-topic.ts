@@ -30,18 +30,32 @@ export interface AlertsTopicProps {
    */
   readonly slack?: SlackChannel;
   /**
-   * An https URL (a Slack incoming webhook or any endpoint taking `{"text": "..."}`) that
-   * failed executions and approvals waiting are posted to, through an EventBridge API destination.
+   * The Secrets Manager secret holding an https URL (a Slack incoming webhook or any endpoint
+   * taking `{"text": "..."}`) that failed executions and approvals waiting are posted to, through
+   * an EventBridge API destination. The URL is a credential: CloudFormation resolves it from the
+   * secret at deploy time, so no template holds it.
    *
    * @default - no webhook
    */
-  readonly webhookUrl?: string;
+  readonly webhook?: WebhookSecret;
   /**
    * Name of the Chatbot channel configuration.
    *
    * @default 'service-pipelines-alerts'
    */
   readonly chatbotConfigurationName?: string;
+}
+
+/** A Secrets Manager secret whose value (or one JSON key of it) is a webhook's URL. */
+export interface WebhookSecret {
+  /** The secret's name or ARN, in the stack's account and region. */
+  readonly secret: string;
+  /**
+   * The key of the secret's JSON value that holds the URL.
+   *
+   * @default - the whole value is the URL
+   */
+  readonly jsonKey?: string;
 }
 
 /** Where EventBridge rules send their alerts: the topic, and the webhook when there is one. */
@@ -123,16 +137,20 @@ export class AlertsTopic extends Construct {
         reason: 'AWSDenyAll is the guardrail that keeps the Slack channel from acting on the account; it grants nothing.',
       });
     }
-    if (props.webhookUrl) {
-      // Slack incoming webhooks authenticate through their URL; EventBridge connections require
-      // an authorization anyway, so a constant header stands in (it grants nothing).
+    if (props.webhook) {
+      // Slack incoming webhooks authenticate through their URL (a connection's auth parameters
+      // can add headers, query strings and body fields, not a path); EventBridge connections
+      // require an authorization anyway, so a constant header stands in (it grants nothing).
       const connection = new events.Connection(this, 'WebhookConnection', {
         description: 'Service pipelines alerts webhook',
         authorization: events.Authorization.apiKey('x-service-pipelines', SecretValue.unsafePlainText('alerts')),
       });
+      // A dynamic reference: CloudFormation reads the URL from Secrets Manager when it creates or
+      // updates the destination; the template and its change sets hold only the secret's name.
+      const endpoint = SecretValue.secretsManager(props.webhook.secret, props.webhook.jsonKey ? { jsonField: props.webhook.jsonKey } : {}).unsafeUnwrap();
       this.webhookDestination = new events.ApiDestination(this, 'Webhook', {
         connection,
-        endpoint: props.webhookUrl,
+        endpoint,
         httpMethod: events.HttpMethod.POST,
         description: 'Service pipelines alerts webhook',
         rateLimitPerSecond: 5,

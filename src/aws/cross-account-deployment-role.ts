@@ -2,9 +2,19 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { PolicyStatementJson } from '../model/config.js';
-import { deployerRoleArn, deployerRoleName, partitionOf } from '../model/plan.js';
-import { checkDeployStatements, defaultDeployStatements, type PolicyDocumentJson } from './deploy-permissions.js';
-import { acknowledgeWildcards } from './acknowledge.js';
+import { InputError, type InputProblem } from '../model/errors.js';
+import { deployerRoleArn, deployerRoleName, partitionOf, permissionsBoundaryName } from '../model/plan.js';
+import {
+  BOUNDARY_STATEMENT_REASONS,
+  checkDeployStatements,
+  DEFAULT_STATEMENT_REASONS,
+  defaultDeployStatements,
+  deployerGuardrails,
+  deployScope,
+  permissionsBoundaryStatements,
+  type PolicyDocumentJson,
+} from './deploy-permissions.js';
+import { acknowledgeWildcards, wildcardStatements } from './acknowledge.js';
 import { deployActionRoleArn } from './names.js';
 
 /** Properties of a `CrossAccountDeploymentRole`. */
@@ -15,6 +25,13 @@ export interface CrossAccountDeploymentRoleProps {
   readonly targetStageName: string;
   /** The CICD account, where the service's pipeline runs. */
   readonly deployingAccountId: string;
+  /**
+   * The region the environment deploys to (IAM is global: the stack's region may be another
+   * environment's of the same account).
+   *
+   * @default - the stack's region
+   */
+  readonly targetRegion?: string;
   /**
    * The only principal that may assume this role: the deploy action role of this service and
    * environment in the CICD account.
@@ -36,21 +53,52 @@ export interface CrossAccountDeploymentRoleProps {
    */
   readonly policyDocuments?: readonly PolicyDocumentJson[];
   /**
+   * Whether the last of `policyDocuments` holds the config's `extra` statements (for error messages).
+   *
+   * @default false
+   */
+  readonly lastDocumentIsExtra?: boolean;
+  /**
+   * The name the service deploys under (serverless.yml's `service:`): the default statements and
+   * the boundary reach the stack `<serverlessService>-<stage>` and the resources named after it.
+   *
+   * @default - `serviceName`
+   */
+  readonly serverlessService?: string;
+  /**
+   * Why each wildcard statement of `deployPermissions` or `policyDocuments` is acceptable, by Sid.
+   * Such statements are never acknowledged by themselves: one without a reason here is an error.
+   *
+   * @default - none
+   */
+  readonly acknowledgeWildcards?: Readonly<Record<string, string>>;
+  /**
    * Where `deployPermissions` came from, for error messages.
    *
    * @default 'deployPermissions'
    */
   readonly where?: string;
+  /**
+   * Where `acknowledgeWildcards` came from, for error messages.
+   *
+   * @default 'acknowledgeWildcards'
+   */
+  readonly acknowledgementsWhere?: string;
 }
 
 /**
  * The role a service's deploy step assumes in a target account (the article's
- * `CrossAccountDeploymentRole`), named `<service>-<stage>-deployer`.
+ * `CrossAccountDeploymentRole`), named `<service>-<stage>-deployer`, with the permissions boundary
+ * of the service's roles in that account (`<service>-<stage>-boundary`).
  *
  * Unlike the article's `AccountPrincipal`, which let anything in the CICD account assume it,
  * the trust policy names one principal: the deploy action role of the same service and
  * environment. The condition on `aws:PrincipalArn` (rather than the role ARN as principal) keeps
  * the trust valid when that role is re-created, and does not require it to exist first.
+ *
+ * Whatever its Allow statements (the defaults, the config's, or inferred ones), deny guardrails
+ * keep the deployer from changing or passing itself, changing the boundary, creating or changing a
+ * role without the boundary, or taking a boundary off a role: no deploy can raise its own rights.
  */
 export class CrossAccountDeploymentRole extends Construct {
   /** The deployer role's name for a service and stage (the article's helper, kept). */
@@ -67,34 +115,66 @@ export class CrossAccountDeploymentRole extends Construct {
   readonly deployerRole: iam.Role;
   /** Its name. */
   readonly roleName: string;
+  /** The permissions boundary every role the service's deploy creates must carry. */
+  readonly permissionsBoundary: iam.ManagedPolicy;
   /** The customer-managed policies holding inferred documents. */
   readonly managedPolicies: iam.ManagedPolicy[] = [];
 
   constructor(scope: Construct, id: string, props: CrossAccountDeploymentRoleProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const partition = partitionOf(stack.region);
+    const region = props.targetRegion ?? stack.region;
+    const partition = partitionOf(region);
     this.roleName = deployerRoleName(props.serviceName, props.targetStageName);
     const trusted = props.deployActionRoleArn ?? deployActionRoleArn(props.serviceName, props.targetStageName, props.deployingAccountId, partition);
+    const target = {
+      service: props.serviceName,
+      stage: props.targetStageName,
+      account: stack.account,
+      region,
+      partition,
+      ...(props.serverlessService ? { serverlessService: props.serverlessService } : {}),
+    };
+    const boundaryArn = deployScope(target).boundaryArn;
+    const where = props.where ?? 'deployPermissions';
 
     const documents = props.policyDocuments ?? [];
-    let inline: Record<string, iam.PolicyDocument> | undefined;
-    if (documents.length === 0) {
-      const statements =
-        props.deployPermissions ??
-        defaultDeployStatements({ service: props.serviceName, stage: props.targetStageName, account: stack.account, region: stack.region, partition });
-      checkDeployStatements(statements, props.where ?? 'deployPermissions');
-      inline = { Deploy: iam.PolicyDocument.fromJson({ Version: '2012-10-17', Statement: statements }) };
+    const own = documents.length > 0 || props.deployPermissions !== undefined;
+    const statements = documents.length > 0 ? undefined : (props.deployPermissions ?? defaultDeployStatements(target));
+    if (statements) checkDeployStatements(statements, where);
+    documents.forEach((document, index) => checkDeployStatements(document.Statement, `${where} (inferred document ${index + 1})`));
+    // Statements of the config or inferred from a template are the user's to justify: a wildcard
+    // nobody acknowledged fails synthesis here, before anything is deployed.
+    if (own) {
+      checkAcknowledged(
+        statements
+          ? [{ statements, where: (i) => `${where}[${i}]` }]
+          : documents.map((d, n) => ({
+              statements: d.Statement,
+              where: (i: number) => (props.lastDocumentIsExtra && n === documents.length - 1 ? `${where}.extra[${i}]` : `${where}.infer (inferred document ${n + 1})`),
+            })),
+        props.acknowledgeWildcards ?? {},
+        props.acknowledgementsWhere ?? 'acknowledgeWildcards',
+      );
     }
+
+    this.permissionsBoundary = new iam.ManagedPolicy(this, 'Boundary', {
+      managedPolicyName: permissionsBoundaryName(props.serviceName, props.targetStageName),
+      description: `Permissions boundary of the roles ${props.serviceName} creates in ${props.targetStageName}: the most they may do`,
+      document: iam.PolicyDocument.fromJson({ Version: '2012-10-17', Statement: permissionsBoundaryStatements(target) }),
+    });
+    const deployerArn = deployerRoleArn(props.serviceName, props.targetStageName, stack.account, partition);
     this.deployerRole = new iam.Role(this, 'Role', {
       roleName: this.roleName,
       description: `Deploys ${props.serviceName} to ${props.targetStageName}; assumable only by its deploy action in ${props.deployingAccountId}`,
       assumedBy: new iam.AccountPrincipal(props.deployingAccountId).withConditions({ ArnEquals: { 'aws:PrincipalArn': trusted } }),
       maxSessionDuration: Duration.hours(1),
-      ...(inline ? { inlinePolicies: inline } : {}),
+      inlinePolicies: {
+        ...(statements ? { Deploy: iam.PolicyDocument.fromJson({ Version: '2012-10-17', Statement: statements }) } : {}),
+        Guardrails: iam.PolicyDocument.fromJson({ Version: '2012-10-17', Statement: deployerGuardrails(deployerArn, boundaryArn) }),
+      },
     });
     documents.forEach((document, index) => {
-      checkDeployStatements(document.Statement, `${props.where ?? 'deployPermissions'} (inferred document ${index + 1})`);
       this.managedPolicies.push(
         new iam.ManagedPolicy(this, `Inferred${index + 1}`, {
           managedPolicyName: `${this.roleName}-${index + 1}`,
@@ -104,9 +184,39 @@ export class CrossAccountDeploymentRole extends Construct {
         }),
       );
     });
-    const reason =
-      'Deploy permissions are scoped to the resources named after the service and stage (`<service>-<stage>-*`), whose full names and ids are chosen at deploy time; cloudformation:ValidateTemplate has no resource-level permissions.';
-    acknowledgeWildcards(this.deployerRole, reason);
-    this.managedPolicies.forEach((policy) => acknowledgeWildcards(policy, reason));
+    const reasons = own ? (props.acknowledgeWildcards ?? {}) : DEFAULT_STATEMENT_REASONS;
+    acknowledgeWildcards(this.deployerRole, reasons);
+    this.managedPolicies.forEach((policy) => acknowledgeWildcards(policy, reasons));
+    acknowledgeWildcards(this.permissionsBoundary, BOUNDARY_STATEMENT_REASONS);
+  }
+}
+
+/**
+ * Every wildcard statement of the user's (config or inferred) must have a Sid that the config
+ * acknowledges with a reason.
+ *
+ * @throws InputError listing each statement nobody acknowledged, with its wildcards
+ */
+function checkAcknowledged(
+  sources: readonly { statements: readonly PolicyStatementJson[]; where: (index: number) => string }[],
+  acknowledgements: Readonly<Record<string, string>>,
+  acknowledgementsWhere: string,
+): void {
+  const problems: InputProblem[] = [];
+  for (const source of sources) {
+    for (const statement of wildcardStatements({ Statement: source.statements })) {
+      if (statement.sid !== undefined && acknowledgements[statement.sid] !== undefined) continue;
+      const what = `wildcards ${statement.findings.map((f) => f.replace(/^(Action|Resource)::/, '')).join(', ')} (cdk-nag AwsSolutions-IAM5)`;
+      problems.push({
+        where: statement.sid === undefined ? source.where(statement.index) : `${source.where(statement.index)} Sid ${statement.sid}`,
+        message:
+          statement.sid === undefined
+            ? `${what}: give the statement a Sid, and say in ${acknowledgementsWhere} why they are acceptable`
+            : `${what}: say in ${acknowledgementsWhere}.${statement.sid} why they are acceptable, or narrow the statement`,
+      });
+    }
+  }
+  if (problems.length > 0) {
+    throw new InputError('deploy statements with wildcards nobody acknowledged', problems);
   }
 }

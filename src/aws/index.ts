@@ -11,7 +11,7 @@ export { ServicePipeline, type ServicePipelineProps, type SharedPipelineResource
 export { PullRequestValidation, type PullRequestValidationProps } from './pull-request-validation.js';
 export { CrossAccountDeploymentRole, type CrossAccountDeploymentRoleProps } from './cross-account-deployment-role.js';
 export { PipelineFailedAlert, type PipelineFailedAlertProps } from './pipeline-failed-alert.js';
-export { AlertsTopic, type AlertsTopicProps, type AlertTargets, type SlackChannel } from './alerts-topic.js';
+export { AlertsTopic, type AlertsTopicProps, type AlertTargets, type SlackChannel, type WebhookSecret } from './alerts-topic.js';
 export { PipelineArtifactStore, type PipelineArtifactStoreProps } from './pipeline-artifact-store.js';
 export { SelfUpdatePipeline, type SelfUpdatePipelineProps, type SelfUpdateSource } from './self-update-pipeline.js';
 export { createCicdApp, CICD_APP_CONTEXT, type CicdApp, type CicdAppOptions } from './cicd-app.js';

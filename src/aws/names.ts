@@ -55,6 +55,29 @@ export function packageActionRoleName(service: string): string {
   return `${service}-package-action`;
 }
 
+/** The name of the role a service's pull-request builds run with: third-party code, so nothing of the pipeline's. */
+export function pullRequestRoleName(service: string): string {
+  return `${service}-pull-request`;
+}
+
+/**
+ * The variables namespace of the Package action: its output variables anchor the package's digest
+ * outside the artifact, where no later action can change it.
+ */
+export const PACKAGE_DIGEST_NAMESPACE = 'PackageDigest';
+
+/**
+ * The Package action's output variables, which every Deploy action receives as environment
+ * variables of the same name and `step deploy` compares against the package it is given:
+ * `PACKAGE_SHA256`, the code bundle's sha256 (empty for a package without a bundle), and
+ * `PACKAGE_MANIFEST_SHA256`, the sha256 of the package's manifest.json, which lists the sha256 of
+ * every other file of the package (each environment's template included).
+ */
+export const PACKAGE_DIGEST_VARIABLES = { bundle: 'PACKAGE_SHA256', manifest: 'PACKAGE_MANIFEST_SHA256' } as const;
+
+/** The manifest `step package` writes at the root of the Package artifact (the steps' `PACKAGE_MANIFEST_FILE`; a test keeps them equal). */
+export const PACKAGE_MANIFEST = 'manifest.json';
+
 /** The ARN of a deploy action role. */
 export function deployActionRoleArn(service: string, environment: string, cicdAccount: string, partition = 'aws'): string {
   return `arn:${partition}:iam::${cicdAccount}:role/${deployActionRoleName(service, environment)}`;
@@ -63,7 +86,8 @@ export function deployActionRoleArn(service: string, environment: string, cicdAc
 /**
  * The key prefix under which CodePipeline stores a pipeline's artifacts in the artifact bucket:
  * the pipeline name cut to 20 characters (CodePipeline's own layout,
- * `<pipeline name[0..20]>/<artifact name[0..10]>/<object>`). Roles are scoped to it.
+ * `<pipeline name[0..20]>/<artifact name[0..10]>/<random object name>`). Roles are scoped to it,
+ * and to the folder of each artifact they read or write.
  */
 export function artifactKeyPrefix(pipelineName: string): string {
   return pipelineName.slice(0, 20);

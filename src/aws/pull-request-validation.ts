@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import { Construct } from 'constructs';
 import { renderBuildspec, type Buildspec } from '../buildspec/index.js';
@@ -9,10 +10,24 @@ import { STEP_COMMAND } from '../model/plan.js';
 export interface PullRequestValidationProps {
   /** The service's pull-request plan (`trigger: 'pull-request'`): its Build stage is what runs. */
   readonly plan: PipelinePlan;
-  /** The role the build runs with: it must trust `codebuild.amazonaws.com` and hold no deploy rights. */
+  /**
+   * The role the build runs with: third-party code runs with it, so it must trust only
+   * `codebuild.amazonaws.com` (for this project) and reach no artifact and no deployer.
+   */
   readonly roleArn: string;
-  /** The KMS key CodeBuild encrypts the build's output with. */
-  readonly encryptionKeyArn: string;
+  /**
+   * Who must approve, by a comment on the pull request, before CodeBuild builds it: pull requests
+   * of contributors without one of `approverRoles` wait for that approval.
+   *
+   * @default 'ALL_PULL_REQUESTS'
+   */
+  readonly requiresCommentApproval?: 'ALL_PULL_REQUESTS' | 'FORK_PULL_REQUESTS';
+  /**
+   * The repository roles whose pull requests build at once, and who may approve the others.
+   *
+   * @default ['GITHUB_WRITE', 'GITHUB_MAINTAIN', 'GITHUB_ADMIN']: the repository's members with write access
+   */
+  readonly approverRoles?: readonly string[];
   /** The shell line that installs service-pipelines itself. */
   readonly installCommand: string;
   /**
@@ -71,7 +86,6 @@ export class PullRequestValidation extends Construct {
       name: this.projectName,
       description: `Pull requests of ${github.owner}/${github.repo}: lint, tests and package of ${plan.service}, reported on the pull request`,
       serviceRole: props.roleArn,
-      encryptionKey: props.encryptionKeyArn,
       source: {
         type: 'GITHUB',
         location: `https://github.com/${github.owner}/${github.repo}.git`,
@@ -96,10 +110,21 @@ export class PullRequestValidation extends Construct {
             { type: 'BASE_REF', pattern: `^refs/heads/${escapeRegExp(plan.source.branch)}$` },
           ],
         ],
+        // A pull request runs its author's code (scripts, dependencies, tests): from anyone outside
+        // the repository's writers, only once one of them approved it by a comment.
+        pullRequestBuildPolicy: {
+          requiresCommentApproval: props.requiresCommentApproval ?? 'ALL_PULL_REQUESTS',
+          approverRoles: [...(props.approverRoles ?? ['GITHUB_WRITE', 'GITHUB_MAINTAIN', 'GITHUB_ADMIN'])],
+        },
       },
       // The actions run one after another in this one build: their limits add up (CodeBuild allows 8 hours).
       timeoutInMinutes: Math.min(480, actions.reduce((sum, a) => sum + a.timeoutMinutes, 0)),
       logsConfig: { cloudWatchLogs: { status: 'ENABLED' } },
+    });
+    Validations.of(this.project).acknowledge({
+      id: 'AwsSolutions-CB4',
+      reason:
+        'The pull-request build writes no artifact and no cache, so no key has anything to encrypt; its logs go to CloudWatch. It is kept away from the artifact key, which third-party code has no business with.',
     });
   }
 }

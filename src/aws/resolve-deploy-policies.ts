@@ -76,7 +76,11 @@ export async function resolveDeployPolicies(config: ValidConfig, options: Resolv
         !ownTemplate && input.service && input.stage && input.stage !== environment.name
           ? retargetStage(input.template, { service: input.service, from: input.stage, to: environment.name })
           : input.template;
+      // Every role the policy lets the deployer create or change must carry this environment's
+      // boundary (the deployer's deny guardrails enforce it whatever the inferred statements say).
+      const boundary = { permissionsBoundaryArn: environment.permissionsBoundaryArn };
       const inferred = inferDeployPolicy(template, {
+        ...boundary,
         registry,
         stackName: environment.stackName,
         region: environment.region,

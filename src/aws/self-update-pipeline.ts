@@ -132,6 +132,15 @@ export class SelfUpdatePipeline extends Construct {
       reason:
         "CDK Pipelines' own artifact bucket (KMS-encrypted, TLS-only, private) holds only this repository's cloud assemblies and is reached only by this pipeline's roles; access logs would take a second bucket for this one.",
     });
+    // Environments in other regions than the pipeline's get CDK Pipelines' replication buckets,
+    // one per region, in support stacks of their own.
+    for (const { replicationBucket } of Object.values(this.pipeline.pipeline.crossRegionSupport)) {
+      Validations.of(replicationBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          "CDK Pipelines' cross-region replication bucket (KMS-encrypted, private) holds only copies of this pipeline's artifacts for the deployments in its region, reached only by this pipeline's roles.",
+      });
+    }
     acknowledgeWildcardsBelow(
       this,
       "CDK Pipelines' generated roles: wildcards over its own artifact bucket objects and key, its CodeBuild log streams and report groups, and the bootstrapped cdk-* roles it assumes to deploy and publish.",

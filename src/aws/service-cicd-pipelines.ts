@@ -4,7 +4,7 @@ import type { ValidConfig } from '../model/validate.js';
 import { InputError } from '../model/errors.js';
 import type { PipelinePlan, PlansDocument } from '../model/plan-schema.js';
 import { buildPlans, partitionOf } from '../model/plan.js';
-import { AlertsTopic } from './alerts-topic.js';
+import { AlertsTopic, type WebhookSecret } from './alerts-topic.js';
 import { CrossAccountDeploymentRole } from './cross-account-deployment-role.js';
 import type { PolicyDocumentJson } from './deploy-permissions.js';
 import { artifactBucketName, artifactKeyPrefix, checkPrefix, DEFAULT_PREFIX } from './names.js';
@@ -120,7 +120,7 @@ export class ServiceCicdPipelines extends Construct {
     this.alerts = new AlertsTopic(this.sharedStack, 'Alerts', {
       emails: notifications?.email ?? [],
       ...(notifications?.slack ? { slack: notifications.slack } : {}),
-      ...(notifications?.webhook ? { webhookUrl: notifications.webhook } : {}),
+      ...(notifications?.webhook ? { webhook: awsWebhook(notifications.webhook) } : {}),
       chatbotConfigurationName: `${this.prefix}-alerts`,
     });
 
@@ -184,12 +184,12 @@ export class ServiceCicdPipelines extends Construct {
   private buildDeployerStacks(config: ValidConfig, services: ServicePlans[], deployPolicies: ReadonlyMap<string, readonly PolicyDocumentJson[]>): void {
     // One group of stacks per target account: IAM is global, so the region is that of the
     // account's first environment.
-    const accounts = new Map<string, { region: string; roles: { service: string; environment: string; serviceIndex: number }[] }>();
+    const accounts = new Map<string, { region: string; roles: { service: string; serverlessService: string; environment: string; region: string; serviceIndex: number }[] }>();
     for (const { push } of services) {
       const serviceIndex = config.services.findIndex((s) => s.name === push.service);
       for (const environment of push.environments) {
         const entry = accounts.get(environment.account) ?? { region: environment.region, roles: [] };
-        entry.roles.push({ service: push.service, environment: environment.name, serviceIndex });
+        entry.roles.push({ service: push.service, serverlessService: push.serverlessService, environment: environment.name, region: environment.region, serviceIndex });
         accounts.set(environment.account, entry);
       }
     }
@@ -205,15 +205,20 @@ export class ServiceCicdPipelines extends Construct {
             },
           ]);
         }
-        return { ...role, permissions, documents };
+        const acknowledgeWildcards = config.services[role.serviceIndex]?.acknowledgeWildcards;
+        return { ...role, permissions, documents, acknowledgeWildcards, serverlessService: role.serverlessService };
       });
       const roleProps = (role: (typeof sized)[number]) => ({
         serviceName: role.service,
         targetStageName: role.environment,
         deployingAccountId: config.cicd.account,
+        targetRegion: role.region,
+        serverlessService: role.serverlessService,
         ...(Array.isArray(role.permissions) ? { deployPermissions: role.permissions } : {}),
-        ...(role.documents ? { policyDocuments: role.documents } : {}),
+        ...(role.documents ? { policyDocuments: role.documents, lastDocumentIsExtra: !Array.isArray(role.permissions) && (role.permissions?.extra?.length ?? 0) > 0 } : {}),
+        ...(role.acknowledgeWildcards ? { acknowledgeWildcards: role.acknowledgeWildcards } : {}),
         where: `services[${role.serviceIndex}].deployPermissions`,
+        acknowledgementsWhere: `services[${role.serviceIndex}].acknowledgeWildcards`,
       });
       const groups = packByBudget(sized, { account, region }, (scope, id, role) => new CrossAccountDeploymentRole(scope, id, roleProps(role)));
       groups.forEach((group, index) => {
@@ -230,6 +235,22 @@ export class ServiceCicdPipelines extends Construct {
       });
     }
   }
+}
+
+/**
+ * The webhook of the AWS alerts: a secret. A URL written in the config names this machine (the
+ * config allows no other), which EventBridge can neither reach nor call over http.
+ */
+function awsWebhook(webhook: NonNullable<NonNullable<ValidConfig['notifications']>['webhook']>): WebhookSecret {
+  if (typeof webhook === 'string') {
+    throw new InputError('the webhook cannot be reached from AWS', [
+      {
+        where: 'notifications.webhook',
+        message: `${webhook} is on this machine, for local runs; EventBridge posts only to public https URLs: keep the URL in a Secrets Manager secret of the CICD account and give { secret: "<name>" }`,
+      },
+    ]);
+  }
+  return { secret: webhook.secret, ...(webhook.jsonKey ? { jsonKey: webhook.jsonKey } : {}) };
 }
 
 interface ServicePlans {

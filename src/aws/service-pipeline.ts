@@ -5,15 +5,20 @@ import { Construct } from 'constructs';
 import { artifactOutputDirectory, secondarySourceVariable } from '../model/contract.js';
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanAction, PlanStage, SourcePlanAction } from '../model/plan-schema.js';
-import { partitionOf, shellQuote } from '../model/plan.js';
+import { COMMANDS_ACTION_TIMEOUT_MINUTES } from '../model/config.js';
+import { outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
 import {
   artifactKeyPrefix,
   buildActionRoleName,
   codebuildLogGroupName,
   commandsLogGroupName,
   deployActionRoleName,
+  PACKAGE_DIGEST_NAMESPACE,
+  PACKAGE_DIGEST_VARIABLES,
+  PACKAGE_MANIFEST,
   packageActionRoleName,
   PACKAGE_NAME,
+  pullRequestRoleName,
   toolVersion,
 } from './names.js';
 import { acknowledgeWildcards } from './acknowledge.js';
@@ -62,7 +67,19 @@ export interface ServicePipelineProps {
 }
 
 /** CodePipeline's Commands action: at most 50 commands of at most 1000 characters, 10 environment variables, 55 minutes. */
-const COMMANDS_LIMITS = { commands: 50, commandLength: 1000, environmentVariables: 10, timeoutMinutes: 55 } as const;
+const COMMANDS_LIMITS = { commands: 50, commandLength: 1000, environmentVariables: 10, timeoutMinutes: COMMANDS_ACTION_TIMEOUT_MINUTES } as const;
+
+/** Why each wildcard statement of the pipeline's roles is safe, by Sid: the cdk-nag acknowledgements. */
+const PIPELINE_STATEMENT_REASONS: Readonly<Record<string, string>> = {
+  ActionLogs: "The log streams of this pipeline's own log group, /aws/codepipeline/<pipeline>.",
+  ReadArtifacts:
+    "Objects of the artifacts this role reads, each under this pipeline's key prefix and the artifact's own folder (<pipeline[0..20]>/<artifact[0..10]>/): CodePipeline names every object at random.",
+  WriteArtifacts:
+    "Objects of the one artifact this role writes, under this pipeline's key prefix and that artifact's folder: CodePipeline names every object at random.",
+  ArtifactKey: 'Data-key actions (kms:GenerateDataKey*, kms:ReEncrypt*) on the artifact key only.',
+  AlertsKey: 'kms:GenerateDataKey* on the alerts key only, to publish approval notifications.',
+  PullRequestBuildLogs: "The log streams of the pull-request project's own log group, /aws/codebuild/<project>.",
+};
 
 /**
  * The pipeline of one service (the article's `ServicePipeline`), mapped from its plan onto
@@ -72,14 +89,20 @@ const COMMANDS_LIMITS = { commands: 50, commandLength: 1000, environmentVariable
  *   branch (or the article's OAuth token from Secrets Manager, with a webhook, for parity).
  * - Commands actions: CodePipeline's `Commands` action, which runs on CodeBuild managed compute
  *   without a CodeBuild project. Each runs `npm install -g service-pipelines@<version>`, then the
- *   plan's commands with the plan's environment. Outputs are the `.pipeline/<artifact>/` folders.
+ *   plan's commands with the plan's environment, each under the plan's time limit. Outputs are the
+ *   `.pipeline/<artifact>/` folders; the Package action also records the package's digests as
+ *   output variables, which every deploy receives.
  * - Approvals: manual approval actions that notify the alerts topic.
- * - A stage with `onFailure: ROLLBACK` rolls back to the last successful execution's artifacts.
+ * - A stage with `onFailure: ROLLBACK` rolls back to the last successful execution's artifacts
+ *   and variables.
  *
  * Isolation, with few resources: build and test actions (which run third-party packages) share
- * one role with no deploy rights; each environment's deploy action has a role that can assume
- * only that environment's deployer role. Roles carry inline policies (no `AWS::IAM::Policy`
- * resources), and the bucket, key and alerts are shared by all pipelines.
+ * one role with no deploy rights that writes nothing; only the Package role writes the package;
+ * each environment's deploy action has a role that writes only its outputs and can assume only
+ * that environment's deployer role; the pull-request build has a role of its own, which the
+ * pipeline cannot assume. Each role reaches only the artifact folders it reads or writes. Roles
+ * carry inline policies (no `AWS::IAM::Policy` resources), and the bucket, key and alerts are
+ * shared by all pipelines.
  */
 export class ServicePipeline extends Construct {
   /** The pipeline. */
@@ -88,8 +111,10 @@ export class ServicePipeline extends Construct {
   readonly pipelineName: string;
   /** The role CodePipeline runs the pipeline (and its source and approval actions) with. */
   readonly pipelineRole: iam.Role;
-  /** The role of the build and test actions, and of the pull-request build: no deploy rights, artifacts read only. */
+  /** The role of the build, test and acceptance-test actions: no deploy rights, reads the source and the stacks' outputs. */
   readonly buildRole: iam.Role;
+  /** The role of the pull-request build: its own repository and logs, nothing of the pipeline's. */
+  readonly pullRequestRole?: iam.Role;
   /** The role of the Package action: writes the package artifact, no deploy rights. */
   readonly packageRole: iam.Role;
   /** The role of each environment's deploy actions, by environment name. */
@@ -99,6 +124,7 @@ export class ServicePipeline extends Construct {
 
   private readonly plan: PipelinePlan;
   private readonly installCommand: string;
+  private readonly artifactNames: ReadonlyMap<string, string>;
 
   constructor(scope: Construct, id: string, props: ServicePipelineProps) {
     super(scope, id);
@@ -121,33 +147,37 @@ export class ServicePipeline extends Construct {
       );
     }
 
-    const artifactObjects = `${shared.artifactBucketArn}/${artifactKeyPrefix(plan.pipelineName)}/*`;
+    this.artifactNames = cloudArtifactNames(plan);
+    const keyPrefix = artifactKeyPrefix(plan.pipelineName);
+    // CodePipeline stores each object of an artifact under `<pipeline[0..20]>/<artifact[0..10]>/<random>`:
+    // a role reaches exactly the artifacts it reads or writes (names unique within 10 characters).
+    const objectsOf = (artifact: string) => `${shared.artifactBucketArn}/${keyPrefix}/${this.cloudArtifactName(artifact).slice(0, 10)}/*`;
     const commandsLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${commandsLogGroupName(plan.pipelineName)}`;
-    // Who may write artifacts: the pipeline, the Package action and the deploy actions (their
-    // outputs). Lint, tests, acceptance tests and pull-request builds run third-party code and
-    // only read: none of them can replace the package that a later stage deploys.
-    type ArtifactAccess = 'read' | 'write';
-    const actionStatements = (access: ArtifactAccess): iam.PolicyStatement[] => [
+    const outputs = plan.environments.map((e) => outputsArtifactName(e.name));
+    // Who may read and write which artifact: only the pipeline writes Source, only Package writes
+    // Package, and each deploy writes only its own outputs. Lint, tests and acceptance tests run
+    // third-party code and only read what they test.
+    const artifactStatements = (access: { read: readonly string[] | 'all'; write?: readonly string[]; writeActions?: readonly string[] }): iam.PolicyStatement[] => [
       new iam.PolicyStatement({
-        sid: 'ActionLogs',
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [commandsLogs, `${commandsLogs}:*`],
+        sid: 'ReadArtifacts',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: access.read === 'all' ? [`${shared.artifactBucketArn}/${keyPrefix}/*`] : access.read.map(objectsOf),
       }),
-      ...artifactStatements(access),
-    ];
-    const artifactStatements = (access: ArtifactAccess): iam.PolicyStatement[] => [
-      new iam.PolicyStatement({
-        sid: 'Artifacts',
-        actions: access === 'write' ? ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'] : ['s3:GetObject', 's3:GetObjectVersion'],
-        resources: [artifactObjects],
-      }),
+      ...(access.write
+        ? [new iam.PolicyStatement({ sid: 'WriteArtifacts', actions: ['s3:PutObject', ...(access.writeActions ?? [])], resources: access.write.map(objectsOf) })]
+        : []),
       new iam.PolicyStatement({ sid: 'ArtifactBucket', actions: ['s3:GetBucketLocation', 's3:GetBucketVersioning'], resources: [shared.artifactBucketArn] }),
       new iam.PolicyStatement({
         sid: 'ArtifactKey',
-        actions: access === 'write' ? ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'] : ['kms:Decrypt', 'kms:DescribeKey'],
+        actions: access.write ? ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'] : ['kms:Decrypt', 'kms:DescribeKey'],
         resources: [shared.artifactKeyArn],
       }),
     ];
+    const actionLogs = new iam.PolicyStatement({
+      sid: 'ActionLogs',
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+      resources: [commandsLogs, `${commandsLogs}:*`],
+    });
 
     // The pipeline role may assume the action roles, and they trust it: the pipeline role names
     // them by ARN (built from their names) so that CloudFormation sees no reference cycle.
@@ -159,7 +189,9 @@ export class ServicePipeline extends Construct {
     ];
     const pipelineStatements = [
       new iam.PolicyStatement({ sid: 'AssumeActionRoles', actions: ['sts:AssumeRole'], resources: actionRoleNames.map(roleArn) }),
-      ...artifactStatements('write'),
+      // The source action writes Source with the pipeline role; PutObjectAcl as aws-cdk-lib's
+      // CodeStarConnectionsSourceAction grants it (bucket.grantPutAcl: s3:PutObjectAcl, s3:PutObjectVersionAcl).
+      ...artifactStatements({ read: 'all', write: [SOURCE_ARTIFACT], writeActions: ['s3:PutObjectAcl', 's3:PutObjectVersionAcl'] }),
     ];
     if (github.connectionArn) {
       pipelineStatements.push(
@@ -179,45 +211,17 @@ export class ServicePipeline extends Construct {
     });
     const pipelinePrincipal = new iam.ArnPrincipal(this.pipelineRole.roleArn);
 
-    const buildStatements = actionStatements('read');
-    if (pullRequestPlan) {
-      const projectLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${codebuildLogGroupName(pullRequestPlan.pipelineName)}`;
-      buildStatements.push(
-        new iam.PolicyStatement({
-          sid: 'PullRequestBuildLogs',
-          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [projectLogs, `${projectLogs}:*`],
-        }),
-        new iam.PolicyStatement({
-          sid: 'PullRequestSource',
-          actions: [
-            'codeconnections:UseConnection',
-            'codeconnections:GetConnectionToken',
-            'codeconnections:GetConnection',
-            'codestar-connections:UseConnection',
-            'codestar-connections:GetConnectionToken',
-            'codestar-connections:GetConnection',
-          ],
-          resources: [github.connectionArn!],
-        }),
-      );
-    }
     this.buildRole = new iam.Role(this, 'BuildRole', {
       roleName: buildActionRoleName(plan.service),
-      assumedBy: pullRequestPlan
-        ? new iam.CompositePrincipal(
-            pipelinePrincipal,
-            new iam.ServicePrincipal('codebuild.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
-          )
-        : pipelinePrincipal,
-      description: `Build and test actions of ${plan.service}: no deploy rights, artifacts read only`,
-      inlinePolicies: { Build: new iam.PolicyDocument({ statements: buildStatements }) },
+      assumedBy: pipelinePrincipal,
+      description: `Build, test and acceptance-test actions of ${plan.service}: no deploy rights, reads the source and the stacks' outputs`,
+      inlinePolicies: { Build: new iam.PolicyDocument({ statements: [actionLogs, ...artifactStatements({ read: [SOURCE_ARTIFACT, ...outputs] })] }) },
     });
     this.packageRole = new iam.Role(this, 'PackageRole', {
       roleName: packageActionRoleName(plan.service),
       assumedBy: pipelinePrincipal,
-      description: `The Package action of ${plan.service}: writes the package artifact, no deploy rights`,
-      inlinePolicies: { Package: new iam.PolicyDocument({ statements: actionStatements('write') }) },
+      description: `The Package action of ${plan.service}: the only writer of the package artifact, no deploy rights`,
+      inlinePolicies: { Package: new iam.PolicyDocument({ statements: [actionLogs, ...artifactStatements({ read: [SOURCE_ARTIFACT], write: [PACKAGE_ARTIFACT] })] }) },
     });
 
     const deployRoles: Record<string, iam.Role> = {};
@@ -225,11 +229,12 @@ export class ServicePipeline extends Construct {
       deployRoles[environment.name] = new iam.Role(this, `DeployRole-${environment.name}`, {
         roleName: deployActionRoleName(plan.service, environment.name),
         assumedBy: pipelinePrincipal,
-        description: `Deploy actions of ${plan.service} to ${environment.name}: may assume ${environment.deployerRoleName} in ${environment.account} only`,
+        description: `Deploy actions of ${plan.service} to ${environment.name}: may assume ${environment.deployerRoleName} in ${environment.account} only, writes only its outputs`,
         inlinePolicies: {
           Deploy: new iam.PolicyDocument({
             statements: [
-              ...actionStatements('write'),
+              actionLogs,
+              ...artifactStatements({ read: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT], write: [outputsArtifactName(environment.name)] }),
               new iam.PolicyStatement({ sid: 'AssumeDeployerRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [environment.deployerRoleArn] }),
             ],
           }),
@@ -272,19 +277,71 @@ export class ServicePipeline extends Construct {
     }
 
     if (pullRequestPlan) {
+      this.pullRequestRole = this.createPullRequestRole(pullRequestPlan, github.connectionArn!);
       this.pullRequests = new PullRequestValidation(this, 'PullRequests', {
         plan: pullRequestPlan,
-        roleArn: this.buildRole.roleArn,
-        encryptionKeyArn: shared.artifactKeyArn,
+        roleArn: this.pullRequestRole.roleArn,
         installCommand: this.installCommand,
       });
     }
 
-    const reason =
-      "Wildcards are confined to this pipeline: objects under its own key prefix of the shared artifact bucket, log streams of its own log group, and KMS data-key actions (kms:GenerateDataKey*, kms:ReEncrypt*) on the artifact key only.";
-    for (const role of [this.pipelineRole, this.buildRole, this.packageRole, ...Object.values(this.deployRoles)]) {
-      acknowledgeWildcards(role, reason);
+    for (const role of [this.pipelineRole, this.buildRole, this.packageRole, ...Object.values(this.deployRoles), ...(this.pullRequestRole ? [this.pullRequestRole] : [])]) {
+      acknowledgeWildcards(role, PIPELINE_STATEMENT_REASONS);
     }
+  }
+
+  /** The name CodePipeline knows a plan artifact by (the plan's, unless two share their first 10 characters). */
+  cloudArtifactName(artifact: string): string {
+    const name = this.artifactNames.get(artifact);
+    if (name === undefined) throw new Error(`ServicePipeline ${this.node.path}: the plan ${this.pipelineName} has no artifact "${artifact}"`);
+    return name;
+  }
+
+  /**
+   * The pull-request build's role: trusted by CodeBuild for this project only (not by the
+   * pipeline), it reads no artifact and reaches the connection only for the service's repository.
+   */
+  private createPullRequestRole(pullRequestPlan: PipelinePlan, connectionArn: string): iam.Role {
+    const stack = Stack.of(this);
+    const partition = partitionOf(stack.region);
+    const github = pullRequestPlan.source.github!;
+    const projectLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${codebuildLogGroupName(pullRequestPlan.pipelineName)}`;
+    const projectArn = `arn:${partition}:codebuild:${stack.region}:${stack.account}:project/${pullRequestPlan.pipelineName}`;
+    return new iam.Role(this, 'PullRequestRole', {
+      roleName: pullRequestRoleName(pullRequestPlan.service),
+      assumedBy: new iam.ServicePrincipal('codebuild.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnEquals: { 'aws:SourceArn': projectArn } },
+      }),
+      description: `Pull-request builds of ${pullRequestPlan.service} (third-party code): its repository through the connection, its logs; no artifact, no deploy`,
+      inlinePolicies: {
+        PullRequests: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              sid: 'PullRequestBuildLogs',
+              actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
+              resources: [projectLogs, `${projectLogs}:*`],
+            }),
+            // One statement per service prefix: each request carries only its own prefix's key.
+            ...(['codeconnections', 'codestar-connections'] as const).map(
+              (prefix) =>
+                new iam.PolicyStatement({
+                  sid: prefix === 'codeconnections' ? 'PullRequestSource' : 'PullRequestSourceCodeStar',
+                  actions: [`${prefix}:UseConnection`],
+                  resources: [connectionArn],
+                  conditions: { StringEquals: { [`${prefix}:FullRepositoryId`]: `${github.owner}/${github.repo}` } },
+                }),
+            ),
+            // CodeBuild fetches the source with a token of the connection; IAM has no repository
+            // key for these two (docs: the token reaches what the GitHub app's installation reaches).
+            new iam.PolicyStatement({
+              sid: 'PullRequestConnection',
+              actions: ['codeconnections:GetConnection', 'codeconnections:GetConnectionToken', 'codestar-connections:GetConnection', 'codestar-connections:GetConnectionToken'],
+              resources: [connectionArn],
+            }),
+          ],
+        }),
+      },
+    });
   }
 
   /** The role a deploy action of an environment runs with. */
@@ -319,7 +376,7 @@ export class ServicePipeline extends Construct {
 
   private renderSource(action: SourcePlanAction): codepipeline.CfnPipeline.ActionDeclarationProperty {
     const github = this.plan.source.github!;
-    const common = { name: action.name, runOrder: action.runOrder, outputArtifacts: action.outputs.map((name) => ({ name })) };
+    const common = { name: action.name, runOrder: action.runOrder, outputArtifacts: action.outputs.map((name) => ({ name: this.cloudArtifactName(name) })) };
     if (github.connectionArn) {
       return {
         ...common,
@@ -347,11 +404,25 @@ export class ServicePipeline extends Construct {
 
   private renderCommands(action: CommandsPlanAction): codepipeline.CfnPipeline.ActionDeclarationProperty {
     const role = action.assumesDeployerRole ? this.deployRole(action.environment ?? '') : action.outputs.length > 0 ? this.packageRole : this.buildRole;
-    const variables = Object.entries(action.env);
+    const packages = action.outputs.includes(PACKAGE_ARTIFACT);
+    // A deploy receives the digest the Package action recorded, as variables that no action can
+    // change (a rollback receives those of the execution it rolls back to).
+    const digests = action.assumesDeployerRole && action.inputs.includes(PACKAGE_ARTIFACT)
+      ? Object.values(PACKAGE_DIGEST_VARIABLES).map((name): [string, string] => [name, `#{${PACKAGE_DIGEST_NAMESPACE}.${name}}`])
+      : [];
+    const variables = [...digests, ...Object.entries(action.env)];
     const asVariables = variables.slice(0, COMMANDS_LIMITS.environmentVariables);
     // The action takes at most 10 variables; the rest are exported before the first command.
     const exported = variables.slice(COMMANDS_LIMITS.environmentVariables).map(([name, value]) => `export ${name}=${shellQuote(value)}`);
-    const commands = [this.installCommand, ...exported, ...action.inputs.slice(1).map(secondaryInputLine), ...action.commands];
+    const limit = timeLimitLines(action);
+    const commands = [
+      limit.start,
+      this.installCommand,
+      ...exported,
+      ...action.inputs.slice(1).map((name) => secondaryInputLine(name, this.cloudArtifactName(name))),
+      ...action.commands.map(limit.wrap),
+      ...(packages ? packageDigestLines() : []),
+    ];
     checkCommands(this.plan, action, commands);
     return {
       name: action.name,
@@ -359,22 +430,73 @@ export class ServicePipeline extends Construct {
       actionTypeId: { category: 'Compute', owner: 'AWS', provider: 'Commands', version: '1' },
       roleArn: role.roleArn,
       commands,
-      inputArtifacts: action.inputs.map((name) => ({ name })),
-      ...(action.outputs.length > 0 ? { outputArtifacts: action.outputs.map((name) => ({ name, files: [`${artifactOutputDirectory(name)}/**/*`] })) } : {}),
+      inputArtifacts: action.inputs.map((name) => ({ name: this.cloudArtifactName(name) })),
+      ...(action.outputs.length > 0
+        ? { outputArtifacts: action.outputs.map((name) => ({ name: this.cloudArtifactName(name), files: [`${artifactOutputDirectory(name)}/**/*`] })) }
+        : {}),
+      ...(packages ? { namespace: PACKAGE_DIGEST_NAMESPACE, outputVariables: Object.values(PACKAGE_DIGEST_VARIABLES) } : {}),
       environmentVariables: asVariables.map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
     };
   }
 }
 
 /**
+ * The names CodePipeline knows the plan's artifacts by. CodePipeline keys an artifact's objects by
+ * the first 10 characters of its name, and each role is scoped to the folders of its artifacts: two
+ * artifacts sharing those 10 characters (`Outputs_preprod`, `Outputs_prod`) would share a folder,
+ * and one deploy could write the other's outputs. The later one gets a name of its own
+ * (`A<n>_<name>`, unique within 10 characters); every other keeps the plan's.
+ */
+export function cloudArtifactNames(plan: PipelinePlan): Map<string, string> {
+  const names = new Map<string, string>();
+  const folders = new Set<string>();
+  plan.artifacts.forEach((artifact, index) => {
+    const name = folders.has(artifact.name.slice(0, 10)) ? `A${index}_${artifact.name}`.slice(0, 100) : artifact.name;
+    folders.add(name.slice(0, 10));
+    names.set(artifact.name, name);
+  });
+  return names;
+}
+
+/**
  * A Commands action's output keeps the paths it was collected with (`.pipeline/<name>/...`), and
  * the contract says `CODEBUILD_SRC_DIR_<name>` holds the artifact's files themselves: point the
- * variable at the folder when it is there. All commands of the action run in one shell.
+ * variable at the folder when it is there (and at the artifact CodePipeline knows by another
+ * name, when it does). All commands of the action run in one shell.
  */
-function secondaryInputLine(name: string): string {
+function secondaryInputLine(name: string, cloudName: string): string {
   const variable = secondarySourceVariable(name);
+  const renamed = cloudName === name ? '' : `export ${variable}="$${secondarySourceVariable(cloudName)}"; `;
   const nested = `$${variable}/${artifactOutputDirectory(name)}`;
-  return `if [ -d "${nested}" ]; then export ${variable}="${nested}"; fi`;
+  return `${renamed}if [ -d "${nested}" ]; then export ${variable}="${nested}"; fi`;
+}
+
+/**
+ * The Package action's last commands: its output variables, the digests of the package it wrote
+ * (read by every Deploy action as `#{PackageDigest.PACKAGE_SHA256}`, outside any artifact).
+ */
+function packageDigestLines(): string[] {
+  const manifest = `"$CODEBUILD_SRC_DIR/${artifactOutputDirectory(PACKAGE_ARTIFACT)}/${PACKAGE_MANIFEST}"`;
+  return [
+    `export ${PACKAGE_DIGEST_VARIABLES.manifest}="$(sha256sum ${manifest} | cut -d ' ' -f 1)"`,
+    `export ${PACKAGE_DIGEST_VARIABLES.bundle}="$(node -p 'const m = require(process.argv[1]); (m.bundle && m.bundle.sha256) || ""' ${manifest})"`,
+  ];
+}
+
+/**
+ * The plan's time limit, applied in the action (the Commands action takes no timeout of its own
+ * and stops at 55 minutes): the first line sets the deadline and defines `sp_limit`, which runs a
+ * step under `timeout` for what is left of it and names the limit when it is reached. All commands
+ * of the action run in one shell.
+ */
+export function timeLimitLines(action: Pick<CommandsPlanAction, 'name' | 'timeoutMinutes'>): { start: string; wrap: (line: string) => string } {
+  const message = `${action.name} ran past its time limit of ${action.timeoutMinutes} minutes (timeoutMinutes)`;
+  return {
+    start:
+      `SP_DEADLINE=$(( $(date +%s) + ${action.timeoutMinutes * 60} )); ` +
+      `sp_limit() { timeout --kill-after=30 "$(( SP_DEADLINE - $(date +%s) ))" "$@" || { s=$?; if [ "$s" -eq 124 ]; then echo "${message}" >&2; fi; return "$s"; }; }`,
+    wrap: (line) => `sp_limit ${line}`,
+  };
 }
 
 function renderApproval(action: ApprovalPlanAction, shared: SharedPipelineResources): codepipeline.CfnPipeline.ActionDeclarationProperty {

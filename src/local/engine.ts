@@ -20,7 +20,7 @@ import type { RunEvent } from './events.js';
 import type { BuildspecRunResult, LogLine, RunBuildspec } from './executor/types.js';
 import { readCurrent, readLastGood, writeLastGood } from '../steps/local-stages.js';
 import type { LocalStagesPort } from './local-stages-port.js';
-import { postWebhook, type HttpPost, type RunNotification } from './notifier.js';
+import { describeWebhook, notifyWebhook, type HttpPost, type RunNotification } from './notifier.js';
 import { ensureCliShim } from './shim.js';
 import { snapshotSource } from './source-snapshot.js';
 import { enterStage } from './stage-locks.js';
@@ -388,13 +388,13 @@ class ExecutionRun {
   }
 
   private async notify(notification: RunNotification): Promise<void> {
-    const url = this.plan.notifications.webhook;
-    if (!url) {
+    const webhook = this.plan.notifications.webhook;
+    if (!webhook) {
       return;
     }
-    const problem = await postWebhook(url, notification, this.options.post);
+    const problem = await notifyWebhook(webhook, notification, { env: this.options.baseEnv ?? process.env, ...(this.options.post ? { post: this.options.post } : {}) });
     if (problem) {
-      this.emit({ type: 'notice', message: `notification not delivered to ${url}: ${problem}` });
+      this.emit({ type: 'notice', message: `notification not delivered to ${describeWebhook(webhook)}: ${problem}` });
     }
   }
 

@@ -64,6 +64,48 @@ export const environmentSchema = z.strictObject({
   rollbackOnFailure: z.boolean().optional(),
 });
 
+/** Hosts a webhook URL may name in the config itself: this machine, for local runs. */
+export const LOOPBACK_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '[::1]'];
+
+/** Whether a URL names this machine. */
+export function isLoopbackUrl(url: string): boolean {
+  try {
+    return LOOPBACK_HOSTS.includes(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** A Secrets Manager secret that holds the webhook URL. */
+function webhookSecretSchema() {
+  return z.strictObject({
+    /**
+     * The Secrets Manager secret (name or ARN, in the CICD account and region) whose value is the
+     * webhook's https URL. AWS: CloudFormation resolves it into the EventBridge API destination.
+     * Locally: `SERVICE_PIPELINES_SECRET_<NAME>` or the local secrets file holds the value.
+     */
+    secret: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(2048, 'must be at most 2048 characters (a secret name or ARN)')
+      .regex(/^[A-Za-z0-9/_+=.@:-]*$/, 'must be a Secrets Manager secret name or ARN (letters, digits and /_+=.@-)'),
+    /**
+     * The key of the secret's JSON value that holds the URL.
+     *
+     * @default - the whole value is the URL
+     */
+    jsonKey: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a JSON key (letters, digits, _ . -)').optional(),
+  });
+}
+
+/** A webhook URL written in the config: only one on this machine, for local runs. */
+function loopbackWebhookUrlSchema() {
+  return z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, or { secret: "<Secrets Manager secret name>" }' }).refine(isLoopbackUrl, {
+    message:
+      'a webhook URL is a credential (Slack\'s carries its token): keep it in a Secrets Manager secret and give { secret: "<name>" }; only a URL on this machine (127.0.0.1, localhost, [::1]), for local runs, may be written in the config',
+  });
+}
+
 /** Where alerts go: failed executions, approvals waiting, and (for the webhook) successes. */
 export const notificationsSchema = z.strictObject({
   /** E-mail addresses subscribed to the alerts topic (AWS only). */
@@ -77,8 +119,13 @@ export const notificationsSchema = z.strictObject({
       channelId: z.string().regex(/^[A-Z0-9]{9,11}$/, 'must be a Slack channel id such as "C0123ABCDEF"'),
     })
     .optional(),
-  /** An incoming-webhook URL (Slack compatible) that receives a JSON message; used by local runs and AWS. */
-  webhook: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /**
+   * A Slack-compatible incoming webhook that receives a JSON message, for local runs and AWS. Its URL
+   * is a credential (Slack's carries its token), so it is kept in a Secrets Manager secret: give
+   * `{ secret: '<name>' }`. Only a URL on this machine (`http://127.0.0.1:<port>/...`) may be written
+   * here, for local runs.
+   */
+  webhook: z.union([webhookSecretSchema(), loopbackWebhookUrlSchema()]).optional(),
 });
 
 /** A GitHub repository, for pipelines in AWS. */
@@ -231,7 +278,21 @@ export const serviceSchema = z.strictObject({
   /** Variables given to every step of this service. */
   variables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a valid variable name'), z.string()).optional(),
   /**
-   * Time limit of each action, in minutes.
+   * Why each wildcard of your own deploy statements (`deployPermissions` statements, `extra`, or the
+   * inferred ones) is acceptable, by statement `Sid`: synth refuses a wildcard statement nobody
+   * acknowledged (cdk-nag's AwsSolutions-IAM5), and records these reasons as its acknowledgements.
+   *
+   * @default - none: every wildcard statement of your own fails synth
+   */
+  acknowledgeWildcards: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9]+$/, 'must be a statement Sid (letters and digits)'),
+      z.string().trim().min(10, 'give the reason a reviewer would accept (at least 10 characters)'),
+    )
+    .optional(),
+  /**
+   * Time limit of each action, in minutes. In AWS every action is a CodePipeline Commands action,
+   * which stops at 55 minutes: a service with a GitHub source may take at most 55.
    *
    * @default 20
    */
@@ -274,6 +335,12 @@ export const configSchema = z
      */
     executionMode: z.enum(['SUPERSEDED', 'QUEUED', 'PARALLEL']).optional(),
   });
+
+/**
+ * The longest a CodePipeline Commands action runs, in minutes: its builds stop at 55 minutes, as
+ * CodeBuild's do for that action, and the action declaration takes no timeout of its own.
+ */
+export const COMMANDS_ACTION_TIMEOUT_MINUTES = 55;
 
 /** A problem found across fields, located by its path. */
 export interface CrossFieldProblem {
@@ -322,6 +389,13 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
     duplicates(listed).forEach((envIndex) =>
       problems.push({ path: ['services', serviceIndex, 'environments', envIndex], message: `environment "${String(listed[envIndex])}" is listed twice` }),
     );
+    const timeout = service?.timeoutMinutes;
+    if (asRecord(asRecord(service?.source)?.github) && typeof timeout === 'number' && timeout > COMMANDS_ACTION_TIMEOUT_MINUTES) {
+      problems.push({
+        path: ['services', serviceIndex, 'timeoutMinutes'],
+        message: `${timeout} minutes is more than AWS can honour: every action runs as a CodePipeline Commands action, which stops at ${COMMANDS_ACTION_TIMEOUT_MINUTES} minutes; use at most ${COMMANDS_ACTION_TIMEOUT_MINUTES} (a service with only source.path, run locally, may take up to 480)`,
+      });
+    }
     if (service?.flavor === 'custom') {
       const commands = asRecord(service.commands);
       for (const step of ['package', 'deploy'] as const) {

@@ -87,6 +87,17 @@ export const planArtifactSchema = z.object({
 });
 export type PlanArtifact = z.infer<typeof planArtifactSchema>;
 
+/**
+ * Where the webhook's URL comes from. A plan never holds a credential: either a Secrets Manager
+ * secret the engine resolves (AWS: CloudFormation; locally: the environment or the secrets file), or
+ * a URL on this machine (local runs only).
+ */
+export const planWebhookSchema = z.union([
+  z.object({ secret: z.string().min(1), jsonKey: z.string().optional() }).describe('A Secrets Manager secret (name or ARN) holding the URL.'),
+  z.object({ url: z.string() }).describe('A URL on this machine (127.0.0.1, localhost, [::1]), for local runs.'),
+]);
+export type PlanWebhook = z.infer<typeof planWebhookSchema>;
+
 export const pipelinePlanSchema = z
   .object({
     schemaVersion: z.literal(1),
@@ -117,7 +128,7 @@ export const pipelinePlanSchema = z
     notifications: z.object({
       email: z.array(z.string()),
       slack: z.object({ workspaceId: z.string(), channelId: z.string() }).optional(),
-      webhook: z.string().optional(),
+      webhook: planWebhookSchema.optional(),
     }),
   })
   .describe('The pipeline of one service, as every engine runs it.');

@@ -11,6 +11,7 @@ import type {
   PlanEnvironment,
   PlanStage,
   PlansDocument,
+  PlanWebhook,
   StepName,
 } from './plan-schema.js';
 import type { ValidConfig } from './validate.js';
@@ -281,9 +282,14 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
     notifications: {
       email: config.notifications?.email ?? [],
       ...(config.notifications?.slack ? { slack: config.notifications.slack } : {}),
-      ...(config.notifications?.webhook ? { webhook: config.notifications.webhook } : {}),
+      ...(config.notifications?.webhook ? { webhook: planWebhook(config.notifications.webhook) } : {}),
     },
   };
+}
+
+/** The plan's webhook: the secret that holds its URL, or a URL on this machine (the config allows no other). */
+function planWebhook(webhook: NonNullable<NonNullable<ValidConfig['notifications']>['webhook']>): PlanWebhook {
+  return typeof webhook === 'string' ? { url: webhook } : { secret: webhook.secret, ...(webhook.jsonKey ? { jsonKey: webhook.jsonKey } : {}) };
 }
 
 /** The environments a service deploys to, in the config's order, with their derived names. */

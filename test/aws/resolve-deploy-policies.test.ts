@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
+import { wildcardStatements } from '../../src/aws/acknowledge.js';
 import { createCicdApp } from '../../src/aws/cicd-app.js';
 import { resolveDeployPolicies } from '../../src/aws/resolve-deploy-policies.js';
 import { InputError } from '../../src/model/errors.js';
@@ -41,12 +42,15 @@ describe('resolveDeployPolicies', () => {
     `GIVEN deployPermissions to infer WHEN resolved and synthesized THEN each environment's deployer role holds the policy inferred for its own stack${hasSchemas ? '' : ' (skipped: ../shared/data/cloudformation-schemas is absent)'}`,
     async () => {
       const baseDir = packageFolder();
-      const extra = [{ Effect: 'Allow' as const, Action: ['ssm:GetParameter'], Resource: 'arn:aws:ssm:us-east-1:*:parameter/orders/*' }];
+      const extra = [{ Sid: 'Parameters', Effect: 'Allow' as const, Action: ['ssm:GetParameter'], Resource: 'arn:aws:ssm:us-east-1:*:parameter/orders/*' }];
       const cfg = config([service('orders', { deployPermissions: { infer: './.serverless', extra } })]);
       const resolved = await resolveDeployPolicies(cfg, { baseDir, schemas: SHARED_SCHEMAS });
       expect([...resolved.policies.keys()]).toEqual(['orders/dev', 'orders/staging', 'orders/prod']);
 
-      const { cicd } = createCicdApp(cfg, { deployPolicies: resolved.policies, validateTemplates: false });
+      // A reviewer acknowledges each wildcard statement of the inferred policy in the config.
+      const sids = [...resolved.policies.values()].flat().flatMap((d) => wildcardStatements(d).map((w) => w.sid!));
+      const reviewed = config([service('orders', { deployPermissions: { infer: './.serverless', extra }, acknowledgeWildcards: Object.fromEntries(sids.map((sid) => [sid, 'Reviewed in the pull request that changed it.'])) })]);
+      const { cicd } = createCicdApp(reviewed, { deployPolicies: resolved.policies, validateTemplates: false });
       const prod = JSON.stringify(Template.fromStack(cicd.deployerStacks[2]!).findResources('AWS::IAM::ManagedPolicy'));
       expect(prod).toContain('arn:aws:lambda:us-east-1:444444444444:function:orders-prod-hello');
       expect(prod).not.toContain('orders-dev-hello');

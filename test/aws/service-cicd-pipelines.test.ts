@@ -17,12 +17,12 @@ function cicdResources(built: ReturnType<typeof app>): number {
 }
 
 describe('ServiceCicdPipelines', () => {
-  it('GIVEN one and then two services WHEN synthesized THEN the second service costs at most 8 resources in the CICD account, pull-request validation included', () => {
+  it('GIVEN one and then two services WHEN synthesized THEN the second service costs 9 resources in the CICD account, pull-request validation included', () => {
     const one = cicdResources(app([service('orders')]));
     const two = cicdResources(app([service('orders'), service('payments')]));
-    // Pipeline, its role, the build/test role (read-only), the package role, a deploy role per environment (3), the pull-request build.
-    expect(two - one).toBe(8);
-    expect(two - one).toBeLessThanOrEqual(8);
+    // Pipeline, its role, the build/test role (read-only), the package role, a deploy role per
+    // environment (3), the pull-request build and its own role (third-party code shares no role).
+    expect(two - one).toBe(9);
   });
 
   it('GIVEN two services whose names agree in their first 20 characters WHEN synthesized THEN it is refused, since CodePipeline would key their artifacts alike', () => {
@@ -63,7 +63,7 @@ describe('ServiceCicdPipelines', () => {
 
   it('GIVEN e-mail, Slack and a webhook WHEN synthesized THEN the KMS-encrypted topic mails, Chatbot posts to the channel, and failures and approvals reach the webhook as Slack JSON', () => {
     const built = app([service('orders')], {
-      notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: 'https://hooks.slack.com/services/T0/B0/x' },
+      notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: { secret: 'pipelines/alerts-webhook' } },
     });
     const shared = Template.fromStack(built.cicd.sharedStack);
     shared.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
@@ -74,7 +74,8 @@ describe('ServiceCicdPipelines', () => {
       SnsTopicArns: [Match.anyValue()],
       GuardrailPolicies: [Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':iam::aws:policy/AWSDenyAll'])]) })],
     });
-    shared.hasResourceProperties('AWS::Events::ApiDestination', { InvocationEndpoint: 'https://hooks.slack.com/services/T0/B0/x', HttpMethod: 'POST' });
+    // The URL is a credential: CloudFormation resolves it from the secret; no template holds it.
+    shared.hasResourceProperties('AWS::Events::ApiDestination', { InvocationEndpoint: '{{resolve:secretsmanager:pipelines/alerts-webhook:SecretString:::}}', HttpMethod: 'POST' });
     const rules = Template.fromStack(built.cicd.pipelineStacks[0]!);
     rules.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({ detail: { state: ['FAILED'], pipeline: ['orders'] } }),
@@ -83,6 +84,11 @@ describe('ServiceCicdPipelines', () => {
     rules.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: Match.objectLike({ 'detail-type': ['CodePipeline Action Execution State Change'], detail: { state: ['STARTED'], type: { category: ['Approval'] }, pipeline: ['orders'] } }),
     });
+  });
+
+  it('GIVEN a webhook on this machine (local runs) WHEN built for AWS THEN an InputError says EventBridge cannot reach it and to use a secret', () => {
+    expect(() => app([service('orders')], { notifications: { webhook: 'http://127.0.0.1:9000/hook' } })).toThrow(InputError);
+    expect(() => app([service('orders')], { notifications: { webhook: 'http://127.0.0.1:9000/hook' } })).toThrow(/notifications\.webhook: .*give \{ secret: "<name>" \}/);
   });
 
   it('GIVEN the target accounts WHEN synthesized THEN each holds a stack of deployer roles assumable only by the matching deploy action role', () => {
@@ -131,8 +137,16 @@ describe('ServiceCicdPipelines', () => {
 
   it('GIVEN a full config WHEN checked with the cdk-nag AwsSolutions pack THEN there is no unacknowledged finding', () => {
     const built = createCicdApp(
-      config([service('orders'), service('payments', { deployPermissions: [{ Effect: 'Allow', Action: ['dynamodb:CreateTable'], Resource: 'arn:aws:dynamodb:*:*:table/payments-*' }] })], {
-        notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: 'https://hooks.example.com/alerts' },
+      config(
+        [
+          service('orders'),
+          service('payments', {
+            deployPermissions: [{ Sid: 'Tables', Effect: 'Allow', Action: ['dynamodb:CreateTable'], Resource: 'arn:aws:dynamodb:*:*:table/payments-*' }],
+            acknowledgeWildcards: { Tables: 'The tables of this service, payments-<stage>-<table>, in the regions it deploys to.' },
+          }),
+        ],
+        {
+        notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: { secret: 'pipelines/alerts-webhook', jsonKey: 'url' } },
         selfUpdate: { github: { owner: 'example-org', repo: 'pipelines', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/abc' } },
       }),
       { validateTemplates: false },

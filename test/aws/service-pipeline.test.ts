@@ -1,11 +1,14 @@
 import { Template, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ServicePipeline } from '../../src/aws/service-pipeline.js';
+import { spawnSync } from 'node:child_process';
+import { PACKAGE_MANIFEST } from '../../src/aws/names.js';
+import { PACKAGE_MANIFEST_FILE } from '../../src/steps/package-manifest.js';
+import { ServicePipeline, timeLimitLines } from '../../src/aws/service-pipeline.js';
 import { InputError } from '../../src/model/errors.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
-import type { ValidConfig } from '../../src/model/validate.js';
-import { actionsOf, cicdStack, config, CONNECTION, service } from './helpers.js';
+import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
+import { actionsOf, CICD, cicdStack, config, CONNECTION, service } from './helpers.js';
 
 const shared = {
   artifactBucketName: 'artifacts-bucket',
@@ -82,8 +85,11 @@ describe('ServicePipeline', () => {
     const { action } = synth(cfg);
     const deploy = action('Deploy-staging', 'Deploy');
     expect(deploy.ActionTypeId).toMatchObject({ Category: 'Compute', Provider: 'Commands' });
-    expect(deploy.Commands![0]).toBe('npm install --global --no-fund --no-audit service-pipelines@9.9.9');
-    expect(deploy.Commands!.slice(-2)).toEqual(['service-pipelines step install', 'service-pipelines step deploy --stage staging --region us-east-1']);
+    expect(deploy.Commands![1]).toBe('npm install --global --no-fund --no-audit service-pipelines@9.9.9');
+    expect(deploy.Commands!.slice(-2).map((line) => /^sp_limit (.*)$/.exec(line)?.[1])).toEqual([
+      'service-pipelines step install',
+      'service-pipelines step deploy --stage staging --region us-east-1',
+    ]);
     expect(deploy.EnvironmentVariables).toEqual(
       expect.arrayContaining([
         { Name: 'STAGE', Type: 'PLAINTEXT', Value: 'staging' },
@@ -133,10 +139,12 @@ describe('ServicePipeline', () => {
     expect(writes(logicalIdOf(pipeline.packageRole))).toEqual(['s3:PutObject', 'kms:Encrypt', 'kms:GenerateDataKey*']);
   });
 
-  it('GIVEN the action roles WHEN synthesized THEN they reach only this pipeline prefix of the shared bucket and its own log group', () => {
+  it('GIVEN the action roles WHEN synthesized THEN they reach only the folders of their own artifacts under this pipeline prefix, and its own log group', () => {
     const { pipeline, logicalIdOf, statementsOf } = synth(cfg);
     const statements = statementsOf(logicalIdOf(pipeline.deployRole('dev')));
-    expect(statements.find((s) => s.Sid === 'Artifacts')!.Resource).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/*');
+    // CodePipeline keys objects by the pipeline's first 20 and the artifact's first 10 characters.
+    expect(statements.find((s) => s.Sid === 'ReadArtifacts')!.Resource).toEqual(['arn:aws:s3:::artifacts-bucket/ac-rest-api/Source/*', 'arn:aws:s3:::artifacts-bucket/ac-rest-api/Package/*']);
+    expect(statements.find((s) => s.Sid === 'WriteArtifacts')!.Resource).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/Outputs_de/*');
     expect(statements.find((s) => s.Sid === 'ActionLogs')!.Resource).toEqual([
       'arn:aws:logs:us-east-1:111111111111:log-group:/aws/codepipeline/ac-rest-api',
       'arn:aws:logs:us-east-1:111111111111:log-group:/aws/codepipeline/ac-rest-api:*',
@@ -174,8 +182,14 @@ describe('ServicePipeline', () => {
         ],
       },
       Environment: Match.objectLike({ Image: 'aws/codebuild/standard:7.0' }),
-      EncryptionKey: shared.artifactKeyArn,
+      ServiceRole: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServicePullRequestRole'), 'Arn'] },
     });
+    // Pull requests of contributors without write access wait for a maintainer's approving comment.
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Triggers: Match.objectLike({ PullRequestBuildPolicy: { RequiresCommentApproval: 'ALL_PULL_REQUESTS', ApproverRoles: ['GITHUB_WRITE', 'GITHUB_MAINTAIN', 'GITHUB_ADMIN'] } }),
+    });
+    // Third-party code gets nothing of the pipeline's: no artifact key either.
+    expect(JSON.stringify(template.findResources('AWS::CodeBuild::Project'))).not.toContain('EncryptionKey');
     const buildspec = (pipeline.pullRequests!.project.source as { buildSpec: string }).buildSpec;
     const parsed = parse(buildspec) as { phases: { install: { 'runtime-versions': { nodejs: string }; commands: string[] }; build: { commands: string[] } } };
     expect(parsed.phases.install['runtime-versions'].nodejs).toBe('20');
@@ -211,9 +225,69 @@ describe('ServicePipeline', () => {
     expect(() => synth(local, 'local-only', false)).toThrow(/services\.local-only\.source\.github: required for the AWS engine/);
   });
 
-  it('GIVEN a time limit beyond what a Commands action runs WHEN built THEN an InputError names timeoutMinutes', () => {
-    const slow = config([service('slow', { timeoutMinutes: 90, pullRequests: false })]);
-    expect(() => synth(slow, 'slow', false)).toThrow(/services\.slow\.timeoutMinutes: 90 minutes is more than a CodePipeline Commands action may run \(55\)/);
+  it('GIVEN a time limit beyond what a Commands action runs WHEN validated, or built from a plan file THEN an InputError names timeoutMinutes', () => {
+    expect(() => config([service('slow', { timeoutMinutes: 90, pullRequests: false })])).toThrow(/services\[0\]\.timeoutMinutes: 90 minutes is more than AWS can honour/);
+    // A plan read from a file is checked by the engine itself.
+    const plan = buildPipelinePlan(config([service('slow', { timeoutMinutes: 55, pullRequests: false })]), 'slow', 'push');
+    const tooSlow = { ...plan, stages: plan.stages.map((st) => ({ ...st, actions: st.actions.map((a) => (a.kind === 'commands' ? { ...a, timeoutMinutes: 90 } : a)) })) };
+    expect(() => new ServicePipeline(cicdStack(), 'Slow', { plan: tooSlow, shared, toolVersion: '9.9.9' })).toThrow(/services\.slow\.timeoutMinutes: 90 minutes is more than a CodePipeline Commands action may run \(55\)/);
+  });
+
+  it('GIVEN timeoutMinutes WHEN synthesized THEN the action sets its deadline first and runs each step under timeout for what is left, naming the limit when it is reached', () => {
+    const { action } = synth(config([service('ac-rest-api', { timeoutMinutes: 15 })]));
+    const lint = action('Build', 'Lint').Commands!;
+    expect(lint[0]).toBe(
+      'SP_DEADLINE=$(( $(date +%s) + 900 )); sp_limit() { timeout --kill-after=30 "$(( SP_DEADLINE - $(date +%s) ))" "$@" || { s=$?; if [ "$s" -eq 124 ]; then echo "Lint ran past its time limit of 15 minutes (timeoutMinutes)" >&2; fi; return "$s"; }; }',
+    );
+    expect(lint.slice(-2)).toEqual(['sp_limit service-pipelines step install', 'sp_limit service-pipelines step lint']);
+  });
+
+  it('GIVEN the package WHEN synthesized THEN the Package action records its digests as output variables, and every deploy receives them from outside the artifact', () => {
+    const { action } = synth(cfg);
+    const pkg = action('Build', 'Package') as CfnAction & { Namespace?: string; OutputVariables?: string[] };
+    expect(pkg.Namespace).toBe('PackageDigest');
+    expect(PACKAGE_MANIFEST).toBe(PACKAGE_MANIFEST_FILE);
+    expect(pkg.OutputVariables).toEqual(['PACKAGE_SHA256', 'PACKAGE_MANIFEST_SHA256']);
+    expect(pkg.Commands!.slice(-2)).toEqual([
+      `export PACKAGE_MANIFEST_SHA256="$(sha256sum "$CODEBUILD_SRC_DIR/.pipeline/Package/manifest.json" | cut -d ' ' -f 1)"`,
+      `export PACKAGE_SHA256="$(node -p 'const m = require(process.argv[1]); (m.bundle && m.bundle.sha256) || ""' "$CODEBUILD_SRC_DIR/.pipeline/Package/manifest.json")"`,
+    ]);
+    for (const env of ['dev', 'staging', 'prod']) {
+      expect(action(`Deploy-${env}`, 'Deploy').EnvironmentVariables).toEqual(
+        expect.arrayContaining([
+          { Name: 'PACKAGE_SHA256', Type: 'PLAINTEXT', Value: '#{PackageDigest.PACKAGE_SHA256}' },
+          { Name: 'PACKAGE_MANIFEST_SHA256', Type: 'PLAINTEXT', Value: '#{PackageDigest.PACKAGE_MANIFEST_SHA256}' },
+        ]),
+      );
+      expect(action(`Deploy-${env}`, 'AcceptanceTests').EnvironmentVariables!.map((v) => v.Name)).not.toContain('PACKAGE_SHA256');
+    }
+  });
+
+  it('GIVEN environments whose outputs artifacts share their first 10 characters WHEN synthesized THEN the later gets a name of its own, and the acceptance tests still find it as CODEBUILD_SRC_DIR_<plan name>', () => {
+    const both = validateConfig({
+      cicd: CICD,
+      environments: [
+        { name: 'preprod', account: '333333333333', region: 'us-east-1' },
+        { name: 'prod', account: '444444444444', region: 'us-east-1' },
+      ],
+      services: [service('ac-rest-api', { pullRequests: false })],
+    });
+    const { action, pipeline, logicalIdOf, statementsOf } = synth(both, 'ac-rest-api', false);
+    expect(action('Deploy-preprod', 'Deploy').OutputArtifacts![0]!.Name).toBe('Outputs_preprod');
+    expect(action('Deploy-prod', 'Deploy').OutputArtifacts).toEqual([{ Name: 'A3_Outputs_prod', Files: ['.pipeline/Outputs_prod/**/*'] }]);
+    expect(action('Deploy-prod', 'AcceptanceTests').Commands).toContain(
+      'export CODEBUILD_SRC_DIR_Outputs_prod="$CODEBUILD_SRC_DIR_A3_Outputs_prod"; if [ -d "$CODEBUILD_SRC_DIR_Outputs_prod/.pipeline/Outputs_prod" ]; then export CODEBUILD_SRC_DIR_Outputs_prod="$CODEBUILD_SRC_DIR_Outputs_prod/.pipeline/Outputs_prod"; fi',
+    );
+    const writes = (env: string) => statementsOf(logicalIdOf(pipeline.deployRole(env))).find((s) => s.Sid === 'WriteArtifacts')!.Resource;
+    expect(writes('preprod')).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/Outputs_pr/*');
+    expect(writes('prod')).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/A3_Outputs/*');
+  });
+
+  it("GIVEN a connection source WHEN synthesized THEN the pipeline role writes only Source, with the ACL grants aws-cdk-lib's CodeStarConnectionsSourceAction gives", () => {
+    const { pipeline, logicalIdOf, statementsOf } = synth(cfg);
+    const write = statementsOf(logicalIdOf(pipeline.pipelineRole)).find((s) => s.Sid === 'WriteArtifacts')!;
+    expect(actionsOf(write)).toEqual(['s3:PutObject', 's3:PutObjectAcl', 's3:PutObjectVersionAcl']);
+    expect(write.Resource).toBe('arn:aws:s3:::artifacts-bucket/ac-rest-api/Source/*');
   });
 
   it('GIVEN more variables than a Commands action takes WHEN synthesized THEN the first ten are action variables and the rest are exported before the steps', () => {
@@ -222,9 +296,34 @@ describe('ServicePipeline', () => {
     const deploy = action('Deploy-dev', 'Deploy');
     expect(deploy.EnvironmentVariables).toHaveLength(10);
     const exported = deploy.Commands!.filter((c) => c.startsWith('export '));
-    // 9 service variables + SERVICE_NAME, STAGE, TARGET_REGION, DEPLOYER_ROLE_ARN, PERMISSIONS_BOUNDARY_ARN, npm_config_ignore_scripts = 15.
-    expect(exported).toHaveLength(5);
+    // PACKAGE_SHA256, PACKAGE_MANIFEST_SHA256 (first: they are pipeline variables), 9 service variables,
+    // SERVICE_NAME, STAGE, TARGET_REGION, DEPLOYER_ROLE_ARN, PERMISSIONS_BOUNDARY_ARN, npm_config_ignore_scripts = 17.
+    expect(deploy.EnvironmentVariables!.slice(0, 2).map((v) => v.Name)).toEqual(['PACKAGE_SHA256', 'PACKAGE_MANIFEST_SHA256']);
+    expect(exported).toHaveLength(7);
     expect(exported).toContain('export DEPLOYER_ROLE_ARN=arn:aws:iam::222222222222:role/many-dev-deployer');
     expect(exported).toContain('export npm_config_ignore_scripts=true');
   });
+});
+
+describe('the time limit of a Commands action, run by a real shell', () => {
+  // As CodeBuild runs a phase: the commands in one shell, stopping at the first that fails.
+  const run = (shell: string, lines: string[]) => spawnSync(shell, ['-c', ['set -e', ...lines].join('\n')], { encoding: 'utf8', timeout: 60_000 });
+  const limit = timeLimitLines({ name: 'Lint', timeoutMinutes: 5 });
+
+  for (const shell of ['sh', 'bash']) {
+    it(`GIVEN a step that outlives the deadline WHEN run by ${shell} THEN it is stopped with exit 124 and a message naming the limit`, () => {
+      // The deadline is moved to one second from now: the limit's arithmetic, not its length, is under test.
+      const result = run(shell, [limit.start, 'SP_DEADLINE=$(( $(date +%s) + 1 ))', limit.wrap('sleep 30'), 'echo not reached']);
+      expect(result.status).toBe(124);
+      expect(result.stderr).toContain('Lint ran past its time limit of 5 minutes (timeoutMinutes)');
+      expect(result.stdout).not.toContain('not reached');
+    });
+
+    it(`GIVEN steps within the deadline WHEN run by ${shell} THEN their exit codes and arguments pass through`, () => {
+      expect(run(shell, [limit.start, limit.wrap("sh -c 'echo \"$1\"' _ 'two words'")]).stdout).toBe('two words\n');
+      const failed = run(shell, [limit.start, limit.wrap('sh -c "exit 3"'), 'echo not reached']);
+      expect(failed.status).toBe(3);
+      expect(failed.stderr).toBe('');
+    });
+  }
 });

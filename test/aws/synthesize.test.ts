@@ -22,7 +22,7 @@ describe('service-pipelines synth', () => {
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/Wrote 5 stacks to /);
-    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +9 resources/);
+    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +10 resources/);
 
     const files = readdirSync(out);
     expect(files).toEqual(expect.arrayContaining(['manifest.json', 'tree.json', 'cdk.out', 'pipelines.plan.json']));
@@ -73,6 +73,20 @@ describe('service-pipelines synth', () => {
     expect(run.stderr).toContain('services.svc.source.github: required for the AWS engine');
     expect(existsSync(path.join(dir, 'cdk.out'))).toBe(false);
     expect(readdirSync(dir).sort()).toEqual(['pipelines.config.ts', 'svc']);
+  });
+
+  it("GIVEN the service's own statement with a wildcard nobody acknowledged WHEN synthesized THEN exit 2 names the statement and acknowledgeWildcards, and nothing is written", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      path.join(dir, 'pipelines.config.ts'),
+      `export default { cicd: { account: '111111111111', region: 'us-east-1' }, environments: [{ name: 'dev', account: '222222222222', region: 'us-east-1' }],
+        services: [{ name: 'svc', source: { github: { owner: 'o', repo: 'svc', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/abc' } },
+          deployPermissions: [{ Sid: 'Queues', Action: ['sqs:*'], Resource: 'arn:aws:sqs:us-east-1:222222222222:svc-*' }] }] };\n`,
+    );
+    const run = await runCli(['synth', '--no-validate'], { cwd: dir });
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('services[0].deployPermissions[0] Sid Queues: wildcards sqs:*, arn:aws:sqs:us-east-1:222222222222:svc-* (cdk-nag AwsSolutions-IAM5): say in services[0].acknowledgeWildcards.Queues why');
+    expect(existsSync(path.join(dir, 'cdk.out'))).toBe(false);
   });
 
   it('GIVEN a prefix no bucket can be named with WHEN synthesized THEN exit 2 names --prefix', async () => {
