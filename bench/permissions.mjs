@@ -3,9 +3,13 @@
 //   npm run build && node bench/permissions.mjs [--schemas DIR|ZIP] [--package DIR] [--resources N]
 //
 // Measures: loading the schemas (resource schemas, IAM data, ARN templates), inference on a
-// generated template of N resources (default 500), and the size of the example service's
-// policy against IAM's limits (when --package points at its `osls package` output).
-import { readFileSync, existsSync } from 'node:fs';
+// generated template of N resources (default 500), the whole `permissions` command on that
+// template (what a user runs), and the size of real services' policies against IAM's limits:
+// the checked-in osls package of test/permissions/fixtures, and the example service's (when
+// --package points at its `osls package` output).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -47,7 +51,13 @@ console.log(`  ${registry.size} resource types`);
 
 const count = Number(values.resources);
 const template = generatedTemplate(count);
-const options = { registry, stackName: 'bench-service-dev', region: 'us-east-1', account: '123456789012' };
+const options = {
+  registry,
+  stackName: 'bench-service-dev',
+  region: 'us-east-1',
+  account: '123456789012',
+  permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/bench-service-dev-boundary',
+};
 inferDeployPolicy(template, options); // warm-up
 const times = [];
 const cpuTimes = [];
@@ -66,10 +76,43 @@ console.log(
 );
 console.log(`  ${result.statements.length} statements in ${result.documents.length} policies, sizes ${result.sizes.documents.join(', ')} (limit ${IAM_POLICY_LIMITS.managedPolicy} each)`);
 
+// The whole command, as a user runs it: start-up, schema loading, inference, output.
+const scratch = mkdtempSync(join(tmpdir(), 'sp-bench-permissions-'));
+const templateFile = join(scratch, 'bench.template.json');
+writeFileSync(templateFile, JSON.stringify(template));
+const wall = [];
+for (let run = 0; run < 3; run++) {
+  start = performance.now();
+  const cli = spawnSync(process.execPath, [join(root, 'bin', 'service-pipelines.js'), 'permissions', templateFile, '--schemas', values.schemas, '--account', '123456789012', '--json'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (cli.status !== 0) throw new Error(`permissions failed: ${cli.stderr}`);
+  wall.push(performance.now() - start);
+}
+rmSync(scratch, { recursive: true, force: true });
+console.log(`the whole "permissions" command on it (start-up, schemas, inference, JSON): median ${median(wall).toFixed(0)} ms over ${wall.length} runs`);
+
+const fixture = join(root, 'test', 'permissions', 'fixtures', 'osls-http-api-dynamodb', 'cloudformation-template-update-stack.json');
+const real = inferDeployPolicy(JSON.parse(readFileSync(fixture, 'utf8')), {
+  ...options,
+  stackName: 'serverless-http-api-dynamodb-events-prod',
+  region: 'eu-west-1',
+  permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/http-dynamodb-prod-boundary',
+});
+const actions = new Set(real.documents.flatMap((d) => d.Statement.filter((st) => st.Effect === 'Allow').flatMap((st) => st.Action)));
+console.log(
+  `osls package of an HTTP API + DynamoDB + SQS + schedule + S3 + SNS service (${Object.keys(JSON.parse(readFileSync(fixture, 'utf8')).Resources).length} resources): ` +
+    `${actions.size} actions allowed, ${real.omitted?.length ?? 0} listed as not needed, in ${real.documents.length} managed policies of ${real.sizes.documents.join(' + ')} = ${real.sizes.total} characters`,
+);
+
 if (values.package) {
   const file = join(values.package, 'cloudformation-template-update-stack.json');
   if (!existsSync(file)) throw new Error(`no ${file}: package the example first (osls package --stage dev --package DIR)`);
-  const example = inferDeployPolicy(JSON.parse(readFileSync(file, 'utf8')), { ...options, stackName: 'ac-rest-api-dev' });
+  const example = inferDeployPolicy(JSON.parse(readFileSync(file, 'utf8')), {
+    ...options,
+    stackName: 'ac-rest-api-dev',
+    permissionsBoundaryArn: 'arn:aws:iam::123456789012:policy/ac-rest-api-dev-boundary',
+  });
   console.log(
     `example service policy: ${example.documents.length} managed policies of ${example.sizes.documents.join(' + ')} = ${example.sizes.total} characters ` +
       `(limits: ${IAM_POLICY_LIMITS.managedPolicy} per managed policy, ${IAM_POLICY_LIMITS.roleInlineAggregate} for a role's inline policies together)`,

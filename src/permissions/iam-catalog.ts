@@ -21,6 +21,8 @@ export interface IamAction {
   readonly resourceTypes: readonly string[];
   /** IAM's access level: `Read`, `Write`, `List`, `Tagging` (or `Permissions management`). */
   readonly accessLevel: string;
+  /** The condition keys IAM evaluates for it (`iam:PermissionsBoundary`), the action's and its resource types'. */
+  readonly conditionKeys: readonly string[];
 }
 
 /** One IAM resource type. */
@@ -58,6 +60,7 @@ export class IamCatalog {
             service,
             resourceTypes: details.resourceTypes.map((r) => r.name),
             accessLevel: details.accessLevel,
+            conditionKeys: [...new Set([...details.conditionKeys, ...details.resourceTypes.flatMap((r) => r.conditionKeys)])],
           });
         }
       }),

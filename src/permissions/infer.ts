@@ -8,9 +8,21 @@
  */
 import { partitionOf } from '../model/plan.js';
 import type { PolicyStatementJson } from '../model/config.js';
+import {
+  arnPatternsOverlap,
+  boundaryCondition,
+  deployerRoleOfBoundary,
+  type DeployerGuard,
+  escalationGuardStatements,
+  guardedArns,
+  NEVER_GRANTED,
+  PERMISSIONS_BOUNDARY_KEY,
+  requiresBoundary,
+} from './escalation.js';
 import type { IamAction, IamResourceType } from './iam-catalog.js';
-import { type Grant, groupGrants, IAM_POLICY_LIMITS, type PolicyDocument, type PolicyStatement, policySize, splitIntoDocuments } from './policy.js';
-import { arnShape, fillArnFormat, ResourceArns } from './resource-arns.js';
+import { type OmittedReason, type Operations, ResourceNeeds } from './needs.js';
+import { type Grant, groupGrants, IAM_POLICY_LIMITS, list, type PolicyDocument, type PolicyStatement, policySize, splitIntoDocuments } from './policy.js';
+import { arnShape, fillArnFormat, generatedNameIsTruncated, ResourceArns } from './resource-arns.js';
 import type { HandlerOperation, SchemaRegistry } from './schema-registry.js';
 import { arnsIn, type CloudFormationTemplate, isRecord, parseTemplate, referencedLogicalIds, resolveString, type TemplateResource, UNKNOWN } from './template.js';
 
@@ -22,8 +34,32 @@ export interface InferDeployPolicyOptions {
   readonly stackName: string;
   /** The region it is deployed to. */
   readonly region: string;
-  /** The account it is deployed to (`*` when not known yet). */
+  /** The account it is deployed to (`*` when not known yet: ARNs then match any account's resources). */
   readonly account: string;
+  /**
+   * The permissions boundary (`arn:aws:iam::<account>:policy/<service>-<env>-boundary`) that every
+   * role or user the deployer creates or changes must carry: each action for which IAM evaluates
+   * `iam:PermissionsBoundary` (`iam:CreateRole`, `iam:PutRolePolicy`, `iam:AttachRolePolicy`...)
+   * is granted only with that boundary.
+   *
+   * @default - none: those actions are not granted at all
+   */
+  readonly permissionsBoundaryArn?: string;
+  /**
+   * The deployer role itself: nothing is granted on it, and the guard statements deny every IAM
+   * action on it.
+   *
+   * @default - `role/<service>-<env>-deployer` when the boundary is named `<service>-<env>-boundary`
+   */
+  readonly deployerRoleArn?: string;
+  /**
+   * Add the Deny statements that keep the deployer off itself, its own policies and the boundary
+   * (`DenyDeployerAndBoundary`, `DenyBoundaryRemoval`), when a boundary is given. Turn off only
+   * where the caller adds the same statements around the policy itself.
+   *
+   * @default true
+   */
+  readonly guard?: boolean;
   /**
    * The partition.
    *
@@ -103,6 +139,15 @@ export interface InvalidAction {
   readonly reason: string;
 }
 
+/** Actions the schemas list that are not granted, and why. */
+export interface OmittedAction {
+  readonly action: string;
+  readonly kind: OmittedReason['kind'];
+  readonly reason: string;
+  /** The resources whose schemas list it: `ItemsTable (AWS::DynamoDB::Table)`. */
+  readonly neededBy: readonly string[];
+}
+
 /** A resource type whose permissions the registry does not give. */
 export interface UnknownResourceType {
   readonly type: string;
@@ -118,8 +163,12 @@ export interface InferredPolicy {
   readonly documents: PolicyDocument[];
   /** Every statement of `documents`, with its explanation. */
   readonly statements: ExplainedStatement[];
-  /** Things a reviewer must know: unknown types, roles not created by the template, transforms... */
+  /** Things a reviewer must know: grants broader than the template's resources, unknown types, roles not created by the template, transforms... */
   readonly warnings: string[];
+  /** Actions the schemas list that these resources do not need (data plane, properties not set), or that are never granted. */
+  readonly omitted: OmittedAction[];
+  /** The permissions boundary the role-changing actions require, and the deployer kept off, when given. */
+  readonly guard?: DeployerGuard;
   /** Action strings of the schemas that are not IAM actions: dropped. */
   readonly invalidActions: InvalidAction[];
   /** Resource types without handler permissions, and their fallback. */
@@ -128,10 +177,17 @@ export interface InferredPolicy {
   readonly sizes: { readonly documents: number[]; readonly total: number; readonly managedPolicyLimit: number; readonly inlineAggregateLimit: number };
 }
 
-/** A grant with why it is there. */
-interface ExplainedGrant extends Grant {
-  readonly neededBy: string;
+/** An ARN an action is scoped to, and why it holds a `*`. */
+interface Scoped {
+  readonly resource: string;
   readonly wildcard?: string;
+  /** It reaches more than the template's own resources: a warning says so. */
+  readonly broad?: boolean;
+}
+
+/** A grant with why it is there. */
+interface ExplainedGrant extends Grant, Scoped {
+  readonly neededBy: string;
 }
 
 /** Types CloudFormation handles itself: deploying them calls no service on the deployer's behalf. */
@@ -165,6 +221,7 @@ const BUCKET_ACTIONS = ['s3:ListBucket', 's3:GetBucketLocation'];
 const BUCKET_OBJECT_ACTIONS = ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'];
 
 const STACK_NEED = 'the stack itself';
+const GUARD_NEED = 'the deployer\'s guard: nothing on the deployer, its policies or the boundary';
 const NO_RESOURCE_LEVEL = '*: IAM supports no resource-level permissions for these actions';
 const BUCKET_NEED = 'the deployment bucket';
 
@@ -179,7 +236,9 @@ export function inferDeployPolicy(template: unknown, options: InferDeployPolicyO
 }
 
 class Inference {
-  private readonly grants: ExplainedGrant[] = [];
+  private grants: ExplainedGrant[] = [];
+  private readonly omitted = new Map<string, { action: string; omitted: OmittedReason; neededBy: Set<string> }>();
+  private readonly guard: DeployerGuard | undefined;
   private readonly warnings: string[] = [];
   private readonly invalid = new Map<string, { reason: string; types: Set<string> }>();
   private readonly unknownTypes = new Map<string, { logicalIds: string[]; fallback: UnknownResourceType['fallback'] }>();
@@ -187,7 +246,7 @@ class Inference {
   private readonly arns: ResourceArns;
   private readonly logicalIds: ReadonlySet<string>;
   private readonly placement: { partition: string; region: string; account: string };
-  private readonly actionsByType = new Map<string, readonly IamAction[]>();
+  private readonly actionsByType = new Map<string, readonly { action: IamAction; operations: Operations }[]>();
   /** What each resource's properties refer to, worked out once per resource. */
   private readonly references = new Map<string, { logicalIds: string[]; arns: string[] }>();
   /** Actions not granted because nothing names what they act on, by type and resource type. */
@@ -202,15 +261,23 @@ class Inference {
     this.placement = { partition: options.partition ?? partitionOf(options.region), region: options.region, account: options.account };
     this.arns = new ResourceArns(template, options.registry, { ...this.placement, stackName: options.stackName, parameters });
     this.logicalIds = new Set(template.resources.map((r) => r.logicalId));
+    const boundary = options.permissionsBoundaryArn;
+    const deployer = options.deployerRoleArn ?? (boundary ? deployerRoleOfBoundary(boundary) : undefined);
+    this.guard = boundary ? { permissionsBoundaryArn: boundary, ...(deployer ? { deployerRoleArn: deployer } : {}) } : undefined;
   }
 
   run(): InferredPolicy {
     for (const transform of this.template.transforms) {
       this.warnings.push(`the template declares Transform ${transform}: the resources it generates are not in this template, so their permissions are not inferred; infer from the processed template instead`);
     }
+    if (this.options.account === UNKNOWN) {
+      this.warnings.push('the account is not known: every ARN matches any account\'s resources, and S3 buckets are not kept to the account; give the account deployed to');
+    }
     for (const resource of this.template.resources) this.resourceGrants(resource);
     this.passRoleGrants();
     this.stackGrants();
+    this.checkRoleBoundaries();
+    this.keepOffGuarded();
 
     for (const [key, { actions, logicalIds }] of this.ungranted) {
       const [type, what] = key.split('\u0000') as [string, string];
@@ -229,12 +296,17 @@ class Inference {
       this.warnings.push(message);
     }
 
-    let { statements, documents } = this.build(this.grants);
+    let grants: readonly ExplainedGrant[] = this.grants;
+    let { statements, documents } = this.build(grants);
     const compact = this.options.compact ?? 'auto';
     if (compact === 'always' || (compact === 'auto' && documents.length > IAM_POLICY_LIMITS.managedPoliciesPerRole)) {
       const before = documents.length;
-      ({ statements, documents } = this.build(this.compacted(this.grants)));
+      grants = this.compacted(this.grants);
+      ({ statements, documents } = this.build(grants));
       if (compact === 'auto') this.warnings.push(`the policy needed ${before} managed policies; resources named after the stack were allowed by the stack-name prefix instead, which takes ${documents.length}`);
+    }
+    for (const [reason, actions] of broadReasons(grants)) {
+      this.warnings.push(`broader than the template's own resources: ${[...actions].sort().join(', ')} on ${reason}`);
     }
     for (const extra of this.options.extraStatements ?? []) {
       for (const action of typeof extra.Action === 'string' ? [extra.Action] : extra.Action) {
@@ -250,6 +322,8 @@ class Inference {
       documents,
       statements,
       warnings: this.warnings,
+      omitted: [...this.omitted.values()].map(({ action, omitted, neededBy }) => ({ action, kind: omitted.kind, reason: omitted.reason, neededBy: [...neededBy] })),
+      ...(this.guard ? { guard: this.guard } : {}),
       invalidActions: [...this.invalid.entries()].map(([action, { reason, types }]) => ({ action, reason, resourceTypes: [...types].sort() })),
       unknownTypes: [...this.unknownTypes.entries()].map(([type, { logicalIds, fallback }]) => ({ type, logicalIds, fallback })),
       sizes: { documents: sizes, total, managedPolicyLimit: IAM_POLICY_LIMITS.managedPolicy, inlineAggregateLimit: IAM_POLICY_LIMITS.roleInlineAggregate },
@@ -271,6 +345,14 @@ class Inference {
         wildcards: wildcardReasons(explained),
       };
     });
+    if (this.guard && this.options.guard !== false) {
+      for (const statement of escalationGuardStatements(this.guard)) {
+        const wildcards = list(statement.Resource)
+          .filter((r) => r.includes('*'))
+          .map((r) => ({ reason: r === UNKNOWN ? '*: no role or user of the account may lose its boundary' : `${r}: the deployer's own managed policies`, actions: [...list(statement.Action)] }));
+        statements.push({ statement, neededBy: [GUARD_NEED], wildcards });
+      }
+    }
     (this.options.extraStatements ?? []).forEach((extra, index) => {
       statements.push({
         statement: { ...extra, Sid: extra.Sid ?? `Extra${index + 1}`, Effect: extra.Effect ?? 'Allow' },
@@ -294,9 +376,10 @@ class Inference {
     const stackName = this.options.stackName;
     return grants.map((grant) => {
       const at = grant.resource.indexOf(stackName);
-      if (at < 0 || grant.neededBy === STACK_NEED || grant.resource === `${grant.resource.slice(0, at)}${stackName}*`) return grant;
+      // IAM ARNs stay exact: a stack-name prefix could reach the deployer role (`<service>-<env>-deployer`).
+      if (at < 0 || grant.neededBy === STACK_NEED || grant.action.startsWith('iam:') || grant.resource === `${grant.resource.slice(0, at)}${stackName}*`) return grant;
       const resource = `${grant.resource.slice(0, at)}${stackName}*`;
-      return { ...grant, resource, wildcard: `${resource}: the resources named after the stack, allowed by its name prefix to keep the policy within IAM's limits` };
+      return { ...grant, resource, broad: true, wildcard: `${resource}: the resources named after the stack, allowed by its name prefix to keep the policy within IAM's limits` };
     });
   }
 
@@ -308,17 +391,130 @@ class Inference {
       this.customResourceGrants(resource, neededBy);
       return;
     }
-    for (const action of this.actionsOf(resource)) {
+    const needs = new ResourceNeeds(resource, this.ownServices(resource.type));
+    for (const { action, operations } of this.actionsOf(resource)) {
       if (action.name === 'iam:PassRole') {
         this.passRoleNeeds.push({ resource });
         continue;
       }
-      for (const scoped of this.scope(action, resource)) this.grants.push({ action: action.name, ...scoped, neededBy });
+      const omitted =
+        needs.omittedBeforeScope(action, NEVER_GRANTED) ??
+        (requiresBoundary(action) && !this.guard
+          ? { kind: 'boundary' as const, reason: 'it creates or changes a role or user, which is granted only under a permissions boundary, and none was given' }
+          : undefined);
+      if (omitted) {
+        this.omit(action.name, neededBy, omitted);
+        continue;
+      }
+      const scopedTo = this.scope(action, resource, () => needs.omittedWhenUnscoped(action, operations));
+      if (!Array.isArray(scopedTo)) {
+        this.omit(action.name, neededBy, scopedTo);
+        continue;
+      }
+      for (const scoped of scopedTo) {
+        const condition = this.conditionOf(action, resource, scoped.resource);
+        this.grants.push({
+          action: action.name,
+          ...scoped,
+          neededBy,
+          ...(condition ? { condition: condition.condition } : {}),
+          ...(condition?.narrows ? { broad: false } : {}),
+        });
+      }
     }
   }
 
-  /** The IAM actions a resource's type needs (validated), from overrides, the registry, or the fallback. */
-  private actionsOf(resource: TemplateResource): readonly IamAction[] {
+  /** Record an action not granted. */
+  private omit(action: string, neededBy: string, omitted: OmittedReason): void {
+    const key = `${action}\u0000${omitted.reason}`;
+    const entry = this.omitted.get(key) ?? { action, omitted, neededBy: new Set<string>() };
+    entry.neededBy.add(neededBy);
+    this.omitted.set(key, entry);
+  }
+
+  /** The IAM service prefixes of a resource type's own resources (`apigateway` for `AWS::ApiGatewayV2::Api`). */
+  private ownServices(type: string): Set<string> {
+    const template = this.options.registry.arnTemplate(type);
+    return new Set([type.split('::')[1]?.toLowerCase() ?? '', ...(template ? [template.split(':')[2]!] : [])]);
+  }
+
+  /**
+   * The condition an action's grant carries: the permissions boundary for IAM's role- and
+   * user-changing actions; the function for Lambda's event source mappings; the account for S3
+   * (bucket names are global). `narrows`: it keeps a broad ARN to the template's resources.
+   */
+  private conditionOf(action: IamAction, resource: TemplateResource, arn: string): { condition: NonNullable<Grant['condition']>; narrows: boolean } | undefined {
+    if (requiresBoundary(action) && this.guard) return { condition: boundaryCondition(this.guard.permissionsBoundaryArn), narrows: false };
+    if (action.name === 'iam:CreateServiceLinkedRole') {
+      return { condition: { StringLike: { 'iam:AWSServiceName': serviceLinkedRolePrincipals(this.ownServices(resource.type)) } }, narrows: false };
+    }
+    if (action.conditionKeys.includes('lambda:FunctionArn') && resource.type === 'AWS::Lambda::EventSourceMapping' && action.accessLevel !== 'Read') {
+      const functionArn = this.functionArnOf(resource.properties['FunctionName']);
+      if (functionArn) return { condition: { ArnLike: { 'lambda:FunctionArn': [functionArn, `${functionArn}:*`] } }, narrows: true };
+    }
+    if (action.service === 's3' && action.name !== 's3:CreateBucket' && this.options.account !== UNKNOWN && arn.startsWith(`arn:${this.placement.partition}:s3:::`)) {
+      if (action.conditionKeys.includes('s3:ResourceAccount')) return { condition: { StringEquals: { 's3:ResourceAccount': this.options.account } }, narrows: false };
+    }
+    return undefined;
+  }
+
+  /** The ARN of the function a property names (a function of the template, a name or an ARN). */
+  private functionArnOf(value: unknown): string | undefined {
+    const referenced = referencedLogicalIds(value, this.logicalIds).find((id) => this.arns.resource(id)?.type === 'AWS::Lambda::Function');
+    if (referenced) return this.arns.arnOf(referenced)?.arn;
+    const resolved = resolveString(value, this.arns.context);
+    if (!resolved || resolved === UNKNOWN) return undefined;
+    return resolved.startsWith('arn:') ? resolved : fillArnFormat('arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName}', this.placement, { FunctionName: resolved });
+  }
+
+  /** The template's roles and users must carry the boundary, or the deploy is denied: say so before it is. */
+  private checkRoleBoundaries(): void {
+    if (!this.guard) return;
+    const expected = this.guard.permissionsBoundaryArn;
+    for (const role of this.template.resources.filter((r) => r.type === 'AWS::IAM::Role' || r.type === 'AWS::IAM::User')) {
+      const given = role.properties['PermissionsBoundary'];
+      const resolved = given === undefined ? undefined : resolveString(given, this.arns.context);
+      if (given === undefined) {
+        this.warnings.push(
+          `${role.logicalId} (${role.type}) has no PermissionsBoundary: creating it is allowed only with ${expected}, so the deploy is denied unless it carries it (the serverless flavor's deploy step sets it on the roles osls creates)`,
+        );
+      } else if (resolved && resolved !== UNKNOWN && !arnPatternsOverlap(resolved, expected)) {
+        this.warnings.push(`${role.logicalId} (${role.type}) has the permissions boundary ${resolved}, not ${expected}: the deploy is denied`);
+      }
+    }
+  }
+
+  /**
+   * Nothing granted on the deployer, its own policies or the boundary: a grant that names one of
+   * them is dropped; one whose pattern could match one is kept (it is the template's) and the
+   * guard statements deny the rest, which the reviewer is told.
+   */
+  private keepOffGuarded(): void {
+    if (!this.guard) return;
+    const guarded = guardedArns(this.guard);
+    const told = new Set<string>();
+    this.grants = this.grants.filter((grant) => {
+      if (!grant.action.startsWith('iam:')) return true;
+      const hit = guarded.find((arn) => arnPatternsOverlap(grant.resource, arn));
+      if (!hit) return true;
+      if (!grant.resource.includes('*')) {
+        this.warnings.push(`${grant.neededBy} names ${grant.resource}, which belongs to the deployer: ${grant.action} is not granted on it`);
+        return false;
+      }
+      // Under the boundary condition, the grant cannot reach the deployer, which has no boundary.
+      if (JSON.stringify(grant.condition ?? {}).includes(PERMISSIONS_BOUNDARY_KEY)) return true;
+      if (!told.has(grant.resource)) {
+        told.add(grant.resource);
+        this.warnings.push(
+          `${grant.resource} (${grant.neededBy}) could also match ${hit}: the Deny statement DenyDeployerAndBoundary keeps the deployer off it${this.options.guard === false ? ' (add it around this policy)' : ''}`,
+        );
+      }
+      return true;
+    });
+  }
+
+  /** The IAM actions a resource's type needs (validated), from overrides, the registry, or the fallback, each with the operations that list it. */
+  private actionsOf(resource: TemplateResource): readonly { action: IamAction; operations: Operations }[] {
     const cached = this.actionsByType.get(resource.type);
     if (cached) {
       this.unknownTypes.get(resource.type)?.logicalIds.push(resource.logicalId);
@@ -327,18 +523,28 @@ class Inference {
     const registry = this.options.registry;
     const schema = registry.schema(resource.type);
     const override = this.options.overrides?.[resource.type];
-    let names: readonly string[];
-    let actions: IamAction[];
+    // Overrides and the fallback are what the resource needs as a whole: they count as every operation's.
+    const every: Operations = new Set<HandlerOperation>(['create', 'update', 'delete']);
+    let actions: { action: IamAction; operations: Operations }[];
     if (override) {
-      names = override;
       if (!schema?.hasHandlers) this.unknownTypes.set(resource.type, { logicalIds: [resource.logicalId], fallback: 'override' });
-      actions = this.validated(names, resource.type);
+      actions = this.validated(override, resource.type).map((action) => ({ action, operations: every }));
     } else if (schema?.hasHandlers) {
-      const operations = this.options.operations ?? ['create', 'update', 'delete'];
-      names = [...operations.flatMap((op) => schema.handlers[op] ?? []), ...schema.taggingPermissions];
-      actions = this.validated(names, resource.type);
+      const byName = new Map<string, { action: IamAction; operations: Set<HandlerOperation | 'tagging'> }>();
+      const lists: [HandlerOperation | 'tagging', readonly string[]][] = [
+        ...(this.options.operations ?? ['create', 'update', 'delete']).map((op): [HandlerOperation, readonly string[]] => [op, schema.handlers[op] ?? []]),
+        ['tagging', schema.taggingPermissions],
+      ];
+      for (const [operation, names] of lists) {
+        for (const action of this.validated(names, resource.type)) {
+          const entry = byName.get(action.name) ?? { action, operations: new Set() };
+          entry.operations.add(operation);
+          byName.set(action.name, entry);
+        }
+      }
+      actions = [...byName.values()];
     } else {
-      actions = this.fallbackActions(resource);
+      actions = this.fallbackActions(resource).map((action) => ({ action, operations: every }));
       this.unknownTypes.set(resource.type, { logicalIds: [resource.logicalId], fallback: actions.length ? 'iam-write-actions' : 'none' });
     }
     this.actionsByType.set(resource.type, actions);
@@ -405,11 +611,14 @@ class Inference {
     return undefined;
   }
 
-  /** The resources an action of a template resource is scoped to. */
-  private scope(action: IamAction, resource: TemplateResource): { resource: string; wildcard?: string }[] {
+  /**
+   * The resources an action of a template resource is scoped to; or, where nothing in the
+   * template names what it acts on and the resource does not need it (`unneeded`), why not.
+   */
+  private scope(action: IamAction, resource: TemplateResource, unneeded: () => OmittedReason | undefined): Scoped[] | OmittedReason {
     const iam = this.options.registry.iam;
     if (!action.resourceTypes.length) {
-      return [{ resource: UNKNOWN, wildcard: NO_RESOURCE_LEVEL }];
+      return unneeded() ?? [{ resource: UNKNOWN, wildcard: NO_RESOURCE_LEVEL, broad: true }];
     }
     if (action.service === 'apigateway') return this.apiGatewayScope(resource);
     const formats = action.resourceTypes.map((k) => iam.resourceType(action.service, k)).filter((t): t is IamResourceType => t !== undefined);
@@ -417,8 +626,8 @@ class Inference {
     // The resource itself is of a type the action acts on; else a resource it refers to is.
     const referenced = this.referencesOf(resource).logicalIds.filter((id) => id !== resource.logicalId);
     for (const ids of [[resource.logicalId], referenced]) {
-      const exact: { resource: string; wildcard?: string }[] = [];
-      const children: { resource: string; wildcard?: string }[] = [];
+      const exact: Scoped[] = [];
+      const children: Scoped[] = [];
       for (const id of ids) {
         const own = this.arns.arnOf(id);
         if (!own) continue;
@@ -429,12 +638,14 @@ class Inference {
             exact.push(this.explainArn(own.arn, own.origin, id));
             // CloudWatch Logs evaluates some actions against `log-group:<name>:*` (its log streams).
             if (format.service === 'logs' && format.key === 'log-group') {
-              exact.push({ resource: `${own.arn}:*`, wildcard: `${own.arn}:*: CloudWatch Logs checks some actions against the log group's streams` });
+              exact.push({ ...this.explainArn(own.arn, own.origin, id), resource: `${own.arn}:*`, wildcard: `${own.arn}:*: CloudWatch Logs checks some actions against the log group's streams` });
             }
           } else if (formatShape.startsWith(shape) && /^[:/]/.test(formatShape.slice(shape.length))) {
             const rest = fillArnFormat(suffixAfterShape(format.arn, shape.length), this.placement);
-            const child = this.explainArn(`${own.arn}${rest}`, own.origin, id);
-            children.push({ ...child, wildcard: `${child.resource}: the ${format.key} (named once deployed) of ${id}` });
+            const resource = `${own.arn}${rest}`.replace(/\*+/g, '*');
+            // A child of the resource's own ARN is as narrow as that ARN.
+            const broad = this.explainArn(own.arn, own.origin, id).broad;
+            children.push({ resource, wildcard: `${resource}: the ${format.key} (named once deployed) of ${id}`, ...(broad ? { broad } : {}) });
           }
         }
       }
@@ -444,7 +655,7 @@ class Inference {
 
     // ARNs written in its properties.
     const literal = this.referencesOf(resource).arns.filter((arn) => formats.some((f) => arnMatches(f.arn, arn)));
-    if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${arn}: built from values only known once deployed` } : {}) }));
+    if (literal.length) return literal.map((arn) => ({ resource: arn, ...(arn.includes(UNKNOWN) ? { wildcard: `${arn}: built from values only known once deployed`, broad: true } : {}) }));
 
     if (action.service === 's3') {
       const buckets = this.bucketNames(resource);
@@ -456,15 +667,15 @@ class Inference {
         );
       }
     }
-    // Nothing in the template names it: any resource of that type, in this account and region.
+    // Nothing in the template names it: unless a property of the resource needs it, it is not granted.
+    const unused = unneeded();
+    if (unused) return unused;
+    // Else any resource of that type, in this account and region.
     // Types whose ARNs hold no account (S3 buckets) would then match other accounts' resources:
     // those are not granted, and the reviewer is told.
     const required = formats.filter((f) => action.resourceTypes.includes(f.key));
     // A service-linked role is only ever created under this path.
-    if (action.name === 'iam:CreateServiceLinkedRole') {
-      const resource = fillArnFormat('arn:${Partition}:iam::${Account}:role/aws-service-role/*', this.placement);
-      return [{ resource, wildcard: `${resource}: the service-linked roles AWS services create for themselves` }];
-    }
+    if (action.name === 'iam:CreateServiceLinkedRole') return this.serviceLinkedRoleScope(resource);
     // Any user, group or role of the account would be an escalation path: IAM grants are never widened.
     if (action.service === 'iam' || required.some((f) => !f.arn.includes('${Account}'))) {
       const key = `${resource.type}\u0000${required.map((f) => f.key).join(' or ')}`;
@@ -477,6 +688,7 @@ class Inference {
     return required.map((f) => ({
       resource: fillArnFormat(f.arn, this.placement),
       wildcard: `${fillArnFormat(f.arn, this.placement)}: the template names no ${f.key} for ${resource.type}, so any of the account and region`,
+      broad: true,
     }));
   }
 
@@ -491,38 +703,55 @@ class Inference {
   }
 
   /** Explain the `*` of an ARN worked out for a resource, if it has one. */
-  private explainArn(arn: string, origin: string, logicalId: string): { resource: string; wildcard?: string } {
+  private explainArn(arn: string, origin: string, logicalId: string): Scoped {
     if (!arn.includes(UNKNOWN)) return { resource: arn };
-    const why =
-      origin === 'generated'
-        ? `${logicalId} has no name in the template: CloudFormation generates one from the stack name`
-        : `${logicalId}'s ARN holds an id only known once deployed`;
-    return { resource: arn, wildcard: `${arn}: ${why}` };
+    if (origin === 'generated') {
+      // A generated name cut to a stack-name prefix matches other resources named after the stack.
+      const truncated = generatedNameIsTruncated(this.options.stackName, logicalId);
+      return {
+        resource: arn,
+        wildcard: `${arn}: ${logicalId} has no name in the template: CloudFormation generates one from the stack name${truncated ? ' (cut short for a long stack name, so only its prefix is known)' : ''}`,
+        ...(truncated ? { broad: true } : {}),
+      };
+    }
+    return { resource: arn, wildcard: `${arn}: ${logicalId}'s ARN holds an id only known once deployed`, broad: true };
+  }
+
+  /**
+   * A service-linked role is only ever created under `role/aws-service-role/`, and (by the
+   * condition of \`conditionOf\`) only for the services of the resource's type.
+   */
+  private serviceLinkedRoleScope(resource: TemplateResource): Scoped[] {
+    const arn = fillArnFormat('arn:${Partition}:iam::${Account}:role/aws-service-role/*', this.placement);
+    const principals = serviceLinkedRolePrincipals(this.ownServices(resource.type));
+    return [{ resource: arn, wildcard: `${arn}: the service-linked roles AWS creates for itself, for ${principals.join(', ')} (iam:AWSServiceName)`, broad: true }];
   }
 
   /**
    * API Gateway's IAM model is by path: `/restapis`, `/restapis/<id>/...`. An API's id is
    * generated, so its resources are scoped to the collection of the API type.
    */
-  private apiGatewayScope(resource: TemplateResource): { resource: string; wildcard?: string }[] {
+  private apiGatewayScope(resource: TemplateResource): Scoped[] {
     const base = `arn:${this.placement.partition}:apigateway:${this.placement.region}::`;
     const template = this.options.registry.arnTemplate(resource.type);
     let collection: string | undefined;
     if (resource.type.startsWith('AWS::ApiGatewayV2::') && (resource.type === 'AWS::ApiGatewayV2::Api' || 'ApiId' in resource.properties)) collection = '/apis';
     else if (resource.type === 'AWS::ApiGateway::RestApi' || 'RestApiId' in resource.properties) collection = '/restapis';
     else if (template) collection = template.split('::')[1]?.split('/${')[0];
-    const why = `${base}${collection ?? ''}/*: API ids are generated by API Gateway, so the region's ${collection ?? 'paths'}`;
-    if (!collection) return [{ resource: `${base}/*`, wildcard: `${base}/*: API Gateway names no narrower path for ${resource.type}` }];
-    const resources = [`${base}${collection}`, `${base}${collection}/*`];
-    if (this.options.registry.schema(resource.type)?.taggingPermissions.length) resources.push(`${base}/tags/*`);
-    return resources.map((r) => ({ resource: r, wildcard: why }));
+    if (!collection) return [{ resource: `${base}/*`, wildcard: `${base}/*: API Gateway names no narrower path for ${resource.type}`, broad: true }];
+    const scoped: Scoped[] = [
+      { resource: `${base}${collection}` },
+      { resource: `${base}${collection}/*`, wildcard: `${base}${collection}/*: API ids are generated by API Gateway, so any of the region's ${collection}`, broad: true },
+    ];
+    if (this.options.registry.schema(resource.type)?.taggingPermissions.length) {
+      scoped.push({ resource: `${base}/tags/*`, wildcard: `${base}/tags/*: API Gateway tags by the tagged resource's path, which holds the generated API id`, broad: true });
+    }
+    return scoped;
   }
 
-  /** Buckets an S3 action of this resource may act on: the deployment bucket, and bucket names in its properties. */
+  /** Buckets an S3 action of this resource may act on: the bucket names in its properties. */
   private bucketNames(resource: TemplateResource): string[] {
     const names = new Set<string>();
-    const bucket = this.deploymentBucket();
-    if (bucket) names.add(bucket.name);
     const visit = (node: unknown): void => {
       if (Array.isArray(node)) return node.forEach(visit);
       if (!isRecord(node)) return;
@@ -618,16 +847,24 @@ class Inference {
     for (const action of this.validated(STACK_DEPLOY_ACTIONS, 'the stack')) {
       this.grants.push({ action: action.name, resource: stackArn, neededBy: STACK_NEED, wildcard: `${stackArn}: a stack ARN ends with an id CloudFormation assigns when it creates the stack` });
     }
-    this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: NO_RESOURCE_LEVEL });
+    this.grants.push({ action: 'cloudformation:ValidateTemplate', resource: UNKNOWN, neededBy: STACK_NEED, wildcard: NO_RESOURCE_LEVEL, broad: true });
     const bucket = this.deploymentBucket();
     if (!bucket) {
       this.warnings.push('no deployment bucket: the template has no ServerlessDeploymentBucket and none was given, so no upload permissions are granted');
       return;
     }
     const bucketArn = `arn:${partition}:s3:::${bucket.name}`;
-    const wildcard = bucket.name.includes(UNKNOWN) ? `${bucketArn}: the deployment bucket's name is generated by CloudFormation from the stack name` : undefined;
-    for (const action of this.validated(BUCKET_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: bucketArn, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
-    for (const action of this.validated(BUCKET_OBJECT_ACTIONS, BUCKET_NEED)) this.grants.push({ action: action.name, resource: `${bucketArn}/*`, neededBy: BUCKET_NEED, ...(wildcard ? { wildcard } : {}) });
+    const truncated = bucket.name.includes(UNKNOWN) && generatedNameIsTruncated(this.options.stackName, 'ServerlessDeploymentBucket');
+    const wildcard = (arn: string): Scoped =>
+      bucket.name.includes(UNKNOWN)
+        ? { resource: arn, wildcard: `${arn}: the deployment bucket's name is generated by CloudFormation from the stack name${truncated ? ' (cut short for a long stack name)' : ''}`, ...(truncated ? { broad: true } : {}) }
+        : { resource: arn };
+    const grant = (action: IamAction, scoped: Scoped) => {
+      const condition = this.conditionOf(action, { logicalId: 'ServerlessDeploymentBucket', type: 'AWS::S3::Bucket', properties: {} }, scoped.resource);
+      this.grants.push({ action: action.name, ...scoped, neededBy: BUCKET_NEED, ...(condition ? { condition: condition.condition } : {}) });
+    };
+    for (const action of this.validated(BUCKET_ACTIONS, BUCKET_NEED)) grant(action, wildcard(bucketArn));
+    for (const action of this.validated(BUCKET_OBJECT_ACTIONS, BUCKET_NEED)) grant(action, wildcard(`${bucketArn}/*`));
   }
 
   /** The bucket the deploy tool uploads to: given, else the template's `ServerlessDeploymentBucket`. */
@@ -638,6 +875,18 @@ class Inference {
     const name = this.arns.nameOf('ServerlessDeploymentBucket')?.name;
     return name ? { name } : undefined;
   }
+}
+
+/**
+ * The service principals a resource type's service-linked roles may be for: its services'
+ * (`dynamodb.amazonaws.com`), their sub-services' (`replication.dynamodb.amazonaws.com`) and
+ * variants (`eks-nodegroup.amazonaws.com`).
+ */
+function serviceLinkedRolePrincipals(services: ReadonlySet<string>): string[] {
+  return [...services]
+    .filter(Boolean)
+    .sort()
+    .flatMap((s) => [`${s}.amazonaws.com`, `*.${s}.amazonaws.com`, `${s}-*.amazonaws.com`]);
 }
 
 /** What follows, in an ARN format, the part whose shape (`arnShape`) is `shapeLength` long. */
@@ -671,6 +920,18 @@ function wildcardReasons(grants: readonly ExplainedGrant[]): { reason: string; a
     byReason.set(grant.wildcard, actions);
   }
   return [...byReason.entries()].map(([reason, actions]) => ({ reason, actions: [...actions].sort() }));
+}
+
+/** The actions of the grants broader than the template's resources, by the reason of each. */
+function broadReasons(grants: readonly ExplainedGrant[]): Map<string, Set<string>> {
+  const byReason = new Map<string, Set<string>>();
+  for (const grant of grants) {
+    if (!grant.broad || !grant.wildcard) continue;
+    const actions = byReason.get(grant.wildcard) ?? new Set<string>();
+    actions.add(grant.action);
+    byReason.set(grant.wildcard, actions);
+  }
+  return byReason;
 }
 
 /** A few names of a list, for a message. */

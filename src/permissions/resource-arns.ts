@@ -104,9 +104,12 @@ export class ResourceArns {
     const identifiers = schema.primaryIdentifier.map((p) => p.replace(/^\/properties\//, ''));
     if (identifiers.length === 1 && /Name$/.test(identifiers[0]!) && schema.propertyNames.includes(identifiers[0]!)) return identifiers[0];
     const template = this.registry.arnTemplate(resource.type);
-    const lastVariable = template?.match(/\$\{([A-Za-z0-9]+)\}(?!.*\$\{)/)?.[1];
+    // `${PolicyNameWithPath}` names the policy by `ManagedPolicyName` (and its `Path`).
+    const lastVariable = template?.match(/\$\{([A-Za-z0-9]+)\}(?!.*\$\{)/)?.[1]?.replace(/WithPath$/, '');
     if (!lastVariable || !/Name$/.test(lastVariable)) return undefined;
     if (schema.propertyNames.includes(lastVariable)) return lastVariable;
+    const prefixed = schema.propertyNames.filter((p) => p.endsWith(lastVariable));
+    if (prefixed.length === 1) return prefixed[0];
     return schema.propertyNames.includes('Name') ? 'Name' : undefined;
   }
 
@@ -130,7 +133,7 @@ export class ResourceArns {
     }
     const own = this.nameOf(resource.logicalId);
     const property = this.nameProperty(resource);
-    if (own && (variable === property || (property === 'Name' && /Name$/.test(variable)))) return { text: own.name, origin: own.origin };
+    if (own && (variable === property || (property !== undefined && property.endsWith(variable)) || (property === 'Name' && /Name$/.test(variable)))) return { text: own.name, origin: own.origin };
     if (resource.properties[variable] !== undefined) {
       const text = resolveString(resource.properties[variable], this.context) ?? UNKNOWN;
       return { text, origin: text.includes(UNKNOWN) ? 'unknown' : 'given' };
@@ -175,10 +178,14 @@ export function arnShape(format: string): string {
   return shape;
 }
 
+/** Whether CloudFormation may cut the stack name and logical id short in the name it generates. */
+export function generatedNameIsTruncated(stackName: string, logicalId: string): boolean {
+  return stackName.length + 1 + logicalId.length + 1 > GENERATED_NAME_BUDGET;
+}
+
 /** The name pattern CloudFormation's generated names for this resource match. */
 export function generatedNamePattern(stackName: string, logicalId: string, type: string): string {
-  const pattern =
-    stackName.length + 1 + logicalId.length + 1 <= GENERATED_NAME_BUDGET ? `${stackName}-${logicalId}-*` : `${stackName.slice(0, Math.min(stackName.length, TRUNCATED_STACK_PREFIX))}*`;
+  const pattern = generatedNameIsTruncated(stackName, logicalId) ? `${stackName.slice(0, Math.min(stackName.length, TRUNCATED_STACK_PREFIX))}*` : `${stackName}-${logicalId}-*`;
   // S3 bucket names are lower case, so CloudFormation lower-cases the names it generates for them.
   return type === 'AWS::S3::Bucket' ? pattern.toLowerCase() : pattern;
 }

@@ -13,6 +13,8 @@ export interface TemplateResource {
   readonly type: string;
   /** The resource's properties, as written (intrinsics unresolved). */
   readonly properties: Readonly<Record<string, unknown>>;
+  /** Its `UpdatePolicy` attribute (CodeDeploy traffic shifting of a Lambda alias, for one), when it has one. */
+  readonly updatePolicy?: unknown;
 }
 
 /** A template whose shape was checked. */
@@ -71,7 +73,7 @@ export function parseTemplate(template: unknown, where = 'template'): CloudForma
       problems.push({ where: `${at}.Properties`, message: 'must be an object' });
       continue;
     }
-    resources.push({ logicalId, type, properties });
+    resources.push({ logicalId, type, properties, ...(resource['UpdatePolicy'] !== undefined ? { updatePolicy: resource['UpdatePolicy'] } : {}) });
   }
   if (problems.length) throw new InputError(`${where} is not a valid CloudFormation template`, problems);
 

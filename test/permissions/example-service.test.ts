@@ -9,11 +9,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { grantsOf, inferDeployPolicy, loadSchemaRegistry, retargetStage, type InferredPolicy, type PolicyStatement, type SchemaRegistry } from '../../src/permissions/index.js';
 import { runCli } from '../support/cli.js';
 import { actionsOf, copySchemas, hasSharedSchemas, NEEDS_SCHEMAS, SHARED_SCHEMAS, tempDir } from './helpers.js';
+import { decide, escalationAttempts } from './simulate.js';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/ac-rest-api');
 const hasExample = existsSync(path.join(EXAMPLE, 'serverless.yml'));
 const ACCOUNT = '123456789012';
 const ROLE = `arn:aws:iam::${ACCOUNT}:role/ac-rest-api-dev-us-east-1-lambdaRole`;
+const BOUNDARY = `arn:aws:iam::${ACCOUNT}:policy/ac-rest-api-dev-boundary`;
 /** The types the example's template holds. */
 const EXAMPLE_TYPES = [
   'AWS::S3::Bucket',
@@ -46,6 +48,9 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
     run('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], service);
     packaged = path.join(service, '.pipeline', 'dev');
     run('npx', ['--no-install', 'osls', 'package', '--stage', 'dev', '--package', packaged], service);
+    // What the pipeline's Package action writes: one bundle, and stages/<env>/ for each environment.
+    const stepPackage = await runCli(['step', 'package', '--stage', 'dev@us-east-1', '--stage', 'prod@eu-west-1'], { cwd: service, env: { PATH: process.env['PATH'], HOME: process.env['HOME'], SLS_TELEMETRY_DISABLED: '1' } });
+    expect(stepPackage.exitCode, stepPackage.stderr).toBe(0);
     // The same service with one more function: what a reviewer should see grow.
     const yml = readFileSync(path.join(service, 'serverless.yml'), 'utf8');
     writeFileSync(path.join(service, 'serverless.yml'), yml.replace(/^functions:\n/m, 'functions:\n  bye:\n    handler: src/handler.hello\n'));
@@ -55,14 +60,14 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
     schemas = copySchemas(EXAMPLE_TYPES, path.join(tempDir(), 'schemas'));
     registry = await loadSchemaRegistry(SHARED_SCHEMAS);
     template = JSON.parse(readFileSync(path.join(packaged, 'cloudformation-template-update-stack.json'), 'utf8'));
-    policy = inferDeployPolicy(template, { registry, stackName: 'ac-rest-api-dev', region: 'us-east-1', account: ACCOUNT });
+    policy = inferDeployPolicy(template, { registry, stackName: 'ac-rest-api-dev', region: 'us-east-1', account: ACCOUNT, permissionsBoundaryArn: BOUNDARY });
   }, 600_000);
 
-  it('GIVEN the packaged template WHEN inferred THEN no action is *, none is iam:*, and iam:PassRole is never on *', () => {
-    const actions = actionsOf(policy.documents);
-    expect(actions.length).toBeGreaterThan(50);
+  it('GIVEN the packaged template WHEN inferred THEN no allowed action is *, none is iam:*, and iam:PassRole is never on *', () => {
+    const actions = grantsOf(policy.documents).map((g) => g.action);
+    expect(new Set(actions).size).toBeGreaterThan(50);
     for (const action of actions) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
-    const statements: PolicyStatement[] = policy.documents.flatMap((d) => d.Statement);
+    const statements: PolicyStatement[] = policy.documents.flatMap((d) => d.Statement).filter((s) => s.Effect === 'Allow');
     for (const statement of statements) {
       const resources = typeof statement.Resource === 'string' ? [statement.Resource] : statement.Resource;
       if (actionsOf([{ Statement: [statement] }]).includes('iam:PassRole')) {
@@ -120,6 +125,33 @@ describe.skipIf(!hasSharedSchemas || !hasExample)(`the example service's deploy 
     expect(diff.added.length).toBeGreaterThan(0);
     for (const grant of diff.added) expect(grant.resource).toMatch(/ac-rest-api-dev-bye/);
     expect(diff.added.map((g) => g.action)).toContain('lambda:CreateFunction');
+  });
+
+  it('GIVEN the inferred policy of the example WHEN its deployer tries to raise its rights THEN IAM denies every attempt, and allows the deploy\'s own role calls', async () => {
+    const deployer = `arn:aws:iam::${ACCOUNT}:role/ac-rest-api-dev-deployer`;
+    for (const [attack, request] of escalationAttempts({ deployer, boundary: BOUNDARY, serviceRole: ROLE })) {
+      expect(await decide(policy.documents, request, deployer, ACCOUNT), attack).not.toBe('Allowed');
+    }
+    expect(await decide(policy.documents, { action: 'iam:CreateRole', resource: ROLE, context: { 'iam:PermissionsBoundary': BOUNDARY } }, deployer, ACCOUNT)).toBe('Allowed');
+    expect(await decide(policy.documents, { action: 'iam:PassRole', resource: ROLE, context: { 'iam:PassedToService': 'lambda.amazonaws.com' } }, deployer, ACCOUNT)).toBe('Allowed');
+  });
+
+  it('GIVEN the Package that "step package" wrote for dev and prod WHEN "permissions" runs on it THEN it asks which environment, naming their folders; with --stage prod, the prod stack', async () => {
+    const packageDir = path.join(service, '.pipeline', 'Package');
+    const ambiguous = await runCli(['permissions', packageDir, '--schemas', schemas, '--account', ACCOUNT]);
+    expect(ambiguous.exitCode).toBe(2);
+    expect(ambiguous.stderr).toContain(`holds the package of 2 environments (dev, prod)`);
+    expect(ambiguous.stderr).toContain(`${path.join(packageDir, 'stages', 'dev')}, ${path.join(packageDir, 'stages', 'prod')}`);
+    expect(ambiguous.stdout).toBe('');
+
+    const prod = await runCli(['permissions', packageDir, '--stage', 'prod', '--schemas', schemas, '--account', ACCOUNT]);
+    expect(prod.stderr).toBe('');
+    expect(prod.stdout).toMatch(/^Deploy policy for stack ac-rest-api-prod \(region eu-west-1, account 123456789012\)/);
+    expect(prod.stdout).toContain(`arn:aws:lambda:eu-west-1:${ACCOUNT}:function:ac-rest-api-prod-hello`);
+    expect(prod.stdout).not.toContain('ac-rest-api-dev');
+
+    const folder = await runCli(['permissions', path.join(packageDir, 'stages', 'prod'), '--schemas', schemas, '--account', ACCOUNT]);
+    expect(folder.stdout).toMatch(/^Deploy policy for stack ac-rest-api-prod \(region eu-west-1/);
   });
 
   it('GIVEN bad input WHEN "permissions" runs THEN exit 2, the problem on stderr, nothing on stdout', async () => {

@@ -1,5 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { App, Stage, Stack } from 'aws-cdk-lib';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/model/errors.js';
 import { readTemplateInput, retargetStage } from '../../src/permissions/index.js';
@@ -32,6 +34,49 @@ describe('readTemplateInput', () => {
     const folder = serverlessPackage({ service: { service: { name: 'orders' }, provider: { stage: 'dev', stackName: 'orders-api', region: 'us-east-2' } } });
     const input = await readTemplateInput(path.join(folder, 'cloudformation-template-update-stack.json'));
     expect([input.stackName, input.region, input.deploymentBucket]).toEqual(['orders-api', 'us-east-2', undefined]);
+  });
+
+  it('GIVEN the real osls package of a prod stage whose serverless.yml sets no stage WHEN read THEN the stage and stack are prod, not the dev osls records', async () => {
+    // osls writes provider.stage: dev into serverless-state.json whatever --stage was; where it puts the package tells the truth.
+    const fixture = path.join(import.meta.dirname, 'fixtures', 'osls-http-api-dynamodb');
+    const input = await readTemplateInput(fixture);
+    expect([input.service, input.stage, input.stackName, input.region]).toEqual(['serverless-http-api-dynamodb-events', 'prod', 'serverless-http-api-dynamodb-events-prod', 'eu-west-1']);
+  });
+
+  it('GIVEN a Package of two environments (step package output) WHEN read with a stage, or without THEN that stage\'s template; without, the error names each stages/<env> folder', async () => {
+    const root = tempDir();
+    const fixture = path.join(import.meta.dirname, 'fixtures', 'osls-http-api-dynamodb');
+    for (const stage of ['dev', 'prod']) cpSync(fixture, path.join(root, 'Package', 'stages', stage), { recursive: true });
+    const stages = ['dev', 'prod'].map((name) => ({ name, region: 'eu-west-1', directory: `stages/${name}`, stackName: `serverless-http-api-dynamodb-events-${name}` }));
+    writeFileSync(path.join(root, 'Package', 'manifest.json'), JSON.stringify({ schemaVersion: 1, service: 'serverless-http-api-dynamodb-events', flavor: 'serverless', stages, files: {} }));
+    const prod = await readTemplateInput(path.join(root, 'Package'), { stage: 'prod' });
+    expect([prod.file, prod.stage, prod.stackName]).toEqual([path.join(root, 'Package', 'stages', 'prod', 'cloudformation-template-update-stack.json'), 'prod', 'serverless-http-api-dynamodb-events-prod']);
+    const dev = await readTemplateInput(path.join(root, 'Package'), { stage: 'dev' });
+    expect([dev.stage, dev.stackName]).toEqual(['dev', 'serverless-http-api-dynamodb-events-dev']);
+    await expect(readTemplateInput(path.join(root, 'Package'))).rejects.toThrow(
+      `give the environment (--stage dev) or its folder: ${path.join(root, 'Package', 'stages', 'dev')}, ${path.join(root, 'Package', 'stages', 'prod')}`,
+    );
+    await expect(readTemplateInput(path.join(root, 'Package'), { stage: 'staging' })).rejects.toThrow(/holds no package for the environment "staging"/);
+  });
+
+  it('GIVEN a cdk.out synthesized by aws-cdk-lib WHEN read THEN the stack name, account and region come from the assembly manifest, not the file name', async () => {
+    const outdir = tempDir();
+    const app = new App({ outdir, analyticsReporting: false });
+    new Queue(new Stack(app, 'OrdersStack', { stackName: 'orders-prod', env: { account: '123456789012', region: 'eu-west-2' } }), 'Jobs');
+    app.synth();
+    const input = await readTemplateInput(outdir);
+    expect([path.basename(input.file), input.stackName, input.account, input.region]).toEqual(['OrdersStack.template.json', 'orders-prod', '123456789012', 'eu-west-2']);
+    // The template file named directly: its folder's manifest still tells the stack.
+    expect((await readTemplateInput(input.file)).stackName).toBe('orders-prod');
+  });
+
+  it('GIVEN a cdk.out whose only stack is in a stage (a nested assembly) and has no account WHEN read THEN found through the nested manifest, with no account', async () => {
+    const outdir = tempDir();
+    const app = new App({ outdir, analyticsReporting: false });
+    new Queue(new Stack(new Stage(app, 'Prod'), 'Orders'), 'Jobs');
+    app.synth();
+    const input = await readTemplateInput(outdir);
+    expect([input.stackName, input.account, input.region]).toEqual(['Prod-Orders', undefined, undefined]);
   });
 
   it('GIVEN a cdk.out with one stack, or with two WHEN read THEN the one is used, named after its file; two are refused by name', async () => {
