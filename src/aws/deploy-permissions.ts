@@ -199,12 +199,14 @@ function unscoped(action: string): never {
 
 /**
  * The deny guardrails around any deployer policy (default, explicit or inferred): whatever the
- * Allow statements say, the deployer cannot change or pass itself, touch its permissions boundary,
+ * Allow statements say, the deployer cannot change or pass itself or its own managed policies, touch its permissions boundary,
  * create or change a role without that boundary, or take a boundary off a role.
  */
 export function deployerGuardrails(deployerArn: string, boundaryArn: string): PolicyStatementJson[] {
   return [
     { Sid: 'DenyChangesToItself', Effect: 'Deny', Action: ['iam:*', 'sts:*'], Resource: deployerArn },
+    // Its own managed policies (`<deployer>-<n>`, inferred documents): a new version of one would be a new grant to itself.
+    { Sid: 'DenyChangesToItsPolicies', Effect: 'Deny', Action: ['iam:*'], Resource: `${deployerArn.replace(':role/', ':policy/')}-*` },
     { Sid: 'DenyChangesToTheBoundary', Effect: 'Deny', Action: ['iam:*'], Resource: boundaryArn },
     {
       // The role actions IAM evaluates iam:PermissionsBoundary for: the key is absent for a role

@@ -78,9 +78,12 @@ export async function resolveDeployPolicies(config: ValidConfig, options: Resolv
           : input.template;
       // Every role the policy lets the deployer create or change must carry this environment's
       // boundary (the deployer's deny guardrails enforce it whatever the inferred statements say).
-      const boundary = { permissionsBoundaryArn: environment.permissionsBoundaryArn };
       const inferred = inferDeployPolicy(template, {
-        ...boundary,
+        permissionsBoundaryArn: environment.permissionsBoundaryArn,
+        deployerRoleArn: environment.deployerRoleArn,
+        // The deployer role carries the same denials as its guardrails (CrossAccountDeploymentRole),
+        // around every policy it holds: not repeated in each inferred document.
+        guard: false,
         registry,
         stackName: environment.stackName,
         region: environment.region,

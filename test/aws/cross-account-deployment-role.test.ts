@@ -109,6 +109,7 @@ describe('CrossAccountDeploymentRole', () => {
     const guardrails = policiesOf(stack).find((p) => p.PolicyName === 'Guardrails')!.PolicyDocument.Statement;
     expect(guardrails).toEqual([
       { Sid: 'DenyChangesToItself', Effect: 'Deny', Action: ['iam:*', 'sts:*'], Resource: 'arn:aws:iam::444444444444:role/orders-prod-deployer' },
+      { Sid: 'DenyChangesToItsPolicies', Effect: 'Deny', Action: 'iam:*', Resource: 'arn:aws:iam::444444444444:policy/orders-prod-deployer-*' },
       { Sid: 'DenyChangesToTheBoundary', Effect: 'Deny', Action: 'iam:*', Resource: 'arn:aws:iam::444444444444:policy/orders-prod-boundary' },
       {
         Sid: 'DenyRolesWithoutTheBoundary',

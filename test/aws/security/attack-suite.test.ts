@@ -54,6 +54,8 @@ function attacksOnDeployer(subject: Subject, d: ReturnType<typeof deployerOf>): 
     ['DeleteRolePermissionsBoundary', on('iam:DeleteRolePermissionsBoundary', d.functionRole, { 'iam:PermissionsBoundary': d.boundaryArn })],
     ['PutRolePermissionsBoundary to another policy', on('iam:PutRolePermissionsBoundary', d.functionRole, { 'iam:PermissionsBoundary': ADMINISTRATOR_ACCESS })],
     ['CreatePolicyVersion of the boundary', on('iam:CreatePolicyVersion', d.boundaryArn)],
+    ['CreatePolicyVersion of its own managed policy', on('iam:CreatePolicyVersion', d.role.arn.replace(':role/', ':policy/') + '-1')],
+    ['SetDefaultPolicyVersion of its own managed policy', on('iam:SetDefaultPolicyVersion', d.role.arn.replace(':role/', ':policy/') + '-1')],
     ['SetDefaultPolicyVersion of the boundary', on('iam:SetDefaultPolicyVersion', d.boundaryArn)],
     ['DeletePolicy of the boundary', on('iam:DeletePolicy', d.boundaryArn)],
     ['PassRole of itself to Lambda', on('iam:PassRole', d.role.arn, { 'iam:PassedToService': 'lambda.amazonaws.com' })],
