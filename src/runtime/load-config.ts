@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError } from '../model/errors.js';
 import { validateConfig, type ValidConfig } from '../model/validate.js';
+import { withServerlessServiceNames } from './serverless-config.js';
 
 /** The default config file, in the current folder. */
 export const DEFAULT_CONFIG_FILE = 'pipelines.config.ts';
@@ -54,5 +55,5 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, cwd: string
       { where: file, message: 'export the configuration: `export default defineConfig({ ... })`' },
     ]);
   }
-  return { config: validateConfig(exported, absolute), file: absolute, baseDir: path.dirname(absolute) };
+  return { config: await withServerlessServiceNames(validateConfig(exported, absolute), path.dirname(absolute)), file: absolute, baseDir: path.dirname(absolute) };
 }
