@@ -13,6 +13,13 @@ import { FailureError, InputError } from '../model/errors.js';
 /** The manifest's file name, at the root of the Package artifact. */
 export const PACKAGE_MANIFEST_FILE = 'manifest.json';
 
+/**
+ * The variable that holds the package's digest as the Package action recorded it, outside the
+ * artifact (the AWS engine passes the Package action's output variable to each deploy action
+ * under this name): the sha256 of the code bundle, or of `manifest.json` for a package without one.
+ */
+export const PACKAGE_DIGEST_VARIABLE = 'PACKAGE_SHA256';
+
 const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex');
 const relativePathSchema = z
   .string()
@@ -21,7 +28,8 @@ const relativePathSchema = z
 
 const manifestSchema = z.object({
   schemaVersion: z.literal(1),
-  service: z.string().min(1),
+  service: z.string().min(1).describe("The pipeline's name for the service: local releases are kept under it."),
+  serverlessService: z.string().min(1).optional().describe("serverless.yml's `service:`, which names the stacks and the functions."),
   flavor: z.enum(['serverless', 'custom']),
   createdAt: z.string(),
   sourceVersion: z.string().optional(),
@@ -30,6 +38,7 @@ const manifestSchema = z.object({
       file: relativePathSchema.describe('The code bundle, relative to the Package folder.'),
       sha256: sha256Schema,
       bytes: z.number().int().nonnegative(),
+      unzippedBytes: z.number().int().nonnegative().optional().describe('Its size once extracted, as Lambda counts it against its limit.'),
     })
     .nullable()
     .describe('The code bundle, built once and deployed to every environment; null when the flavor has none of its own.'),
@@ -39,6 +48,7 @@ const manifestSchema = z.object({
       region: z.string().min(1),
       directory: relativePathSchema.describe('The environment deployment files (template, state), relative to the Package folder.'),
       stackName: z.string().optional(),
+      permissionsBoundary: z.string().optional().describe("The permissions boundary this environment's roles were packaged with."),
     }),
   ),
   files: z.record(relativePathSchema, sha256Schema).describe('Every other file of the Package, with its sha256.'),
@@ -127,4 +137,38 @@ export function stageOfManifest(manifest: PackageManifest, stage: string, manife
     ]);
   }
   return found;
+}
+
+/** The digest that anchors a package: its bundle's, or its manifest's when it has no bundle. */
+export async function anchoredDigest(packageDir: string, manifest: PackageManifest): Promise<{ what: string; sha256: string }> {
+  return manifest.bundle
+    ? { what: 'the code bundle', sha256: manifest.bundle.sha256 }
+    : { what: 'the package manifest', sha256: await sha256File(path.join(packageDir, PACKAGE_MANIFEST_FILE)) };
+}
+
+/**
+ * Check a verified package against the digest the Package action recorded outside the artifact
+ * (`PACKAGE_SHA256`), when the environment has one: the manifest travels inside the artifact, so a
+ * package replaced whole (bundle and manifest) passes `verifyPackage`, but not this.
+ *
+ * @returns a line for the step's log, or undefined when no digest is given
+ * @throws InputError when the variable is not a sha256
+ * @throws FailureError when the package is not the one the Package action built
+ */
+export async function verifyAnchoredDigest(packageDir: string, manifest: PackageManifest, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const recorded = env[PACKAGE_DIGEST_VARIABLE];
+  if (recorded === undefined || recorded === '') {
+    return undefined;
+  }
+  const valid = sha256Schema.safeParse(recorded.trim().toLowerCase());
+  if (!valid.success) {
+    throw new InputError(`${PACKAGE_DIGEST_VARIABLE} is not a sha256`, [{ where: PACKAGE_DIGEST_VARIABLE, message: 'must be a sha256 in hex (64 characters)' }]);
+  }
+  const { what, sha256 } = await anchoredDigest(packageDir, manifest);
+  if (sha256 !== valid.data) {
+    throw new FailureError(
+      `refusing to deploy: ${what} has sha256 ${sha256}, but the Package action recorded ${valid.data} (${PACKAGE_DIGEST_VARIABLE}): the package artifact was replaced after it was built`,
+    );
+  }
+  return `${what === 'the code bundle' ? "the bundle's" : "the manifest's"} sha256 is the one the Package action recorded (${PACKAGE_DIGEST_VARIABLE} ${sha256})`;
 }

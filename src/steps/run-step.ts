@@ -5,6 +5,7 @@
  */
 import { access, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { artifactOutputDirectory, LOCAL_ENV, STEP_ENV } from '../model/contract.js';
 import { FailureError, InputError } from '../model/errors.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
@@ -16,6 +17,9 @@ import { npmCommandOfScript, NPM_SCRIPT_OF_STEP, requireNpmScript, serviceEnv } 
 import { announce, runShellLine } from './shell.js';
 import { acceptanceVariables, readStackOutputs } from './stack-outputs.js';
 import type { PackageStage, StepDependencies, StepRequest, StepResult } from './step-types.js';
+
+/** This installation's CLI (`bin/service-pipelines.js`), from `src/steps/` or `dist/steps/`: what `SERVICE_INVOKE` runs. */
+const CLI_PATH = fileURLToPath(new URL('../../bin/service-pipelines.js', import.meta.url));
 
 /** Whether a name is a step, for the CLI's check. */
 export function isStepName(name: string): name is StepName {
@@ -57,7 +61,8 @@ async function dispatch(request: StepRequest, deps: StepDependencies): Promise<S
       return (await import('./deploy.js')).deployStep(request, deps, stage!);
     case 'test-acceptance': {
       const { file, outputs } = await readStackOutputs(deps.cwd, stage!, deps.env);
-      const variables = acceptanceVariables(outputs);
+      const { SERVICE_INVOKE_VARIABLE, serviceInvokeCommand } = await import('./invoke.js');
+      const variables: Record<string, string> = { ...acceptanceVariables(outputs), [SERVICE_INVOKE_VARIABLE]: serviceInvokeCommand(CLI_PATH, stage!) };
       announce(
         deps.output,
         'test-acceptance',
