@@ -209,7 +209,13 @@ function localServiceName(deps: StepDependencies, manifest: PackageManifest): st
 
 /** What a served local stage gives acceptance tests: the stack outputs as in AWS, and where to invoke its functions. */
 async function writeLocalOutputs(deps: StepDependencies, stage: string, server: ServerInfo, release: ReleaseInfo): Promise<string> {
-  await writeStageFunctions(deps.cwd, stage, { target: 'local', region: release.region, lambdaEndpoint: `http://127.0.0.1:${server.lambdaPort}`, functions: release.functions ?? {} });
+  await writeStageFunctions(deps.cwd, stage, {
+    target: 'local',
+    region: release.region,
+    lambdaEndpoint: `http://127.0.0.1:${server.lambdaPort}`,
+    localStage: { home: localHome(deps, 'deploy'), service: release.service },
+    functions: release.functions ?? {},
+  });
   return writeStackOutputs(deps.cwd, stage, stackOutputsOfServer(server, release));
 }
 

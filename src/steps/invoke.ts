@@ -15,6 +15,7 @@ import { FailureError, InputError } from '../model/errors.js';
 import { outputsArtifactName, shellQuote } from '../model/plan.js';
 import type { AwsSeam, TemporaryCredentials } from './aws.js';
 import { sessionNameOf } from './deploy.js';
+import { readServer } from './local-stages.js';
 
 /** STS's shortest session: an invoke takes seconds. */
 const INVOKE_SESSION_SECONDS = 900;
@@ -30,8 +31,10 @@ export interface StageFunctions {
   /** `local`: serverless-offline's Lambda endpoint; `aws`: Lambda's Invoke API. */
   readonly target: 'local' | 'aws';
   readonly region: string;
-  /** The Lambda Invoke API of a local stage, `http://127.0.0.1:<lambdaPort>`. */
+  /** The Lambda Invoke API of a local stage when it was deployed, `http://127.0.0.1:<lambdaPort>`. */
   readonly lambdaEndpoint?: string;
+  /** A local stage's state folder and service: where its server records the port it serves on now (after `up`). */
+  readonly localStage?: { readonly home: string; readonly service: string };
   /** Function key (serverless.yml) → the name it is deployed under. */
   readonly functions: Readonly<Record<string, string>>;
 }
@@ -125,7 +128,7 @@ export async function invokeStageFunction(request: InvokeRequest, deps: InvokeDe
       { where: file, message: `its functions: ${Object.keys(functions.functions).join(', ') || 'none'}` },
     ]);
   }
-  const answer = functions.target === 'local' ? await invokeLocally(functions, functionName, request.payload) : await invokeInAws(functions, functionName, request, deps);
+  const answer = functions.target === 'local' ? await invokeLocally(functions, request.stage, functionName, request.payload) : await invokeInAws(functions, functionName, request, deps);
   if (answer.functionError) {
     throw new FailureError(`the function ${functionName} (${request.stage}) failed (${answer.functionError}): ${answer.payload}`);
   }
@@ -137,16 +140,19 @@ interface Answer {
   readonly functionError?: string;
 }
 
-async function invokeLocally(functions: StageFunctions, functionName: string, payload: string): Promise<Answer> {
-  if (!functions.lambdaEndpoint) {
+async function invokeLocally(functions: StageFunctions, stage: string, functionName: string, payload: string): Promise<Answer> {
+  // The stage may have been served again since (`up`, a rollback): its server says where it is now.
+  const server = functions.localStage ? await readServer(functions.localStage.home, functions.localStage.service, stage) : undefined;
+  const endpoint = server ? `http://127.0.0.1:${server.lambdaPort}` : functions.lambdaEndpoint;
+  if (!endpoint) {
     throw new InputError('the local stage recorded no Lambda endpoint', [{ where: FUNCTIONS_FILE, message: 'deploy the stage again' }]);
   }
-  const url = `${functions.lambdaEndpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
+  const url = `${endpoint}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
   let response: Response;
   try {
     response = await fetch(url, { method: 'POST', headers: { 'x-amz-invocation-type': 'RequestResponse' }, body: payload });
   } catch (error) {
-    throw new FailureError(`could not reach the local stage at ${functions.lambdaEndpoint} (is it served? \`service-pipelines up\`): ${(error as Error).message}`, { cause: error });
+    throw new FailureError(`could not reach the local stage at ${endpoint} (is it served? \`service-pipelines up\`): ${(error as Error).message}`, { cause: error });
   }
   const text = await response.text();
   const functionError = response.headers.get('x-amz-function-error') ?? response.headers.get('x-amzn-errortype') ?? (response.ok ? undefined : `HTTP ${response.status}`);

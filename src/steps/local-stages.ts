@@ -448,6 +448,12 @@ export async function listStages(home: string): Promise<StageInfo[]> {
   return stages;
 }
 
+/** The server of a stage, if one was started and still runs. */
+export async function readServer(home: string, service: string, environment: string): Promise<ServerInfo | undefined> {
+  const server = await readJson<ServerInfo>(path.join(stageDirectory(home, service, environment), 'server.json'));
+  return server && (await isOurServer(server.pid)) ? server : undefined;
+}
+
 /** The stage's current release, if it was ever deployed. */
 export async function readCurrent(home: string, service: string, environment: string): Promise<CurrentRelease | undefined> {
   return readJson<CurrentRelease>(path.join(stageDirectory(home, service, environment), 'current.json'));

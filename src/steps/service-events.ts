@@ -39,7 +39,7 @@ export function eventsOfState(state: unknown): ServiceEvents {
     for (const event of Array.isArray(fn?.events) ? (fn.events as unknown[]) : []) {
       if (!event || typeof event !== 'object') continue;
       for (const [kind, value] of Object.entries(event as Record<string, unknown>)) {
-        const detail = detailOf(kind, value);
+        const detail = detailOf(kind, resolveRefs(state, value));
         events.push({ function: key, kind, ...(detail ? { detail } : {}) });
       }
     }
@@ -61,7 +61,7 @@ export function formatEvent(event: ServiceEvent): string {
 }
 
 function detailOf(kind: string, value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return ['sqs', 'sns', 'stream'].includes(kind) ? referenceName(value) : value;
   if (!value || typeof value !== 'object') return undefined;
   const v = value as Record<string, unknown>;
   switch (kind) {
@@ -81,6 +81,25 @@ function detailOf(kind: string, value: unknown): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * osls writes an object met twice in the state once, and `{ "$ref": "$[\"service\"][...]" }` in
+ * the other places: follow such references (one level of properties deep, which is what events hold).
+ */
+function resolveRefs(state: unknown, value: unknown): unknown {
+  const follow = (v: unknown): unknown => {
+    const ref = (v as { $ref?: unknown } | undefined)?.$ref;
+    if (typeof ref !== 'string' || !ref.startsWith('$')) return v;
+    let node: unknown = state;
+    for (const [, key, index] of ref.matchAll(/\[(?:"((?:[^"\\]|\\.)*)"|(\d+))\]/g)) {
+      node = (node as Record<string, unknown> | undefined)?.[key !== undefined ? JSON.parse(`"${key}"`) as string : Number(index)];
+    }
+    return node;
+  };
+  const resolved = follow(value);
+  if (!resolved || typeof resolved !== 'object' || Array.isArray(resolved)) return resolved;
+  return Object.fromEntries(Object.entries(resolved).map(([k, v]) => [k, follow(v)]));
 }
 
 /** A readable name for an ARN or a CloudFormation reference to one. */

@@ -15,6 +15,7 @@ import { nodeProcesses } from '../../src/runtime/process.js';
 import type { AssumeRoleRequest, AwsSeam, InvokeFunctionRequest, InvokeFunctionResponse, StackOutputsRequest, TemporaryCredentials } from '../../src/steps/aws.js';
 import { environmentForRole, RefreshingCredentialsServer } from '../../src/steps/credentials-server.js';
 import { sha256File } from '../../src/steps/package-manifest.js';
+import { invokeStageFunction } from '../../src/steps/invoke.js';
 import { runStep } from '../../src/steps/run-step.js';
 import type { StepRequest } from '../../src/steps/step-types.js';
 import { cleanEnv, tempDir } from './support.js';
@@ -53,7 +54,10 @@ async function writePackage(dir: string, options: { bundle?: string; template?: 
   await mkdir(path.join(dir, 'bundle'), { recursive: true });
   await mkdir(path.join(dir, 'stages', 'dev'), { recursive: true });
   await writeFile(path.join(dir, 'bundle', 'svc.zip'), options.bundle ?? 'PK fake bundle bytes');
-  await writeFile(path.join(dir, 'stages', 'dev', 'serverless-state.json'), JSON.stringify({ service: { service: 'svc' }, package: { artifact: 'svc.zip' } }));
+  await writeFile(
+    path.join(dir, 'stages', 'dev', 'serverless-state.json'),
+    JSON.stringify({ service: { service: 'svc', functions: { worker: { name: 'svc-dev-worker', events: [{ sqs: { arn: 'arn:aws:sqs:us-east-1:222222222222:orders' } }] } } }, package: { artifact: 'svc.zip' } }),
+  );
   await writeFile(path.join(dir, 'stages', 'dev', 'cloudformation-template-update-stack.json'), JSON.stringify(options.template ?? { Resources: {} }));
   const files: Record<string, string> = {};
   for (const name of ['serverless-state.json', 'cloudformation-template-update-stack.json']) {
@@ -264,6 +268,25 @@ describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
     expect(aws.assumed).toEqual([]);
     expect((JSON.parse(await readFile(report, 'utf8')) as { accessKeyId: string }).accessKeyId).toBe('AKIAAMBIENT');
     expect(out.join('')).toContain('DEPLOYER_ROLE_ARN is not set: deploying with the ambient AWS credentials');
+  });
+
+  it('GIVEN a deployed stage WHEN its acceptance tests invoke a function THEN Lambda is called by its deployed name, with the deployer role, and its answer returned', async () => {
+    const aws = fakeAws();
+    await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }));
+    expect(JSON.parse(await readFile(path.join(service, '.pipeline', 'Outputs_dev', 'functions.json'), 'utf8'))).toEqual({ target: 'aws', region: 'us-east-1', functions: { worker: 'svc-dev-worker' } });
+
+    // What `step test-acceptance` gives the tests, and what they run with it.
+    const acceptanceEnv = deps(aws, { DEPLOYER_ROLE_ARN: ROLE, SERVICE_NAME: 'svc', CODEBUILD_SRC_DIR_Outputs_dev: path.join(service, '.pipeline', 'Outputs_dev') }).env;
+    const result = await invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{"Records":[]}' }, { cwd: root.dir, env: acceptanceEnv, aws });
+    expect(JSON.parse(result.payload)).toEqual({ handledBy: 'svc-dev-worker', event: { Records: [] } });
+    expect(aws.invoked).toEqual([{ functionName: 'svc-dev-worker', region: 'us-east-1', payload: '{"Records":[]}', credentials: expect.objectContaining({ accessKeyId: 'ASIAFAKE2' }) }]);
+    expect(aws.assumed[1]).toMatchObject({ roleArn: ROLE, sessionName: 'sp-svc-dev-invoke', durationSeconds: 900 });
+
+    await expect(invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{"fail":true}' }, { cwd: root.dir, env: acceptanceEnv, aws })).rejects.toThrow(
+      'the function svc-dev-worker (dev) failed (Unhandled): {"errorMessage":"boom","errorType":"Error"}',
+    );
+    const error = await invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{not json' }, { cwd: root.dir, env: acceptanceEnv, aws }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
   });
 
   it('GIVEN a previous package WHEN rolling back in AWS THEN that package is deployed again', async () => {
