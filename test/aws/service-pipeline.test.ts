@@ -186,7 +186,10 @@ describe('ServicePipeline', () => {
       'service-pipelines step lint',
       'service-pipelines step test-unit',
       'service-pipelines step test-integration',
-      'service-pipelines step package --stage dev@us-east-1 --stage staging@us-east-1 --stage prod@us-east-1',
+      'service-pipelines step package' +
+        ' --stage dev@us-east-1 --permissions-boundary dev=arn:aws:iam::222222222222:policy/ac-rest-api-dev-boundary' +
+        ' --stage staging@us-east-1 --permissions-boundary staging=arn:aws:iam::333333333333:policy/ac-rest-api-staging-boundary' +
+        ' --stage prod@us-east-1 --permissions-boundary prod=arn:aws:iam::444444444444:policy/ac-rest-api-prod-boundary',
     ]);
   });
 
