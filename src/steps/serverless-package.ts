@@ -222,9 +222,11 @@ export async function runOsls(
   step: StepName = 'package',
   renamedFiles: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  const display = ['osls', ...args].join(' ');
-  announce(deps.output, step, `$ ${display}`);
   const renames = Object.entries(renamedFiles);
+  const rename = (text: string) => renames.reduce((result, [from, to]) => result.split(from).join(to), text);
+  // The overlay is a temporary copy, gone once osls ends: the service's own config is what to read and fix.
+  const display = rename(['osls', ...args].join(' '));
+  announce(deps.output, step, `$ ${display}`);
   await runProgram(osls, args, {
     step,
     cwd: serviceDir,
@@ -232,7 +234,7 @@ export async function runOsls(
     processes: deps.processes,
     output: deps.output,
     display,
-    ...(renames.length ? { rewriteLine: (line: string) => renames.reduce((text, [from, to]) => text.split(from).join(to), line) } : {}),
+    ...(renames.length ? { rewriteLine: rename } : {}),
   });
 }
 
