@@ -47,8 +47,11 @@ export interface ServerInfo {
 export interface CurrentRelease {
   readonly release: number;
   readonly packageSha256: string;
+  /** The execution that made it current. */
   readonly executionId?: string;
   readonly deployedAt: string;
+  /** What was current before its execution first changed the stage, so that what a dead execution made current can be undone. */
+  readonly previous?: Omit<CurrentRelease, 'previous'>;
 }
 
 /** The last release whose acceptance tests passed (`last-good.json`, written by the engine). */
@@ -231,6 +234,13 @@ export interface ServeReleaseOptions {
   readonly processes?: Processes;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Asked once the server is ready, before a given release is made current: false (the execution
+   * that serves it is gone, say) stops the server and leaves the stage's current release as it was.
+   *
+   * @default - always made current
+   */
+  readonly mayBecomeCurrent?: () => Promise<boolean>;
   /** @default - a free port */
   readonly httpPort?: number;
   /** @default - a free port */
@@ -343,14 +353,26 @@ export async function serveRelease(home: string, service: string, environment: s
   };
   await writeJsonAtomically(path.join(stage, 'server.json'), server);
   if (options.release !== undefined) {
+    if (options.mayBecomeCurrent && !(await options.mayBecomeCurrent())) {
+      await stopStage(home, service, environment, { processes, clock });
+      throw new FailureError(`release ${release} of ${service}/${environment} was not made current: the execution that deployed it is gone`);
+    }
+    // What was current before this execution first changed the stage: what to go back to if it dies.
+    const previous = current === undefined ? undefined : options.executionId !== undefined && current.executionId === options.executionId ? current.previous : withoutPrevious(current);
     await writeJsonAtomically(path.join(stage, 'current.json'), {
       release,
       packageSha256: info.packageSha256,
       ...(options.executionId ? { executionId: options.executionId } : {}),
       deployedAt: now,
+      ...(previous ? { previous } : {}),
     } satisfies CurrentRelease);
   }
   return server;
+}
+
+function withoutPrevious(current: CurrentRelease): Omit<CurrentRelease, 'previous'> {
+  const { previous: _older, ...rest } = current;
+  return rest;
 }
 
 /** The outputs a served stage gives acceptance tests, named as the AWS stack outputs are. */
@@ -422,6 +444,32 @@ export async function stopStagesStartedBy(home: string, executionId: string): Pr
     }
   }
   return stopped;
+}
+
+/**
+ * Undo what an execution that died left current: every stage whose current release it made is
+ * given its previous current release back (or none), and a server it started there is stopped.
+ * For the engine's recovery of a dead execution, once its processes are gone.
+ *
+ * @returns `<service>/<env>` and the release restored (undefined: the stage has no current release now)
+ */
+export async function revertCurrentMadeBy(home: string, executionId: string, options: { processes?: Processes; clock?: Clock } = {}): Promise<Array<{ stage: string; restored?: number }>> {
+  const reverted: Array<{ stage: string; restored?: number }> = [];
+  for (const stage of await listStages(home)) {
+    if (stage.current?.executionId !== executionId) continue;
+    if (stage.server?.executionId === executionId) {
+      await stopStage(home, stage.service, stage.environment, options);
+    }
+    const file = path.join(stageDirectory(home, stage.service, stage.environment), 'current.json');
+    const previous = stage.current.previous;
+    if (previous) {
+      await writeJsonAtomically(file, previous);
+    } else {
+      await rm(file, { force: true });
+    }
+    reverted.push({ stage: `${stage.service}/${stage.environment}`, ...(previous ? { restored: previous.release } : {}) });
+  }
+  return reverted;
 }
 
 /** Every local stage under a home, with its releases, current and last good release, and server. */

@@ -6,8 +6,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCurrent, stopStagesStartedBy, writeLastGood } from '../../src/steps/local-stages.js';
-import { cleanEnv, copyExample, makeHome, runCli, tempDir } from './support.js';
+import { readCurrent, readServer, revertCurrentMadeBy, serveRelease, stopStagesStartedBy, writeLastGood } from '../../src/steps/local-stages.js';
+import { cleanEnv, copyExample, isRunning, makeHome, runCli, tempDir } from './support.js';
 
 const SERVERLESS_NAME = 'ac-rest-api-published-under-a-longer-name';
 const readJson = async <T>(file: string) => JSON.parse(await readFile(file, 'utf8')) as T;
@@ -55,8 +55,23 @@ describe('a pipeline named apart from its serverless service', () => {
     const rollback = await step(['rollback', '--stage', 'prod'], { SERVICE_PIPELINES_TARGET: 'local', SERVICE_PIPELINES_EXECUTION_ID: 'exec-b' });
     expect(rollback.stderr).toBe('');
     expect(rollback.code).toBe(0);
-    expect(await readCurrent(home, 'hello', 'prod')).toMatchObject({ release: 1, executionId: 'exec-b' });
+    expect(await readCurrent(home, 'hello', 'prod')).toMatchObject({ release: 1, executionId: 'exec-b', previous: { release: 1, executionId: 'exec-a' } });
     const outputs = await readJson<Record<string, string>>(path.join(service, '.pipeline', 'Outputs_prod', 'stack-outputs.json'));
     expect(((await (await fetch(`${outputs.ServiceEndpoint}/hello?name=Ada`)).json()) as { message: string }).message).toBe('Hello, Ada!');
+
+    // Had exec-b died, its recovery puts back what was current before it, and stops what it served.
+    const server = await readServer(home, 'hello', 'prod');
+    expect(await revertCurrentMadeBy(home, 'exec-b')).toEqual([{ stage: 'hello/prod', restored: 1 }]);
+    expect(await readCurrent(home, 'hello', 'prod')).toEqual(expect.objectContaining({ release: 1, executionId: 'exec-a' }));
+    expect(await readServer(home, 'hello', 'prod')).toBeUndefined();
+    expect(isRunning(server!.pid)).toBe(false);
+    expect(await revertCurrentMadeBy(home, 'exec-b')).toEqual([]);
+
+    // A deploy whose execution is gone by the time its server is ready does not make its release current.
+    await expect(serveRelease(home, 'hello', 'prod', { release: 2, executionId: 'exec-c', mayBecomeCurrent: async () => false })).rejects.toThrow(
+      'release 2 of hello/prod was not made current: the execution that deployed it is gone',
+    );
+    expect(await readCurrent(home, 'hello', 'prod')).toEqual(expect.objectContaining({ release: 1, executionId: 'exec-a' }));
+    expect(await readServer(home, 'hello', 'prod')).toBeUndefined();
   }, 120_000);
 });
