@@ -33,9 +33,9 @@ let work: { dir: string; cleanup: () => void };
 let service: string;
 
 /** Run the CLI in the working folder, without a terminal (as CI does). */
-function runCli(args: string[]): Promise<CliRun> {
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: work.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+    const child = spawn(process.execPath, [cli, ...args], { cwd: work.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true', ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -95,6 +95,10 @@ describe.skipIf(!built)('the event-driven example through the local engine', () 
     expect(acceptance.log).toMatch(/# pass 2/);
     const packaging = first.stages[1]!.actions.find((a) => a.name === 'Package')!;
     expect(packaging.log).toContain("frameworkVersion: '3 || 4'");
+    // Each environment's role carries its boundary, and the deploy checked it.
+    expect(packaging.log).toContain('provider.iam.role.permissionsBoundary: arn:aws:iam::444444444444:policy/order-events-prod-boundary');
+    const deploy = first.stages[4]!.actions.find((a) => a.name === 'Deploy')!;
+    expect(deploy.log).toContain('every role of the prod template carries the permissions boundary arn:aws:iam::444444444444:policy/order-events-prod-boundary');
 
     // Kept under the pipeline's name, where the engine records what passed.
     const stage = path.join(work.dir, '.service-pipelines', 'stages', 'order-events', 'prod');
@@ -110,6 +114,21 @@ describe.skipIf(!built)('the event-driven example through the local engine', () 
     expect([manifest.service, manifest.serverlessService]).toEqual(['order-events', SERVERLESS_NAME]);
     expect(manifest.stages.map((s) => s.stackName)).toEqual([`${SERVERLESS_NAME}-dev`, `${SERVERLESS_NAME}-prod`]);
   }, 400_000);
+
+  it('GIVEN the kept prod stage WHEN `up` serves it again by the pipeline\'s name THEN it answers on its Lambda endpoint, where `invoke` finds it', async () => {
+    expect((await runCli(['up', 'order-events', 'prod', '--stop'])).stdout).toContain('order-events/prod: stopped');
+    const up = await runCli(['up', 'order-events', 'prod', '--json']);
+    expect(up.code, up.stderr).toBe(0);
+    const [served] = (JSON.parse(up.stdout) as { stages: Array<{ release: number; url?: string; outputs: Record<string, string>; lambdaEndpoint: string }> }).stages;
+    expect(served).toMatchObject({ release: firstProdRelease, outputs: {} });
+    expect(served!.url).toBeUndefined();
+    // The Outputs artifact of the first run still says where the stage is, though it moved.
+    const outputs = first.artifacts.find((a) => a.name === 'Outputs_prod')!.path;
+    const invoked = await runCli(['invoke', 'digest', '--stage', 'prod', '--data', '{"time":"2026-03-02T06:00:00Z"}'], { CODEBUILD_SRC_DIR_Outputs_prod: outputs });
+    expect(invoked.code, invoked.stderr).toBe(0);
+    expect(JSON.parse(invoked.stdout)).toEqual({ stage: 'prod', from: '2026-03-01T06:00:00.000Z', to: '2026-03-02T06:00:00.000Z' });
+    expect(served!.lambdaEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  }, 120_000);
 
   it('GIVEN the Package the engine built in its UUID-named workspace WHEN compared with `osls package` by hand THEN the two bundles hold the same files', async () => {
     const packageDir = first.artifacts.find((a) => a.name === 'Package')!.path;

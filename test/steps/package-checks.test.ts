@@ -3,7 +3,7 @@
  * a bundle past Lambda's unzipped limit fails Package naming its largest folders, and osls's
  * errors name the service's own serverless.yml, not the overlay the steps run it with.
  */
-import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBundleSize, measureBundle } from '../../src/steps/bundle-size.js';
@@ -56,6 +56,46 @@ describe('step package checks', () => {
       expect(said).toMatch(/step package failed: `osls package .* --config serverless\.yml` exited with code 1/);
       expect(said).not.toMatch(/serverless\.service-pipelines-[0-9a-f]+\.yml/);
     } finally {
+      await writeFile(path.join(service, 'serverless.yml'), yml);
+    }
+  }, 120_000);
+
+  it('GIVEN a package WHEN deployed locally from a folder without serverless-offline installed THEN exit 2 says to add it, naming package.json', async () => {
+    expect((await step(['package', '--stage', 'dev@us-east-1'])).code).toBe(0);
+    const modules = await readlink(path.join(service, 'node_modules'));
+    await rm(path.join(service, 'node_modules'));
+    await mkdir(path.join(service, 'node_modules'));
+    try {
+      const run = await runCli(['step', 'deploy', '--stage', 'dev'], { cwd: service, env: cleanEnv({ SERVICE_PIPELINES_HOME: home, SERVICE_NAME: 'ac-rest-api', SERVICE_PIPELINES_TARGET: 'local' }) });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('a local stage needs serverless-offline, and the service does not have it installed');
+      expect(run.stderr).toContain(`${path.join(service, 'package.json')}: add serverless-offline (14, beside osls) to the devDependencies`);
+    } finally {
+      await rm(path.join(service, 'node_modules'), { recursive: true });
+      await symlink(modules, path.join(service, 'node_modules'), 'dir');
+    }
+  }, 120_000);
+
+  it('GIVEN a JS serverless config that does not list serverless-offline WHEN deployed locally THEN the failure says to list it under plugins:', async () => {
+    const yml = await readFile(path.join(service, 'serverless.yml'), 'utf8');
+    await rm(path.join(service, 'serverless.yml'));
+    await writeFile(
+      path.join(service, 'serverless.cjs'),
+      `module.exports = {
+  service: 'ac-rest-api',
+  provider: { name: 'aws', runtime: 'nodejs20.x' },
+  package: { patterns: ['!**', 'package.json', 'src/**'], artifact: process.env.SERVICE_PIPELINES_PACKAGE_ARTIFACT },
+  functions: { hello: { handler: 'src/handler.hello', events: [{ http: { method: 'get', path: 'hello' } }] } },
+};
+`,
+    );
+    try {
+      expect((await step(['package', '--stage', 'dev@us-east-1'])).code).toBe(0);
+      const run = await runCli(['step', 'deploy', '--stage', 'dev'], { cwd: service, env: cleanEnv({ SERVICE_PIPELINES_HOME: home, SERVICE_NAME: 'ac-rest-api', SERVICE_PIPELINES_TARGET: 'local' }) });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/serverless-offline exited before it was ready \(release \d+ of ac-rest-api\/dev\): its serverless config does not list serverless-offline under plugins:/);
+    } finally {
+      await rm(path.join(service, 'serverless.cjs'));
       await writeFile(path.join(service, 'serverless.yml'), yml);
     }
   }, 120_000);
