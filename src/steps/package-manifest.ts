@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { FailureError, InputError } from '../model/errors.js';
@@ -137,6 +137,22 @@ export function stageOfManifest(manifest: PackageManifest, stage: string, manife
     ]);
   }
   return found;
+}
+
+/**
+ * Where `step package` writes the package's digest, beside the artifact and not in it
+ * (`.pipeline/Package.sha256`): what the Package action exports as `PACKAGE_SHA256`
+ * (`export PACKAGE_SHA256=$(cat .pipeline/Package.sha256)`), for every deploy to compare.
+ */
+export function anchoredDigestFile(packageDir: string): string {
+  return `${packageDir}.sha256`;
+}
+
+/** Write the package's digest beside it (see `anchoredDigestFile`). @returns the file */
+export async function writeAnchoredDigest(packageDir: string, manifest: PackageManifest): Promise<string> {
+  const file = anchoredDigestFile(packageDir);
+  await writeFile(file, `${(await anchoredDigest(packageDir, manifest)).sha256}\n`);
+  return file;
 }
 
 /** The digest that anchors a package: its bundle's, or its manifest's when it has no bundle. */

@@ -159,18 +159,21 @@ async function packageStep(request: StepRequest, deps: StepDependencies): Promis
     throw new InputError(`stage "${duplicate.name}" is given twice`, [{ where: '--stage', message: 'give each environment once' }]);
   }
   const sourceVersion = deps.env[STEP_ENV.resolvedSourceVersion];
-  const { PACKAGE_MANIFEST_FILE } = await import('./package-manifest.js');
+  const { PACKAGE_MANIFEST_FILE, writeAnchoredDigest } = await import('./package-manifest.js');
   if (request.commands?.length || request.flavor === 'custom') {
     await runLines(request, deps, customCommands(request), {});
     const manifest = await manifestOfCustomPackage(deps, stages, sourceVersion);
-    return { step: 'package', summary: `package of ${Object.keys(manifest.files).length} files recorded`, files: { manifest: path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT), PACKAGE_MANIFEST_FILE) } };
+    const packageDir = path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT));
+    const digest = await writeAnchoredDigest(packageDir, manifest);
+    return { step: 'package', summary: `package of ${Object.keys(manifest.files).length} files recorded`, files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE), digest } };
   }
   const { packageServerless } = await import('./serverless-package.js');
   const { packageDir, manifest } = await packageServerless(deps.cwd, stages, deps, sourceVersion);
+  const digest = await writeAnchoredDigest(packageDir, manifest);
   return {
     step: 'package',
     summary: `packaged ${manifest.service} once (sha256 ${manifest.bundle!.sha256.slice(0, 12)}…) for ${stages.map((s) => s.name).join(', ')} into ${packageDir}`,
-    files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE) },
+    files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE), digest },
   };
 }
 

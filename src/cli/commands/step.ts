@@ -30,6 +30,8 @@ export function registerStep(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       '\nEnvironment: STAGE, TARGET_REGION, SERVICE_NAME, DEPLOYER_ROLE_ARN, CODEBUILD_SRC_DIR_<artifact>;\n' +
+        'deploy: PERMISSIONS_BOUNDARY_ARN (every role of the template must carry it), PACKAGE_SHA256 (the digest\n' +
+        'package wrote to .pipeline/Package.sha256; a package with another is refused);\n' +
         'SERVICE_PIPELINES_TARGET=local deploys to a local stage (SERVICE_PIPELINES_HOME), else to AWS.',
     )
     .action(async (name: string, options: StepOptions) => {
