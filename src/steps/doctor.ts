@@ -335,7 +335,10 @@ async function checkWithOsls(target: DoctorTarget, config: ServerlessConfigDocum
       add({ check: 'osls validation', level: 'warning', where: config.file, problem: `osls print failed: ${first}`, fix: 'run `npx osls print` in the service folder for the whole message' });
       return;
     }
-    for (const [, at, message] of problems) {
+    // Runtimes are the runtime check's, with a fix of their own.
+    const others = problems.filter(([, at]) => !/(^|\.)runtime$/.test(at!));
+    if (others.length === 0) add({ check: 'osls validation', level: 'ok' });
+    for (const [, at, message] of others) {
       // `at 'provider': unrecognized property 'memorysize'` is about provider.memorysize: point at it.
       const unknown = /unrecognized property '([^']+)'/.exec(message!)?.[1];
       const keys = [...at!.split('.').filter(Boolean), ...(unknown ? [unknown] : [])];
