@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stopStagesStartedBy } from '../../src/steps/local-stages.js';
+import { listStages, stopStage } from '../../src/steps/local-stages.js';
 import { cleanEnv, copyExample, makeHome, runCli, tempDir, type CliRun } from './support.js';
 
 const readJson = async <T>(file: string) => JSON.parse(await readFile(file, 'utf8')) as T;
@@ -35,7 +35,8 @@ describe('local stages of services without a REST API', () => {
   });
 
   afterAll(async () => {
-    if (home) await stopStagesStartedBy(home, 'exec-shapes');
+    // Every server: `up` serves a stage for no execution.
+    for (const stage of home ? await listStages(home) : []) await stopStage(home, stage.service, stage.environment);
     await root?.remove();
   });
 
