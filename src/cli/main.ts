@@ -17,6 +17,9 @@ import { registerShow } from './commands/show.js';
 import { registerApprove } from './commands/approve.js';
 import { registerUp } from './commands/up.js';
 import { registerServe } from './commands/serve.js';
+import { registerInvoke } from './commands/invoke.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerInit } from './commands/init.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
@@ -35,6 +38,9 @@ const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> =
   registerApprove,
   registerUp,
   registerServe,
+  registerInvoke,
+  registerDoctor,
+  registerInit,
 ];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */

@@ -18,7 +18,7 @@ import { nodeProcesses, type Processes } from '../runtime/process.js';
 import { ArtifactStore, removeReadOnly, type StoredArtifact } from './artifact-store.js';
 import type { RunEvent } from './events.js';
 import type { BuildspecRunResult, LogLine, RunBuildspec } from './executor/types.js';
-import { readCurrent, readLastGood, writeLastGood } from '../steps/local-stages.js';
+import { emulationNotes, readCurrent, readLastGood, readRelease, writeLastGood } from '../steps/local-stages.js';
 import type { LocalStagesPort } from './local-stages-port.js';
 import { describeWebhook, notifyWebhook, type HttpPost, type RunNotification } from './notifier.js';
 import { ensureCliShim } from './shim.js';
@@ -644,6 +644,8 @@ class ExecutionRun {
     const current = await readCurrent(this.home, this.plan.service, environment);
     if (current && current.executionId === this.id) {
       this.recordRelease(environment, current, false);
+      const release = await readRelease(this.home, this.plan.service, environment, current.release);
+      for (const note of release ? emulationNotes(release) : []) this.emit({ type: 'notice', message: `${environment}: ${note}` });
     }
   }
 

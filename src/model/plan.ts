@@ -185,7 +185,8 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
           inputs: [SOURCE_ARTIFACT],
           outputs: [PACKAGE_ARTIFACT],
           env: buildEnv,
-          args: environments.flatMap((e) => ['--stage', `${e.name}@${e.region}`]),
+          // The roles of each environment's template are made here, with that environment's boundary.
+          args: environments.flatMap((e) => ['--stage', `${e.name}@${e.region}`, '--permissions-boundary', `${e.name}=${e.permissionsBoundaryArn}`]),
         }),
       ],
     },

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError, type InputProblem } from '../model/errors.js';
 import { validateConfig, type ValidConfig } from '../model/validate.js';
+import { withServerlessServiceNames } from './serverless-config.js';
 
 /** The default config file, in the current folder. */
 export const DEFAULT_CONFIG_FILE = 'pipelines.config.ts';
@@ -78,7 +79,8 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, cwd: string
   if (problems.length) {
     throw new InputError(`could not read the config in ${absolute}`, problems);
   }
-  return { config: validateConfig(data, absolute), file: absolute, baseDir: path.dirname(absolute) };
+  const baseDir = path.dirname(absolute);
+  return { config: await withServerlessServiceNames(validateConfig(data, absolute), baseDir), file: absolute, baseDir };
 }
 
 async function importDefault(absolute: string): Promise<unknown> {

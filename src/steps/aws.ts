@@ -1,6 +1,6 @@
 /**
  * The AWS seam of the steps: the few AWS calls they make (STS AssumeRole, CloudFormation
- * DescribeStacks). Production uses the AWS SDK v3; tests pass their own implementation,
+ * DescribeStacks, Lambda Invoke). Production uses the AWS SDK v3; tests pass their own implementation,
  * so nothing in the test suite calls AWS.
  */
 import { FailureError } from '../model/errors.js';
@@ -36,12 +36,50 @@ export interface StackOutputsRequest {
   readonly credentials?: TemporaryCredentials;
 }
 
+/** What `invokeFunction` is asked. */
+export interface InvokeFunctionRequest {
+  readonly functionName: string;
+  readonly region: string;
+  /** The event, as JSON text. */
+  readonly payload: string;
+  /**
+   * The credentials to call with.
+   *
+   * @default - the ambient credentials
+   */
+  readonly credentials?: TemporaryCredentials;
+}
+
+/** What Lambda answered an invocation. */
+export interface InvokeFunctionResponse {
+  /** The function's response (or error), as text. */
+  readonly payload: string;
+  /** Lambda's `FunctionError` (`Unhandled`...) when the function failed. */
+  readonly functionError?: string;
+}
+
 /** The AWS calls the steps make. */
 export interface AwsSeam {
   /** STS AssumeRole. */
   assumeRole(request: AssumeRoleRequest): Promise<TemporaryCredentials>;
   /** Every output of a deployed CloudFormation stack, `{ OutputKey: OutputValue }`. */
   describeStackOutputs(request: StackOutputsRequest): Promise<Record<string, string>>;
+  /** Lambda Invoke (RequestResponse): a function of a deployed stage, for acceptance tests. */
+  invokeFunction(request: InvokeFunctionRequest): Promise<InvokeFunctionResponse>;
+}
+
+/** The SDK's form of temporary credentials. */
+function sdkCredentials(credentials: TemporaryCredentials | undefined) {
+  return credentials
+    ? {
+        credentials: {
+          accessKeyId: credentials.accessKeyId,
+          secretAccessKey: credentials.secretAccessKey,
+          sessionToken: credentials.sessionToken,
+          expiration: credentials.expiration,
+        },
+      }
+    : {};
 }
 
 /** The real thing: the AWS SDK v3 clients, loaded only when a call is made. */
@@ -68,19 +106,7 @@ export const sdkAws: AwsSeam = {
 
   async describeStackOutputs(request) {
     const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
-    const client = new CloudFormationClient({
-      region: request.region,
-      ...(request.credentials
-        ? {
-            credentials: {
-              accessKeyId: request.credentials.accessKeyId,
-              secretAccessKey: request.credentials.secretAccessKey,
-              sessionToken: request.credentials.sessionToken,
-              expiration: request.credentials.expiration,
-            },
-          }
-        : {}),
-    });
+    const client = new CloudFormationClient({ region: request.region, ...sdkCredentials(request.credentials) });
     try {
       const response = await client.send(new DescribeStacksCommand({ StackName: request.stackName }));
       const stack = response.Stacks?.[0];
@@ -97,6 +123,22 @@ export const sdkAws: AwsSeam = {
     } catch (error) {
       if (error instanceof FailureError) throw error;
       throw new FailureError(`could not read the outputs of the stack ${request.stackName}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      client.destroy();
+    }
+  },
+
+  async invokeFunction(request) {
+    const { LambdaClient, InvokeCommand } = await import('@aws-sdk/client-lambda');
+    const client = new LambdaClient({ region: request.region, ...sdkCredentials(request.credentials) });
+    try {
+      const response = await client.send(
+        new InvokeCommand({ FunctionName: request.functionName, InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(request.payload) }),
+      );
+      const payload = response.Payload ? new TextDecoder().decode(response.Payload) : '';
+      return { payload, ...(response.FunctionError ? { functionError: response.FunctionError } : {}) };
+    } catch (error) {
+      throw new FailureError(`could not invoke ${request.functionName} in ${request.region}: ${(error as Error).message}`, { cause: error });
     } finally {
       client.destroy();
     }

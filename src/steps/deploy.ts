@@ -2,17 +2,20 @@
  * `step deploy` and `step rollback`: the verified Package deployed to one environment, in AWS
  * (osls deploy under the deployer role) or on this machine (a local stage served by serverless-offline).
  */
-import { access, copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
+import { access, copyFile, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { artifactOutputDirectory, LOCAL_ENV, secondarySourceVariable, STEP_ENV } from '../model/contract.js';
 import { FailureError, InputError } from '../model/errors.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
 import { environmentForRole, RefreshingCredentialsServer } from './credentials-server.js';
-import { createRelease, readLastGood, readRelease, serveRelease, stackOutputsOfServer } from './local-stages.js';
-import { PACKAGE_MANIFEST_FILE, readPackageManifest, stageOfManifest, verifyPackage, type PackageManifest } from './package-manifest.js';
+import { createRelease, emulationNotes, readLastGood, readRelease, serveRelease, serviceUrlOf, stackOutputsOfServer, type ReleaseInfo, type ServerInfo } from './local-stages.js';
+import { writeStageFunctions } from './invoke.js';
+import { eventsOfState } from './service-events.js';
+import { PACKAGE_MANIFEST_FILE, readPackageManifest, stageOfManifest, verifyAnchoredDigest, verifyPackage, type PackageManifest, type PackageManifestStage } from './package-manifest.js';
+import { rolesWithoutBoundary } from './role-boundary.js';
 import { findOsls } from './serverless-flavor.js';
-import { runOsls, serviceEnv } from './serverless-package.js';
+import { runOsls, serviceEnv, STATE_FILE, TEMPLATE_FILE } from './serverless-package.js';
 import { announce, runShellLine } from './shell.js';
 import { stackOutputsFileToWrite, writeStackOutputs } from './stack-outputs.js';
 import type { StepDependencies, StepRequest, StepResult } from './step-types.js';
@@ -54,6 +57,12 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
   }
   await verifyPackage(packageDir, manifest);
   announce(deps.output, step, manifest.bundle ? `package verified: ${manifest.bundle.file} sha256 ${manifest.bundle.sha256}` : `package verified: ${Object.keys(manifest.files).length} files`);
+  const anchored = await verifyAnchoredDigest(packageDir, manifest, deps.env);
+  if (anchored) announce(deps.output, step, anchored);
+  if (entry && manifest.flavor === 'serverless') {
+    const boundary = await verifyRoleBoundaries(packageDir, entry, deps.env);
+    if (boundary) announce(deps.output, step, boundary);
+  }
   const target = targetOf(deps.env);
   const commands = request.commands ?? [];
   const env = { ...deps.env, [STEP_ENV.stage]: stage, [STEP_ENV.targetRegion]: region, PACKAGE_DIR: packageDir };
@@ -113,6 +122,10 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
       });
       const file = await writeStackOutputs(deps.cwd, stage, outputs);
       announce(deps.output, step, `stack ${entry.stackName} outputs: ${Object.keys(outputs).join(', ') || 'none'} → ${file}`);
+      if (manifest.flavor === 'serverless') {
+        const { functions } = eventsOfState(await readJsonFile(path.join(packageDir, entry.directory, STATE_FILE)));
+        await writeStageFunctions(deps.cwd, stage, { target: 'aws', region, functions });
+      }
       return { step, summary: `deployed ${manifest.service} to ${stage} (${region})`, files: { stackOutputs: file } };
     }
     return { step, summary: `deployed ${manifest.service} to ${stage} (${region})`, files: { stackOutputs: await ensureOutputs(deps, stage) } };
@@ -120,6 +133,33 @@ export async function deployStep(request: StepRequest, deps: StepDependencies, s
     await credentials?.stop();
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * When the environment has a permissions boundary (`PERMISSIONS_BOUNDARY_ARN`), every role the
+ * stage's template creates must carry it: the deployer may create no other (in AWS the deploy would
+ * fail half-way with AccessDenied; locally nothing else would tell).
+ *
+ * @returns a line for the step's log, or undefined when no boundary is given
+ * @throws FailureError naming each role that does not carry it
+ */
+async function verifyRoleBoundaries(packageDir: string, entry: PackageManifestStage, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const boundary = env[STEP_ENV.permissionsBoundaryArn];
+  if (!boundary) {
+    return undefined;
+  }
+  const file = path.join(packageDir, entry.directory, TEMPLATE_FILE);
+  const template: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const missing = rolesWithoutBoundary(template, boundary);
+  if (missing.length > 0) {
+    throw new FailureError(
+      `refusing to deploy: the ${entry.name} template creates roles without the permissions boundary ${boundary} (${file}): ` +
+        `${missing.map((m) => m.description).join('; ')}. The steps set it on the role osls makes; ` +
+        `a role of your own needs \`PermissionsBoundary: \${env:PERMISSIONS_BOUNDARY_ARN}\` (set when each environment is packaged)` +
+        `${entry.permissionsBoundary === undefined ? `, and the package must be made for it: step package --permissions-boundary ${entry.name}=${boundary}` : ''}`,
+    );
+  }
+  return `every role of the ${entry.name} template carries the permissions boundary ${boundary}`;
 }
 
 async function deployLocally(
@@ -136,7 +176,9 @@ async function deployLocally(
   }
   const entry = stageOfManifest(manifest, stage, path.join(packageDir, PACKAGE_MANIFEST_FILE));
   const executionId = deps.env[LOCAL_ENV.executionId];
-  const release = await createRelease(home, manifest.service, stage, {
+  // Local releases are kept under the pipeline's name (SERVICE_NAME), where the engine, rollback and `up` look.
+  const service = localServiceName(deps, manifest);
+  const release = await createRelease(home, service, stage, {
     bundle: path.join(packageDir, manifest.bundle.file),
     packageSha256: manifest.bundle.sha256,
     deploymentDir: path.join(packageDir, entry.directory),
@@ -145,16 +187,40 @@ async function deployLocally(
     clock: deps.clock,
     ...(executionId ? { executionId } : {}),
   });
-  announce(deps.output, request.step, `release ${release.release} of ${manifest.service}/${stage}: starting serverless-offline`);
-  const server = await serveRelease(home, manifest.service, stage, {
+  announce(deps.output, request.step, `release ${release.release} of ${service}/${stage}: starting serverless-offline`);
+  for (const line of emulationNotes(release)) {
+    announce(deps.output, request.step, line);
+  }
+  const server = await serveRelease(home, service, stage, {
     release: release.release,
     processes: deps.processes,
     clock: deps.clock,
     ...(executionId ? { executionId } : {}),
   });
-  const file = await writeStackOutputs(deps.cwd, stage, stackOutputsOfServer(server, release));
-  announce(deps.output, request.step, `${manifest.service}/${stage} release ${release.release} serves ${server.url} (pid ${server.pid})`);
-  return { step: request.step, summary: `deployed release ${release.release} of ${manifest.service} to the local stage ${stage}: ${server.url}`, files: { stackOutputs: file } };
+  const file = await writeLocalOutputs(deps, stage, server, release);
+  announce(deps.output, request.step, `${service}/${stage} release ${release.release} serves ${serviceUrlOf(server, release)} (pid ${server.pid})`);
+  return { step: request.step, summary: `deployed release ${release.release} of ${service} to the local stage ${stage}: ${serviceUrlOf(server, release)}`, files: { stackOutputs: file } };
+}
+
+/** The name a service's local stages are kept under: the pipeline's (SERVICE_NAME), else the package's. */
+function localServiceName(deps: StepDependencies, manifest: PackageManifest): string {
+  return deps.env[STEP_ENV.serviceName] || manifest.service;
+}
+
+/** What a served local stage gives acceptance tests: the stack outputs as in AWS, and where to invoke its functions. */
+async function writeLocalOutputs(deps: StepDependencies, stage: string, server: ServerInfo, release: ReleaseInfo): Promise<string> {
+  await writeStageFunctions(deps.cwd, stage, {
+    target: 'local',
+    region: release.region,
+    lambdaEndpoint: `http://127.0.0.1:${server.lambdaPort}`,
+    localStage: { home: localHome(deps, 'deploy'), service: release.service },
+    functions: release.functions ?? {},
+  });
+  return writeStackOutputs(deps.cwd, stage, stackOutputsOfServer(server, release));
+}
+
+async function readJsonFile(file: string): Promise<unknown> {
+  return JSON.parse(await readFile(file, 'utf8'));
 }
 
 /**
@@ -181,7 +247,7 @@ export async function rollbackStep(request: StepRequest, deps: StepDependencies,
     return deployStep(request, deps, stage, path.resolve(deps.cwd, request.packageDir));
   }
   const home = localHome(deps, request.step);
-  const service = deps.env[STEP_ENV.serviceName] ?? (await serviceNameFromPackage(request, deps));
+  const service = deps.env[STEP_ENV.serviceName] || (await serviceNameFromPackage(request, deps));
   const lastGood = await readLastGood(home, service, stage);
   if (!lastGood) {
     throw new FailureError(`step rollback failed: ${service}/${stage} has no last good release to roll back to (no acceptance tests have passed there yet)`);
@@ -198,8 +264,8 @@ export async function rollbackStep(request: StepRequest, deps: StepDependencies,
     clock: deps.clock,
     ...(executionId ? { executionId } : {}),
   });
-  const file = await writeStackOutputs(deps.cwd, stage, stackOutputsOfServer(server, release));
-  return { step: request.step, summary: `rolled ${service}/${stage} back to release ${lastGood.release}: ${server.url}`, files: { stackOutputs: file } };
+  const file = await writeLocalOutputs(deps, stage, server, release);
+  return { step: request.step, summary: `rolled ${service}/${stage} back to release ${lastGood.release}: ${serviceUrlOf(server, release)}`, files: { stackOutputs: file } };
 }
 
 async function serviceNameFromPackage(request: StepRequest, deps: StepDependencies): Promise<string> {

@@ -7,7 +7,7 @@
  *   releases/<n>/            immutable: release.json, bundle/<zip>, deployment/ (template, state),
  *                            app/ (the extracted bundle and the serverless config), node_modules -> the install
  *   current.json             { release, packageSha256, executionId, deployedAt }   (deploy, rollback)
- *   server.json              { pid, httpPort, lambdaPort, url, release, executionId, startedAt }
+ *   server.json              { pid, httpPort, lambdaPort, websocketPort?, albPort?, url, release, executionId, startedAt }
  *   last-good.json           { release, executionId, at }   (the engine, after acceptance tests pass)
  *   server.log               what the servers printed
  * ```
@@ -15,19 +15,27 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, cp, mkdir, open, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { nodeProcesses, runCaptured, type Processes } from '../runtime/process.js';
+import { parseServerlessConfig } from '../runtime/serverless-config.js';
+import { installedOslsVersion, OFFLINE_PLUGIN, overlayOf, overlayText } from './config-overlay.js';
 import { hasServerlessOffline, SERVERLESS_CONFIG_FILES } from './serverless-flavor.js';
+import { eventsOfState, formatEvent, splitByEmulation } from './service-events.js';
 import { extractZip } from './unzip.js';
 
 /** The server of a local stage (`server.json`). */
 export interface ServerInfo {
   readonly pid: number;
   readonly httpPort: number;
+  /** Where every function can be invoked directly (the Lambda Invoke API): `http://127.0.0.1:<lambdaPort>`. */
   readonly lambdaPort: number;
+  /** The WebSocket API's port, when the service has websocket events. */
+  readonly websocketPort?: number;
+  /** The ALB's port, when the service has alb events. */
+  readonly albPort?: number;
   /** The REST base URL, `http://127.0.0.1:<httpPort>/<stage>` (what `ServiceEndpoint` is in AWS). */
   readonly url: string;
   readonly release: number;
@@ -39,8 +47,11 @@ export interface ServerInfo {
 export interface CurrentRelease {
   readonly release: number;
   readonly packageSha256: string;
+  /** The execution that made it current. */
   readonly executionId?: string;
   readonly deployedAt: string;
+  /** What was current before its execution first changed the stage, so that what a dead execution made current can be undone. */
+  readonly previous?: Omit<CurrentRelease, 'previous'>;
 }
 
 /** The last release whose acceptance tests passed (`last-good.json`, written by the engine). */
@@ -61,9 +72,19 @@ export interface ReleaseInfo {
   readonly bundle: string;
   /** Which APIs the stage template declares: a REST API (`ServiceEndpoint`), an HTTP API (`HttpApiUrl`). */
   readonly api: { readonly rest: boolean; readonly httpApi: boolean };
+  /** Function key → the name it is deployed under, as the Lambda Invoke API on `lambdaPort` knows it. */
+  readonly functions?: Readonly<Record<string, string>>;
+  /** The functions' events that the local stage emulates, and those it does not (`worker: sqs OrdersQueue`). */
+  readonly events?: { readonly emulated: readonly string[]; readonly notEmulated: readonly string[] };
+  /** Which listeners serverless-offline starts for these events (it is ready when each one is). */
+  readonly listeners?: readonly Listener[];
+  /** The execution that made the release. */
   readonly executionId?: string;
   readonly createdAt: string;
 }
+
+/** A listener of serverless-offline, besides the Lambda endpoint every stage has. */
+export type Listener = 'http' | 'websocket' | 'alb';
 
 /** One local stage, as `listStages` reports it. */
 export interface StageInfo {
@@ -113,7 +134,10 @@ export async function createRelease(home: string, service: string, environment: 
   const modules = path.join(options.serviceDir, 'node_modules');
   if (!(await hasServerlessOffline(options.serviceDir))) {
     throw new InputError('a local stage needs serverless-offline, and the service does not have it installed', [
-      { where: path.join(modules, 'serverless-offline'), message: 'add serverless-offline to the service devDependencies (and the plugins of its serverless config), then run `service-pipelines step install`' },
+      {
+        where: path.join(options.serviceDir, 'package.json'),
+        message: 'add serverless-offline (14, beside osls) to the devDependencies and commit the lockfile; the local stage lists it under plugins: by itself',
+      },
     ]);
   }
   const configName = await firstExisting(options.serviceDir, SERVERLESS_CONFIG_FILES);
@@ -131,7 +155,7 @@ export async function createRelease(home: string, service: string, environment: 
     await cp(options.deploymentDir, path.join(scratch, 'deployment'), { recursive: true });
     const app = path.join(scratch, 'app');
     await extractZip(options.bundle, app);
-    await copyFile(path.join(options.serviceDir, configName), path.join(app, configName));
+    await writeReleaseConfig(path.join(options.serviceDir, configName), path.join(app, configName), options.serviceDir);
     // Resolved through the install cache's link: the release must not depend on a workspace that goes away.
     // One level above app/, so that modules bundled in the zip win for the handler, as in Lambda.
     // Modules installed outside the cache (no lockfile, an install override) live in a run's
@@ -144,6 +168,11 @@ export async function createRelease(home: string, service: string, environment: 
       await cp(installed, path.join(scratch, 'node_modules'), { recursive: true, verbatimSymlinks: true });
     }
     const api = await apisOfTemplate(path.join(options.deploymentDir, 'cloudformation-template-update-stack.json'));
+    const { functions, events } = eventsOfState(await readJson(path.join(options.deploymentDir, 'serverless-state.json')));
+    const { emulated, notEmulated } = splitByEmulation(events);
+    const listeners = (['http', 'websocket', 'alb'] as const).filter((listener) =>
+      events.some((e) => (listener === 'http' ? e.kind === 'http' || e.kind === 'httpApi' : e.kind === listener)),
+    );
     for (let attempt = 0; ; attempt += 1) {
       const release = (await releaseNumbers(releases)).reduce((max, n) => Math.max(max, n), 0) + 1;
       const info: ReleaseInfo = {
@@ -154,6 +183,9 @@ export async function createRelease(home: string, service: string, environment: 
         packageSha256: options.packageSha256,
         bundle: `bundle/${bundleName}`,
         api,
+        functions,
+        events: { emulated: emulated.map(formatEvent), notEmulated: notEmulated.map(formatEvent) },
+        listeners,
         ...(options.executionId ? { executionId: options.executionId } : {}),
         createdAt: new Date(clock.now()).toISOString(),
       };
@@ -173,6 +205,21 @@ export async function createRelease(home: string, service: string, environment: 
   }
 }
 
+/**
+ * The serverless config a release is served with: the service's own, with serverless-offline
+ * under `plugins:` (a local stage needs it, AWS does not) and a v3 `frameworkVersion` osls accepts.
+ * A JS/TS config is copied as it is: it must list the plugin itself.
+ */
+async function writeReleaseConfig(configFile: string, destination: string, serviceDir: string): Promise<void> {
+  const config = await parseServerlessConfig(configFile);
+  if (!config) {
+    await copyFile(configFile, destination);
+    return;
+  }
+  const oslsVersion = await installedOslsVersion(serviceDir);
+  await writeFile(destination, overlayText(overlayOf(config, { offlinePlugin: true, ...(oslsVersion ? { oslsVersion } : {}) })));
+}
+
 /** Options of `serveRelease`. */
 export interface ServeReleaseOptions {
   /**
@@ -187,12 +234,19 @@ export interface ServeReleaseOptions {
   readonly processes?: Processes;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Asked once the server is ready, before a given release is made current: false (the execution
+   * that serves it is gone, say) stops the server and leaves the stage's current release as it was.
+   *
+   * @default - always made current
+   */
+  readonly mayBecomeCurrent?: () => Promise<boolean>;
   /** @default - a free port */
   readonly httpPort?: number;
   /** @default - a free port */
   readonly lambdaPort?: number;
   /**
-   * How long to wait for serverless-offline's "Server ready".
+   * How long to wait for serverless-offline to listen on every port the service's events need.
    *
    * @default 60_000
    */
@@ -202,7 +256,8 @@ export interface ServeReleaseOptions {
 /**
  * Serve a release of a stage with serverless-offline, detached so that it outlives the command:
  * the stage's previous server is stopped first, then `osls offline start` runs from the release
- * folder until it prints "Server ready". Records `server.json` (and `current.json` when a release
+ * folder until it listens on every port the service's events need (the Lambda endpoint, and the
+ * HTTP, WebSocket or ALB server when it has such events). Records `server.json` (and `current.json` when a release
  * is given).
  *
  * @throws InputError when the stage has no such release, or a requested port is taken
@@ -247,24 +302,39 @@ export async function serveRelease(home: string, service: string, environment: s
   await stopStage(home, service, environment, { processes, clock });
   const httpPort = options.httpPort ?? (await freePort());
   const lambdaPort = options.lambdaPort ?? (await freePort([httpPort]));
+  // Releases made before the listeners were recorded served HTTP events only.
+  const listeners = info.listeners ?? ['http'];
+  const websocketPort = listeners.includes('websocket') ? await freePort([httpPort, lambdaPort]) : undefined;
+  const albPort = listeners.includes('alb') ? await freePort([httpPort, lambdaPort, ...(websocketPort ? [websocketPort] : [])]) : undefined;
 
   const log = path.join(stage, 'server.log');
   const logStart = await stat(log).then((s) => s.size, () => 0);
   const args = [
     'offline', 'start', '--stage', environment, '--region', info.region,
     '--host', '127.0.0.1', '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort),
+    ...(websocketPort ? ['--websocketPort', String(websocketPort)] : []),
+    ...(albPort ? ['--albPort', String(albPort)] : []),
   ];
+  // Ready when every listener the service's events need accepts connections: the Lambda endpoint
+  // always; HTTP, WebSocket and ALB servers only when it has such events. serverless-offline
+  // prints "Server ready" for HTTP only, and nothing at all for a service of schedules or queues.
+  const ports = [lambdaPort, ...(listeners.includes('http') ? [httpPort] : []), ...(websocketPort ? [websocketPort] : []), ...(albPort ? [albPort] : [])];
   const pid = await launchDetached(processes, osls, args, path.join(folder, 'app'), log);
-  const deadline = clock.now() + (options.readyTimeoutMs ?? 60_000);
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
+  const deadline = clock.now() + timeoutMs;
   for (;;) {
+    const listening = await Promise.all(ports.map((port) => accepts(port)));
+    if (listening.every(Boolean)) break;
     const text = await readFrom(log, logStart);
-    if (text.includes('Server ready')) break;
     if (!isAlive(pid)) {
-      throw new FailureError(`serverless-offline exited before it was ready (release ${release} of ${service}/${environment}); its log, ${log}:\n${tail(text)}`);
+      throw new FailureError(`serverless-offline exited before it was ready (release ${release} of ${service}/${environment})${missingPluginHint(text)}; its log, ${log}:\n${tail(text)}`);
     }
     if (clock.now() > deadline) {
       await killGroup(pid, clock);
-      throw new FailureError(`serverless-offline was not ready after ${Math.round((options.readyTimeoutMs ?? 60_000) / 1000)} s (release ${release} of ${service}/${environment}); its log, ${log}:\n${tail(text)}`);
+      const waiting = ports.filter((_port, i) => !listening[i]);
+      throw new FailureError(
+        `serverless-offline was not ready after ${Math.round(timeoutMs / 1000)} s: nothing listens on port ${waiting.join(', ')} (release ${release} of ${service}/${environment}); its log, ${log}:\n${tail(text)}`,
+      );
     }
     await clock.sleep(100);
   }
@@ -274,6 +344,8 @@ export async function serveRelease(home: string, service: string, environment: s
     pid,
     httpPort,
     lambdaPort,
+    ...(websocketPort ? { websocketPort } : {}),
+    ...(albPort ? { albPort } : {}),
     url: `http://127.0.0.1:${httpPort}/${environment}`,
     release,
     ...(options.executionId ? { executionId: options.executionId } : {}),
@@ -281,27 +353,62 @@ export async function serveRelease(home: string, service: string, environment: s
   };
   await writeJsonAtomically(path.join(stage, 'server.json'), server);
   if (options.release !== undefined) {
+    if (options.mayBecomeCurrent && !(await options.mayBecomeCurrent())) {
+      await stopStage(home, service, environment, { processes, clock });
+      throw new FailureError(`release ${release} of ${service}/${environment} was not made current: the execution that deployed it is gone`);
+    }
+    // What was current before this execution first changed the stage: what to go back to if it dies.
+    const previous = current === undefined ? undefined : options.executionId !== undefined && current.executionId === options.executionId ? current.previous : withoutPrevious(current);
     await writeJsonAtomically(path.join(stage, 'current.json'), {
       release,
       packageSha256: info.packageSha256,
       ...(options.executionId ? { executionId: options.executionId } : {}),
       deployedAt: now,
+      ...(previous ? { previous } : {}),
     } satisfies CurrentRelease);
   }
   return server;
+}
+
+function withoutPrevious(current: CurrentRelease): Omit<CurrentRelease, 'previous'> {
+  const { previous: _older, ...rest } = current;
+  return rest;
 }
 
 /** The outputs a served stage gives acceptance tests, named as the AWS stack outputs are. */
 export function stackOutputsOfServer(server: ServerInfo, release: Pick<ReleaseInfo, 'api'>): Record<string, string> {
   const outputs: Record<string, string> = {};
   const base = `http://127.0.0.1:${server.httpPort}`;
-  if (release.api.rest || !release.api.httpApi) {
+  // As in AWS: a REST API gives ServiceEndpoint, an HTTP API HttpApiUrl, a service without HTTP events neither.
+  if (release.api.rest) {
     outputs.ServiceEndpoint = server.url;
   }
   if (release.api.httpApi) {
     outputs.HttpApiUrl = base;
   }
   return outputs;
+}
+
+/** The base URL of a served stage's API: its REST endpoint, else its HTTP API's (at the root), else the Lambda endpoint. */
+export function serviceUrlOf(server: ServerInfo, release: Pick<ReleaseInfo, 'api'>): string {
+  const outputs = stackOutputsOfServer(server, release);
+  return release.api.rest || release.api.httpApi ? (outputs.ServiceEndpoint ?? outputs.HttpApiUrl!) : `http://127.0.0.1:${server.lambdaPort} (Lambda endpoint: no HTTP events)`;
+}
+
+/**
+ * What a release's local stage does with the service's events, for people: which it emulates, and
+ * which it does not (their functions can still be invoked, through `SERVICE_INVOKE`).
+ */
+export function emulationNotes(release: Pick<ReleaseInfo, 'events'>): string[] {
+  if (!release.events) return [];
+  const notes: string[] = [];
+  if (release.events.emulated.length > 0) {
+    notes.push(`the local stage emulates ${release.events.emulated.join('; ')}`);
+  }
+  if (release.events.notEmulated.length > 0) {
+    notes.push(`the local stage does NOT emulate ${release.events.notEmulated.join('; ')}: nothing triggers these functions locally; acceptance tests can invoke them with $SERVICE_INVOKE`);
+  }
+  return notes;
 }
 
 /** Read a release's `release.json`. */
@@ -339,6 +446,32 @@ export async function stopStagesStartedBy(home: string, executionId: string): Pr
   return stopped;
 }
 
+/**
+ * Undo what an execution that died left current: every stage whose current release it made is
+ * given its previous current release back (or none), and a server it started there is stopped.
+ * For the engine's recovery of a dead execution, once its processes are gone.
+ *
+ * @returns `<service>/<env>` and the release restored (undefined: the stage has no current release now)
+ */
+export async function revertCurrentMadeBy(home: string, executionId: string, options: { processes?: Processes; clock?: Clock } = {}): Promise<Array<{ stage: string; restored?: number }>> {
+  const reverted: Array<{ stage: string; restored?: number }> = [];
+  for (const stage of await listStages(home)) {
+    if (stage.current?.executionId !== executionId) continue;
+    if (stage.server?.executionId === executionId) {
+      await stopStage(home, stage.service, stage.environment, options);
+    }
+    const file = path.join(stageDirectory(home, stage.service, stage.environment), 'current.json');
+    const previous = stage.current.previous;
+    if (previous) {
+      await writeJsonAtomically(file, previous);
+    } else {
+      await rm(file, { force: true });
+    }
+    reverted.push({ stage: `${stage.service}/${stage.environment}`, ...(previous ? { restored: previous.release } : {}) });
+  }
+  return reverted;
+}
+
 /** Every local stage under a home, with its releases, current and last good release, and server. */
 export async function listStages(home: string): Promise<StageInfo[]> {
   const root = path.join(home, 'stages');
@@ -361,6 +494,12 @@ export async function listStages(home: string): Promise<StageInfo[]> {
     }
   }
   return stages;
+}
+
+/** The server of a stage, if one was started and still runs. */
+export async function readServer(home: string, service: string, environment: string): Promise<ServerInfo | undefined> {
+  const server = await readJson<ServerInfo>(path.join(stageDirectory(home, service, environment), 'server.json'));
+  return server && (await isOurServer(server.pid)) ? server : undefined;
 }
 
 /** The stage's current release, if it was ever deployed. */
@@ -462,6 +601,23 @@ async function freePort(avoid: readonly number[] = []): Promise<number> {
     });
     if (!avoid.includes(port)) return port;
   }
+}
+
+/** Whether something accepts TCP connections on a port of 127.0.0.1. */
+async function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A JS/TS config that does not list the plugin makes osls say the command is unknown. */
+function missingPluginHint(log: string): string {
+  return /command "?offline/i.test(log) && /not found/i.test(log) ? `: its serverless config does not list ${OFFLINE_PLUGIN} under plugins:` : '';
 }
 
 async function portIsFree(port: number): Promise<boolean> {

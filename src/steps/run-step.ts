@@ -5,6 +5,7 @@
  */
 import { access, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { artifactOutputDirectory, LOCAL_ENV, STEP_ENV } from '../model/contract.js';
 import { FailureError, InputError } from '../model/errors.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
@@ -16,6 +17,9 @@ import { npmCommandOfScript, NPM_SCRIPT_OF_STEP, requireNpmScript, serviceEnv } 
 import { announce, runShellLine } from './shell.js';
 import { acceptanceVariables, readStackOutputs } from './stack-outputs.js';
 import type { PackageStage, StepDependencies, StepRequest, StepResult } from './step-types.js';
+
+/** This installation's CLI (`bin/service-pipelines.js`), from `src/steps/` or `dist/steps/`: what `SERVICE_INVOKE` runs. */
+const CLI_PATH = fileURLToPath(new URL('../../bin/service-pipelines.js', import.meta.url));
 
 /** Whether a name is a step, for the CLI's check. */
 export function isStepName(name: string): name is StepName {
@@ -57,7 +61,8 @@ async function dispatch(request: StepRequest, deps: StepDependencies): Promise<S
       return (await import('./deploy.js')).deployStep(request, deps, stage!);
     case 'test-acceptance': {
       const { file, outputs } = await readStackOutputs(deps.cwd, stage!, deps.env);
-      const variables = acceptanceVariables(outputs);
+      const { SERVICE_INVOKE_VARIABLE, serviceInvokeCommand } = await import('./invoke.js');
+      const variables: Record<string, string> = { ...acceptanceVariables(outputs), [SERVICE_INVOKE_VARIABLE]: serviceInvokeCommand(CLI_PATH, stage!) };
       announce(
         deps.output,
         'test-acceptance',
@@ -154,18 +159,21 @@ async function packageStep(request: StepRequest, deps: StepDependencies): Promis
     throw new InputError(`stage "${duplicate.name}" is given twice`, [{ where: '--stage', message: 'give each environment once' }]);
   }
   const sourceVersion = deps.env[STEP_ENV.resolvedSourceVersion];
-  const { PACKAGE_MANIFEST_FILE } = await import('./package-manifest.js');
+  const { PACKAGE_MANIFEST_FILE, writeAnchoredDigest } = await import('./package-manifest.js');
   if (request.commands?.length || request.flavor === 'custom') {
     await runLines(request, deps, customCommands(request), {});
     const manifest = await manifestOfCustomPackage(deps, stages, sourceVersion);
-    return { step: 'package', summary: `package of ${Object.keys(manifest.files).length} files recorded`, files: { manifest: path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT), PACKAGE_MANIFEST_FILE) } };
+    const packageDir = path.join(deps.cwd, artifactOutputDirectory(PACKAGE_ARTIFACT));
+    const digest = await writeAnchoredDigest(packageDir, manifest);
+    return { step: 'package', summary: `package of ${Object.keys(manifest.files).length} files recorded`, files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE), digest } };
   }
   const { packageServerless } = await import('./serverless-package.js');
   const { packageDir, manifest } = await packageServerless(deps.cwd, stages, deps, sourceVersion);
+  const digest = await writeAnchoredDigest(packageDir, manifest);
   return {
     step: 'package',
     summary: `packaged ${manifest.service} once (sha256 ${manifest.bundle!.sha256.slice(0, 12)}…) for ${stages.map((s) => s.name).join(', ')} into ${packageDir}`,
-    files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE) },
+    files: { manifest: path.join(packageDir, PACKAGE_MANIFEST_FILE), digest },
   };
 }
 

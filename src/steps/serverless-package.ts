@@ -5,18 +5,21 @@
  *
  * How: `osls package` once to build the zip; then, per environment, `osls package` with
  * `package.artifact` pointing at that zip, which makes osls reference it instead of zipping again.
- * The artifact is set through a copy of the service's YAML/JSON config written beside it for the
- * run (so the service needs no change); a JS/TS config must read it from the
+ * osls runs with an overlay of the service's YAML/JSON config (see `config-overlay.ts`), so the
+ * service needs no change; a JS/TS config must read the bundle from the
  * `SERVICE_PIPELINES_PACKAGE_ARTIFACT` variable. Either way the result is checked.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import { FailureError, InputError } from '../model/errors.js';
-import { artifactOutputDirectory } from '../model/contract.js';
+import { artifactOutputDirectory, STEP_ENV } from '../model/contract.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
+import { checkBundleSize, measureBundle, megabytes } from './bundle-size.js';
+import { installedOslsVersion, writeConfigOverlay, type OverlayEdits } from './config-overlay.js';
+import { devDependencyExcludes } from './dev-dependencies.js';
 import { PACKAGE_MANIFEST_FILE, sha256File, type PackageManifest } from './package-manifest.js';
+import { rolesWithoutBoundary } from './role-boundary.js';
 import { findOsls, findServerlessConfig, serviceEnv } from './serverless-flavor.js';
 
 export { serviceEnv };
@@ -36,8 +39,8 @@ export interface ServerlessPackageResult {
  * Package a serverless service once for several environments into `.pipeline/Package/`.
  * The folder is replaced whole at the end: a failed run leaves the previous one as it was.
  *
- * @throws InputError when osls or the config is missing, or the service packages functions individually
- * @throws FailureError when osls fails, or did not reference the bundle
+ * @throws InputError when osls or the config is missing, the config cannot run with osls, or the service packages functions individually
+ * @throws FailureError when osls fails, did not reference the bundle, or the bundle is past Lambda's size limit
  */
 export async function packageServerless(
   serviceDir: string,
@@ -48,25 +51,18 @@ export async function packageServerless(
   const osls = await findOsls(serviceDir);
   const configFile = await findServerlessConfig(serviceDir);
   const packageDir = path.join(serviceDir, artifactOutputDirectory(PACKAGE_ARTIFACT));
+  const oslsVersion = await installedOslsVersion(serviceDir);
+  const devExcludes = await devDependencyExcludes(serviceDir);
+  if (devExcludes === undefined) {
+    announce(deps.output, 'package', 'no lockfile records the installed modules: osls finds the devDependencies to leave out itself (`npm ls`)');
+  }
+  const common: OverlayEdits = { ...(oslsVersion ? { oslsVersion } : {}), ...(devExcludes ? { devDependencyExcludes: devExcludes } : {}) };
   const staging = path.join(path.dirname(packageDir), `.${PACKAGE_ARTIFACT}-${randomBytes(4).toString('hex')}`);
   await mkdir(staging, { recursive: true });
   try {
     const first = stages[0]!;
     const buildDir = path.join(staging, '.build');
-    // Built through an overlay that keeps this tool's own folders (earlier packages, local state
-    // and logs) out of the bundle, whatever the service's patterns say.
-    const buildOverlay = await writeConfigOverlay(configFile, {});
-    try {
-      await runOsls(
-        osls,
-        ['package', '--stage', first.name, '--region', first.region, '--package', buildDir, ...(buildOverlay ? ['--config', path.basename(buildOverlay)] : [])],
-        serviceDir,
-        deps,
-        {},
-      );
-    } finally {
-      if (buildOverlay) await rm(buildOverlay, { force: true });
-    }
+    await runOslsWithOverlay(osls, configFile, common, ['package', '--stage', first.name, '--region', first.region, '--package', buildDir], serviceDir, deps, {});
     const zips = (await readdir(buildDir)).filter((name) => name.endsWith('.zip'));
     if (zips.length !== 1) {
       throw new InputError(`osls made ${zips.length} code bundles; packaging once needs exactly one`, [
@@ -85,33 +81,57 @@ export async function packageServerless(
     await mkdir(path.dirname(bundle), { recursive: true });
     await rename(path.join(buildDir, bundleName), bundle);
     await rm(buildDir, { recursive: true, force: true });
+    const size = await measureBundle(bundle);
+    checkBundleSize(bundleName, size);
     const bundleSha256 = await sha256File(bundle);
-    announce(deps.output, 'package', `code bundle ${bundleName}: sha256 ${bundleSha256}`);
+    const bytes = (await stat(bundle)).size;
+    announce(deps.output, 'package', `code bundle ${bundleName}: ${megabytes(bytes)}, ${megabytes(size.bytes)} in ${size.files} files once extracted; sha256 ${bundleSha256}`);
 
     // One environment after the other: osls stages its output in the service's own .serverless/
     // before moving it to --package, so two runs in one folder would take each other's files.
-    const packaged: Array<{ stage: PackageManifest['stages'][number]; digests: Array<[string, string]> }> = [];
+    const packaged: Array<{ stage: PackageManifest['stages'][number]; digests: Array<[string, string]>; serverlessService: string }> = [];
     for (const stage of stages) {
       const directory = `stages/${stage.name}`;
       const stageDir = path.join(staging, directory);
-      await packageStage(osls, configFile, serviceDir, stage, stageDir, bundle, deps);
+      await runOslsWithOverlay(
+        osls,
+        configFile,
+        { ...common, artifact: bundle, ...(stage.permissionsBoundary ? { permissionsBoundary: stage.permissionsBoundary } : {}) },
+        ['package', '--stage', stage.name, '--region', stage.region, '--package', stageDir],
+        serviceDir,
+        deps,
+        { [PACKAGE_ARTIFACT_VARIABLE]: bundle, ...(stage.permissionsBoundary ? { [STEP_ENV.permissionsBoundaryArn]: stage.permissionsBoundary } : {}) },
+      );
       const state = await referenceBundle(stageDir, bundleName, stage);
+      if (stage.permissionsBoundary) {
+        const missing = rolesWithoutBoundary(JSON.parse(await readFile(path.join(stageDir, TEMPLATE_FILE), 'utf8')), stage.permissionsBoundary);
+        if (missing.length > 0) {
+          announce(deps.output, 'package', `warning: in the ${stage.name} template, ${missing.map((m) => m.description).join('; ')}: its deploy will refuse it`);
+        }
+      }
       const digests: Array<[string, string]> = [];
       for (const name of (await readdir(stageDir)).sort()) {
         digests.push([`${directory}/${name}`, await sha256File(path.join(stageDir, name))]);
       }
-      packaged.push({ stage: { name: stage.name, region: stage.region, directory, stackName: state.stackName }, digests });
+      packaged.push({
+        stage: { name: stage.name, region: stage.region, directory, stackName: state.stackName, ...(stage.permissionsBoundary ? { permissionsBoundary: stage.permissionsBoundary } : {}) },
+        digests,
+        serverlessService: state.serverlessService,
+      });
     }
     const files: Record<string, string> = Object.fromEntries(packaged.flatMap((p) => p.digests));
     const manifestStages: PackageManifest['stages'] = packaged.map((p) => p.stage);
+    const serverlessService = packaged[0]!.serverlessService;
 
     const manifest: PackageManifest = {
       schemaVersion: 1,
-      service: (await stateServiceName(path.join(staging, manifestStages[0]!.directory))) ?? path.basename(serviceDir),
+      // Local releases are kept under the pipeline's name; the stacks take serverless.yml's.
+      service: deps.env[STEP_ENV.serviceName] || serverlessService,
+      serverlessService,
       flavor: 'serverless',
       createdAt: new Date(deps.clock.now()).toISOString(),
       ...(sourceVersion ? { sourceVersion } : {}),
-      bundle: { file: bundleRelative, sha256: bundleSha256, bytes: (await stat(bundle)).size },
+      bundle: { file: bundleRelative, sha256: bundleSha256, bytes, unzippedBytes: size.bytes },
       stages: manifestStages,
       files,
     };
@@ -125,58 +145,34 @@ export async function packageServerless(
   }
 }
 
-async function packageStage(
-  osls: string,
-  configFile: string,
-  serviceDir: string,
-  stage: PackageStage,
-  stageDir: string,
-  bundle: string,
-  deps: StepDependencies,
-): Promise<void> {
-  const overlay = await writeConfigOverlay(configFile, { artifact: bundle });
-  try {
-    const args = ['package', '--stage', stage.name, '--region', stage.region, '--package', stageDir];
-    if (overlay) {
-      args.push('--config', path.basename(overlay));
-    }
-    await runOsls(osls, args, serviceDir, deps, { [PACKAGE_ARTIFACT_VARIABLE]: bundle });
-  } finally {
-    if (overlay) {
-      await rm(overlay, { force: true });
-    }
-  }
-}
-
-/** Folders of this tool that never belong in a code bundle. */
-const LOCAL_STATE_EXCLUDES = ['!.pipeline/**', '!.service-pipelines/**'];
+/** The deployment template osls writes into a package folder. */
+export const TEMPLATE_FILE = 'cloudformation-template-update-stack.json';
+/** The service as osls resolved it for one stage (functions, events, provider), in a package folder. */
+export const STATE_FILE = 'serverless-state.json';
 
 /**
- * A copy of a YAML or JSON serverless config with `package.artifact` set (when given) and this tool's folders excluded, beside the original (osls
- * resolves paths against the config's folder). Comments, anchors and CloudFormation tags (`!Ref`)
- * are kept. Undefined for JS/TS configs, which read `SERVICE_PIPELINES_PACKAGE_ARTIFACT` themselves.
+ * Run osls with an overlay of the service's config (removed afterwards). What osls prints about the
+ * overlay is said of the service's own config file, which is the one to fix.
  */
-export async function writeConfigOverlay(configFile: string, edit: { artifact?: string }): Promise<string | undefined> {
-  const extension = path.extname(configFile);
-  if (!['.yml', '.yaml', '.json'].includes(extension)) {
-    return undefined;
+async function runOslsWithOverlay(
+  osls: string,
+  configFile: string,
+  edits: OverlayEdits,
+  args: readonly string[],
+  serviceDir: string,
+  deps: StepDependencies,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<void> {
+  const written = await writeConfigOverlay(configFile, edits);
+  try {
+    if (written?.overlay.changes.length) {
+      announce(deps.output, 'package', `osls runs with ${path.basename(configFile)} as the pipelines adapt it: ${written.overlay.changes.join('; ')}`);
+    }
+    const overlayName = written ? path.basename(written.file) : undefined;
+    await runOsls(osls, [...args, ...(overlayName ? ['--config', overlayName] : [])], serviceDir, deps, extraEnv, 'package', overlayName ? { [overlayName]: path.basename(configFile) } : {});
+  } finally {
+    if (written) await rm(written.file, { force: true });
   }
-  const text = await readFile(configFile, 'utf8');
-  const document = parseDocument(text);
-  if (document.errors.length > 0) {
-    const error = document.errors[0]!;
-    const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [1, 1];
-    throw new InputError(`the serverless config ${configFile} does not parse`, [{ where: `${configFile}:${line}:${column}`, message: error.message.split('\n')[0]! }]);
-  }
-  if (edit.artifact !== undefined) {
-    document.setIn(['package', 'artifact'], edit.artifact);
-  }
-  const patterns = document.getIn(['package', 'patterns']);
-  const existing = patterns && typeof patterns === 'object' && 'toJSON' in patterns ? ((patterns as { toJSON(): unknown }).toJSON() as unknown[]) : [];
-  document.setIn(['package', 'patterns'], [...existing, ...LOCAL_STATE_EXCLUDES]);
-  const overlay = path.join(path.dirname(configFile), `serverless.service-pipelines-${randomBytes(4).toString('hex')}${extension === '.json' ? '.json' : '.yml'}`);
-  await writeFile(overlay, extension === '.json' ? `${JSON.stringify(document.toJS(), null, 2)}\n` : document.toString());
-  return overlay;
 }
 
 /**
@@ -185,7 +181,7 @@ export async function writeConfigOverlay(configFile: string, edit: { artifact?: 
  * deploy (another container) would look for. Without it, `osls deploy --package` takes the bundle
  * from the package folder under its own name, which is where `step deploy` puts the verified copy.
  */
-async function referenceBundle(stageDir: string, bundleName: string, stage: PackageStage): Promise<{ stackName: string }> {
+async function referenceBundle(stageDir: string, bundleName: string, stage: PackageStage): Promise<{ stackName: string; serverlessService: string }> {
   const names = await readdir(stageDir);
   const rebuilt = names.filter((name) => name.endsWith('.zip'));
   if (rebuilt.length > 0) {
@@ -208,13 +204,12 @@ async function referenceBundle(stageDir: string, bundleName: string, stage: Pack
     }
   }
   await writeFile(stateFile, `${JSON.stringify(state, null, 2)}\n`);
-  const stackName = state.service.provider?.stackName ?? `${state.service.service}-${stage.name}`;
-  return { stackName };
-}
-
-async function stateServiceName(stageDir: string): Promise<string | undefined> {
-  const state = JSON.parse(await readFile(path.join(stageDir, 'serverless-state.json'), 'utf8')) as { service?: { service?: string } };
-  return state.service?.service;
+  const serverlessService = state.service.service;
+  if (!serverlessService) {
+    throw new FailureError(`step package failed: the ${stage.name} package (${stateFile}) records no service name`);
+  }
+  const stackName = state.service.provider?.stackName ?? `${serverlessService}-${stage.name}`;
+  return { stackName, serverlessService };
 }
 
 /** Run osls from the service folder, printing the command line. */
@@ -225,8 +220,12 @@ export async function runOsls(
   deps: Pick<StepDependencies, 'env' | 'processes' | 'output'>,
   extraEnv: NodeJS.ProcessEnv,
   step: StepName = 'package',
+  renamedFiles: Readonly<Record<string, string>> = {},
 ): Promise<void> {
-  const display = ['osls', ...args].join(' ');
+  const renames = Object.entries(renamedFiles);
+  const rename = (text: string) => renames.reduce((result, [from, to]) => result.split(from).join(to), text);
+  // The overlay is a temporary copy, gone once osls ends: the service's own config is what to read and fix.
+  const display = rename(['osls', ...args].join(' '));
   announce(deps.output, step, `$ ${display}`);
   await runProgram(osls, args, {
     step,
@@ -235,6 +234,7 @@ export async function runOsls(
     processes: deps.processes,
     output: deps.output,
     display,
+    ...(renames.length ? { rewriteLine: rename } : {}),
   });
 }
 

@@ -38,14 +38,26 @@ export async function runShellLine(line: string, options: ShellLineOptions): Pro
 export async function runProgram(
   command: string,
   args: readonly string[],
-  options: ShellLineOptions & { readonly display: string },
+  options: ShellLineOptions & {
+    readonly display: string;
+    /** Rewrites each line of the program's output before it is passed on (e.g. to name the user's file, not a generated one). */
+    readonly rewriteLine?: (line: string) => string;
+  },
 ): Promise<void> {
   const child = options.processes.spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(options.output.stdout, { end: false });
-  child.stderr?.pipe(options.output.stderr, { end: false });
+  const flushes: Array<() => void> = [];
+  for (const [from, to] of [[child.stdout, options.output.stdout], [child.stderr, options.output.stderr]] as const) {
+    if (!from) continue;
+    if (options.rewriteLine) {
+      flushes.push(passLines(from, to, options.rewriteLine));
+    } else {
+      from.pipe(to, { end: false });
+    }
+  }
   let exit;
   try {
     exit = await child.exited;
+    for (const flush of flushes) flush();
   } catch (error) {
     throw new FailureError(`step ${options.step} failed: could not run \`${options.display}\`: ${(error as Error).message}`, { cause: error });
   }
@@ -53,4 +65,24 @@ export async function runProgram(
     const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
     throw new FailureError(`step ${options.step} failed: \`${options.display}\` ${how}`);
   }
+}
+
+/** Pass a stream on line by line, rewritten; the returned function passes on what is left after the last line break. */
+function passLines(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, rewrite: (line: string) => string): () => void {
+  let pending = '';
+  from.setEncoding('utf8');
+  from.on('data', (chunk: string) => {
+    const text = pending + chunk;
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      pending = text;
+      return;
+    }
+    pending = text.slice(end + 1);
+    to.write(`${text.slice(0, end).split('\n').map(rewrite).join('\n')}\n`);
+  });
+  return () => {
+    if (pending !== '') to.write(rewrite(pending));
+    pending = '';
+  };
 }

@@ -12,10 +12,16 @@ export type { StepName };
 /** The flavors a service can have: how its steps are carried out by default. */
 export type StepFlavor = 'serverless' | 'custom';
 
-/** One environment given to `step package`: `--stage name@region`. */
+/** One environment given to `step package`: `--stage name@region` (and `--permissions-boundary name=arn`). */
 export interface PackageStage {
   readonly name: string;
   readonly region: string;
+  /**
+   * The permissions boundary the roles of this environment's template must carry.
+   *
+   * @default - none (the template's roles are made without one)
+   */
+  readonly permissionsBoundary?: string;
 }
 
 /** A request to run one step, as the CLI parsed it. */

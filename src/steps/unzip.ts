@@ -55,3 +55,36 @@ export async function extractZip(zipFile: string, destination: string): Promise<
   });
   return count;
 }
+
+/** One entry of a zip, as its central directory lists it. */
+export interface ZipEntrySize {
+  readonly name: string;
+  /** Its size once extracted, in bytes. */
+  readonly bytes: number;
+}
+
+/**
+ * The files of a zip and their extracted sizes, read from its central directory (nothing is extracted).
+ *
+ * @throws FailureError when the zip is unreadable
+ */
+export async function listZip(zipFile: string): Promise<ZipEntrySize[]> {
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.open(zipFile, { lazyEntries: true, autoClose: true, strictFileNames: false }, (error, opened) => (error ? reject(error) : resolve(opened))),
+  ).catch((error: Error) => {
+    throw new FailureError(`cannot read the code bundle ${zipFile}: ${error.message}`, { cause: error });
+  });
+  const entries: ZipEntrySize[] = [];
+  await new Promise<void>((resolve, reject) => {
+    zip.on('error', reject);
+    zip.on('end', resolve);
+    zip.on('entry', (entry: yauzl.Entry) => {
+      if (!entry.fileName.endsWith('/')) {
+        entries.push({ name: entry.fileName, bytes: entry.uncompressedSize });
+      }
+      zip.readEntry();
+    });
+    zip.readEntry();
+  });
+  return entries;
+}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { PACKAGE_MANIFEST } from '../../src/aws/names.js';
-import { PACKAGE_MANIFEST_FILE } from '../../src/steps/package-manifest.js';
+import { PACKAGE_DIGEST_VARIABLE, PACKAGE_MANIFEST_DIGEST_VARIABLE, PACKAGE_MANIFEST_FILE } from '../../src/steps/package-manifest.js';
 import { ServicePipeline, timeLimitLines } from '../../src/aws/service-pipeline.js';
 import { InputError } from '../../src/model/errors.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
@@ -200,7 +200,10 @@ describe('ServicePipeline', () => {
       'service-pipelines step lint',
       'service-pipelines step test-unit',
       'service-pipelines step test-integration',
-      'service-pipelines step package --stage dev@us-east-1 --stage staging@us-east-1 --stage prod@us-east-1',
+      'service-pipelines step package' +
+        ' --stage dev@us-east-1 --permissions-boundary dev=arn:aws:iam::222222222222:policy/ac-rest-api-dev-boundary' +
+        ' --stage staging@us-east-1 --permissions-boundary staging=arn:aws:iam::333333333333:policy/ac-rest-api-staging-boundary' +
+        ' --stage prod@us-east-1 --permissions-boundary prod=arn:aws:iam::444444444444:policy/ac-rest-api-prod-boundary',
     ]);
   });
 
@@ -248,6 +251,8 @@ describe('ServicePipeline', () => {
     expect(pkg.Namespace).toBe('PackageDigest');
     expect(PACKAGE_MANIFEST).toBe(PACKAGE_MANIFEST_FILE);
     expect(pkg.OutputVariables).toEqual(['PACKAGE_SHA256', 'PACKAGE_MANIFEST_SHA256']);
+    // The names the deploy step compares (src/steps/package-manifest.ts).
+    expect([PACKAGE_DIGEST_VARIABLE, PACKAGE_MANIFEST_DIGEST_VARIABLE]).toEqual(pkg.OutputVariables);
     expect(pkg.Commands!.slice(-2)).toEqual([
       `export PACKAGE_MANIFEST_SHA256="$(sha256sum "$CODEBUILD_SRC_DIR/.pipeline/Package/manifest.json" | cut -d ' ' -f 1)"`,
       `export PACKAGE_SHA256="$(node -p 'const m = require(process.argv[1]); (m.bundle && m.bundle.sha256) || ""' "$CODEBUILD_SRC_DIR/.pipeline/Package/manifest.json")"`,

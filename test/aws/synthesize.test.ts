@@ -22,7 +22,7 @@ describe('service-pipelines synth', () => {
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/Wrote 5 stacks to /);
-    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +10 resources/);
+    expect(run.stdout).toMatch(/service-pipelines-pipelines-1 +111111111111\/us-east-1 +19 resources/);
 
     const files = readdirSync(out);
     expect(files).toEqual(expect.arrayContaining(['manifest.json', 'tree.json', 'cdk.out', 'pipelines.plan.json']));
@@ -41,7 +41,9 @@ describe('service-pipelines synth', () => {
     // Each stack's template is published through an asset manifest, as `cdk deploy` expects.
     expect(Object.values(manifest.artifacts).filter((a) => a.type === 'cdk:asset-manifest')).toHaveLength(5);
     const plans = plansDocumentSchema.parse(JSON.parse(readFileSync(path.join(out, 'pipelines.plan.json'), 'utf8')));
-    expect(plans.pipelines.map((p) => p.pipelineName)).toEqual(['ac-rest-api', 'ac-rest-api-pr']);
+    expect(plans.pipelines.map((p) => p.pipelineName)).toEqual(['ac-rest-api', 'ac-rest-api-pr', 'order-events', 'order-events-pr']);
+    // The stacks of order-events take the name its serverless.yml gives, read at synth.
+    expect(plans.pipelines[2]!.environments.map((e) => e.stackName)).toEqual(['dev', 'staging', 'prod'].map((env) => `order-events-digest-scheduled-jobs-${env}`));
     // No staging folder is left behind.
     expect(readdirSync(path.dirname(out))).toEqual(['cdk.out']);
   });

@@ -16,7 +16,7 @@ describe('service-pipelines plan', () => {
     const document = plansDocumentSchema.parse(JSON.parse(run.stdout));
     const main = document.pipelines.find((p) => p.trigger === 'push')!;
     expect(main.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Deploy-dev', 'Deploy-staging', 'Approve-prod', 'Deploy-prod']);
-    expect(document.pipelines.map((p) => p.pipelineName)).toEqual(['ac-rest-api', 'ac-rest-api-pr']);
+    expect(document.pipelines.map((p) => p.pipelineName)).toEqual(['ac-rest-api', 'ac-rest-api-pr', 'order-events', 'order-events-pr']);
   });
 
   it('GIVEN the example config WHEN planned as a tree THEN stages and actions read at a glance', async () => {
@@ -28,7 +28,7 @@ describe('service-pipelines plan', () => {
 
   it('GIVEN --pull-request WHEN planned THEN only the test-only pipeline is printed', async () => {
     const run = await runCli(['plan', '--config', exampleConfig, '--pull-request', '--json']);
-    expect(JSON.parse(run.stdout).pipelines.map((p: { pipelineName: string }) => p.pipelineName)).toEqual(['ac-rest-api-pr']);
+    expect(JSON.parse(run.stdout).pipelines.map((p: { pipelineName: string }) => p.pipelineName)).toEqual(['ac-rest-api-pr', 'order-events-pr']);
   });
 
   it('GIVEN a service with only source.path WHEN planned as a tree THEN it says what starts it locally, not a push to main', async () => {

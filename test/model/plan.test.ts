@@ -26,7 +26,10 @@ describe('buildPipelinePlan (push)', () => {
     expect(packageAction.outputs).toEqual(['Package']);
     expect(packageAction.commands).toEqual([
       'service-pipelines step install',
-      'service-pipelines step package --stage dev@us-east-1 --stage staging@us-east-1 --stage prod@eu-west-1',
+      'service-pipelines step package' +
+        ' --stage dev@us-east-1 --permissions-boundary dev=arn:aws:iam::222222222222:policy/ac-rest-api-dev-boundary' +
+        ' --stage staging@us-east-1 --permissions-boundary staging=arn:aws:iam::333333333333:policy/ac-rest-api-staging-boundary' +
+        ' --stage prod@eu-west-1 --permissions-boundary prod=arn:aws:iam::444444444444:policy/ac-rest-api-prod-boundary',
     ]);
   });
 

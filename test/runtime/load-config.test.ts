@@ -22,7 +22,7 @@ const plainConfig = `{
 describe('loadConfig', () => {
   it('GIVEN the example pipelines.config.ts WHEN loaded THEN the TypeScript compiles on the fly and validates', async () => {
     const loaded = await loadConfig('examples/pipelines.config.ts', projectRoot);
-    expect(loaded.config.services.map((s) => s.name)).toEqual(['ac-rest-api']);
+    expect(loaded.config.services.map((s) => s.name)).toEqual(['ac-rest-api', 'order-events']);
     expect(loaded.baseDir).toBe(path.join(projectRoot, 'examples'));
   });
 

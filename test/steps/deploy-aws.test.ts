@@ -12,9 +12,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/model/errors.js';
 import type { Clock } from '../../src/runtime/clock.js';
 import { nodeProcesses } from '../../src/runtime/process.js';
-import type { AssumeRoleRequest, AwsSeam, StackOutputsRequest, TemporaryCredentials } from '../../src/steps/aws.js';
+import type { AssumeRoleRequest, AwsSeam, InvokeFunctionRequest, InvokeFunctionResponse, StackOutputsRequest, TemporaryCredentials } from '../../src/steps/aws.js';
 import { environmentForRole, RefreshingCredentialsServer } from '../../src/steps/credentials-server.js';
 import { sha256File } from '../../src/steps/package-manifest.js';
+import { invokeStageFunction } from '../../src/steps/invoke.js';
 import { runStep } from '../../src/steps/run-step.js';
 import type { StepRequest } from '../../src/steps/step-types.js';
 import { cleanEnv, tempDir } from './support.js';
@@ -22,11 +23,19 @@ import { cleanEnv, tempDir } from './support.js';
 const ROLE = 'arn:aws:iam::222222222222:role/svc-dev-deployer';
 const SECRET = 'fake-secret-key-that-must-never-touch-disk';
 
-/** A fake STS and CloudFormation recording what they were asked. */
-function fakeAws(): AwsSeam & { assumed: AssumeRoleRequest[]; described: StackOutputsRequest[] } {
+/** A fake STS, CloudFormation and Lambda recording what they were asked. */
+function fakeAws(): AwsSeam & { assumed: AssumeRoleRequest[]; described: StackOutputsRequest[]; invoked: InvokeFunctionRequest[] } {
   const fake = {
     assumed: [] as AssumeRoleRequest[],
     described: [] as StackOutputsRequest[],
+    invoked: [] as InvokeFunctionRequest[],
+    async invokeFunction(request: InvokeFunctionRequest): Promise<InvokeFunctionResponse> {
+      fake.invoked.push(request);
+      const event = JSON.parse(request.payload) as { fail?: boolean };
+      return event.fail
+        ? { payload: '{"errorMessage":"boom","errorType":"Error"}', functionError: 'Unhandled' }
+        : { payload: JSON.stringify({ handledBy: request.functionName, event }) };
+    },
     async assumeRole(request: AssumeRoleRequest): Promise<TemporaryCredentials> {
       fake.assumed.push(request);
       const n = fake.assumed.length;
@@ -40,13 +49,16 @@ function fakeAws(): AwsSeam & { assumed: AssumeRoleRequest[]; described: StackOu
   return fake;
 }
 
-/** A Package as `step package` makes it, with a made-up bundle. */
-async function writePackage(dir: string): Promise<void> {
+/** A Package as `step package` makes it, with a made-up bundle (and template). */
+async function writePackage(dir: string, options: { bundle?: string; template?: unknown } = {}): Promise<void> {
   await mkdir(path.join(dir, 'bundle'), { recursive: true });
   await mkdir(path.join(dir, 'stages', 'dev'), { recursive: true });
-  await writeFile(path.join(dir, 'bundle', 'svc.zip'), 'PK fake bundle bytes');
-  await writeFile(path.join(dir, 'stages', 'dev', 'serverless-state.json'), JSON.stringify({ service: { service: 'svc' }, package: { artifact: 'svc.zip' } }));
-  await writeFile(path.join(dir, 'stages', 'dev', 'cloudformation-template-update-stack.json'), '{"Resources":{}}');
+  await writeFile(path.join(dir, 'bundle', 'svc.zip'), options.bundle ?? 'PK fake bundle bytes');
+  await writeFile(
+    path.join(dir, 'stages', 'dev', 'serverless-state.json'),
+    JSON.stringify({ service: { service: 'svc', functions: { worker: { name: 'svc-dev-worker', events: [{ sqs: { arn: 'arn:aws:sqs:us-east-1:222222222222:orders' } }] } } }, package: { artifact: 'svc.zip' } }),
+  );
+  await writeFile(path.join(dir, 'stages', 'dev', 'cloudformation-template-update-stack.json'), JSON.stringify(options.template ?? { Resources: {} }));
   const files: Record<string, string> = {};
   for (const name of ['serverless-state.json', 'cloudformation-template-update-stack.json']) {
     files[`stages/dev/${name}`] = await sha256File(path.join(dir, 'stages', 'dev', name));
@@ -167,6 +179,78 @@ describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
     await expect(readFile(report)).rejects.toThrow();
   });
 
+  it("GIVEN PACKAGE_SHA256 from the Package action WHEN the artifact's bundle (and its manifest) were replaced THEN the deploy refuses before any role is assumed", async () => {
+    const recorded = await sha256File(path.join(root.dir, 'Package', 'bundle', 'svc.zip'));
+    // Bundle and manifest replaced together: consistent with each other, so only the anchored digest tells.
+    await writePackage(path.join(root.dir, 'Package'), { bundle: 'PK bytes that were never tested' });
+    const aws = fakeAws();
+    const error = await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE, PACKAGE_SHA256: recorded })).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(new RegExp(`refusing to deploy: the code bundle has sha256 [0-9a-f]{64}, but the Package action recorded ${recorded} \\(PACKAGE_SHA256\\)`));
+    expect(aws.assumed).toEqual([]);
+    await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it("GIVEN PACKAGE_MANIFEST_SHA256 from the Package action WHEN a template (not the bundle) and the manifest were replaced THEN the deploy refuses before any role is assumed", async () => {
+    const packageDir = path.join(root.dir, 'Package');
+    const bundle = await sha256File(path.join(packageDir, 'bundle', 'svc.zip'));
+    const manifest = await sha256File(path.join(packageDir, 'manifest.json'));
+    // The same bundle, another template (a role without limits), and a manifest that agrees with both.
+    await writePackage(packageDir, { template: { Resources: { Extra: { Type: 'AWS::SNS::Topic' } } } });
+    const aws = fakeAws();
+    const error = await runStep({ ...request, packageDir }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE, PACKAGE_SHA256: bundle, PACKAGE_MANIFEST_SHA256: manifest })).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(new RegExp(`refusing to deploy: the package manifest has sha256 [0-9a-f]{64}, but the Package action recorded ${manifest} \\(PACKAGE_MANIFEST_SHA256\\)`));
+    expect(aws.assumed).toEqual([]);
+    await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it('GIVEN an empty PACKAGE_SHA256 (a package without a bundle, as the AWS engine passes it) and the manifest digest WHEN deploying THEN the manifest is checked', async () => {
+    const packageDir = path.join(root.dir, 'Package');
+    const manifest = await sha256File(path.join(packageDir, 'manifest.json'));
+    await runStep({ ...request, packageDir }, deps(fakeAws(), { DEPLOYER_ROLE_ARN: ROLE, PACKAGE_SHA256: '', PACKAGE_MANIFEST_SHA256: manifest }));
+    expect(out.join('')).toContain(`the manifest's sha256 is the one the Package action recorded (PACKAGE_MANIFEST_SHA256 ${manifest})`);
+  });
+
+  it('GIVEN PACKAGE_SHA256 equal to the bundle WHEN deploying THEN the deploy goes on, saying the digest was checked against it', async () => {
+    const recorded = await sha256File(path.join(root.dir, 'Package', 'bundle', 'svc.zip'));
+    await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(fakeAws(), { DEPLOYER_ROLE_ARN: ROLE, PACKAGE_SHA256: recorded }));
+    expect(out.join('')).toContain(`the bundle's sha256 is the one the Package action recorded (PACKAGE_SHA256 ${recorded})`);
+    expect((JSON.parse(await readFile(report, 'utf8')) as { args: string[] }).args[0]).toBe('deploy');
+  });
+
+  it('GIVEN a PACKAGE_SHA256 that is not a sha256 WHEN deploying THEN bad input, nothing run', async () => {
+    const error = await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(fakeAws(), { PACKAGE_SHA256: 'abc' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as Error).message).toContain('PACKAGE_SHA256: must be a sha256 in hex');
+  });
+
+  const BOUNDARY = 'arn:aws:iam::222222222222:policy/svc-dev-boundary';
+  const role = (properties: Record<string, unknown>) => ({ Type: 'AWS::IAM::Role', Properties: { AssumeRolePolicyDocument: {}, ...properties } });
+
+  it.each(['aws', 'local'])("GIVEN PERMISSIONS_BOUNDARY_ARN and a template role without it WHEN deploying (%s) THEN it is refused naming the role, before any role is assumed", async (target) => {
+    await writePackage(path.join(root.dir, 'Package'), {
+      template: { Resources: { IamRoleLambdaExecution: role({ PermissionsBoundary: BOUNDARY }), WorkerRole: role({}), OtherRole: role({ PermissionsBoundary: 'arn:aws:iam::222222222222:policy/AdministratorAccess' }) } },
+    });
+    const aws = fakeAws();
+    const env = { DEPLOYER_ROLE_ARN: ROLE, PERMISSIONS_BOUNDARY_ARN: BOUNDARY, ...(target === 'local' ? { SERVICE_PIPELINES_TARGET: 'local', SERVICE_PIPELINES_HOME: path.join(root.dir, 'home') } : {}) };
+    const error = await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, env)).catch((e: unknown) => e);
+    const message = (error as Error).message;
+    expect(message).toContain(`refusing to deploy: the dev template creates roles without the permissions boundary ${BOUNDARY}`);
+    expect(message).toContain('the role WorkerRole has no PermissionsBoundary');
+    expect(message).toContain('the role OtherRole has the PermissionsBoundary arn:aws:iam::222222222222:policy/AdministratorAccess');
+    expect(message).toContain('PermissionsBoundary: ${env:PERMISSIONS_BOUNDARY_ARN}');
+    expect(message).not.toContain('IamRoleLambdaExecution');
+    expect(aws.assumed).toEqual([]);
+    await expect(readFile(report)).rejects.toThrow();
+  });
+
+  it('GIVEN PERMISSIONS_BOUNDARY_ARN and roles carrying it (a plain ARN, or Fn::Sub of the account) WHEN deploying THEN the deploy goes on', async () => {
+    await writePackage(path.join(root.dir, 'Package'), {
+      template: { Resources: { A: role({ PermissionsBoundary: BOUNDARY }), B: role({ PermissionsBoundary: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/svc-dev-boundary' } }) } },
+    });
+    await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(fakeAws(), { DEPLOYER_ROLE_ARN: ROLE, PERMISSIONS_BOUNDARY_ARN: BOUNDARY }));
+    expect(out.join('')).toContain(`every role of the dev template carries the permissions boundary ${BOUNDARY}`);
+  });
+
   it('GIVEN a region other than the one the stage was packaged for WHEN deploying THEN bad input, nothing run', async () => {
     const aws = fakeAws();
     const error = await runStep({ ...request, region: 'eu-west-1', packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE })).catch((e: unknown) => e);
@@ -206,6 +290,25 @@ describe('step deploy to AWS (fake STS/CloudFormation, fake osls)', () => {
     expect(out.join('')).toContain('DEPLOYER_ROLE_ARN is not set: deploying with the ambient AWS credentials');
   });
 
+  it('GIVEN a deployed stage WHEN its acceptance tests invoke a function THEN Lambda is called by its deployed name, with the deployer role, and its answer returned', async () => {
+    const aws = fakeAws();
+    await runStep({ ...request, packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }));
+    expect(JSON.parse(await readFile(path.join(service, '.pipeline', 'Outputs_dev', 'functions.json'), 'utf8'))).toEqual({ target: 'aws', region: 'us-east-1', functions: { worker: 'svc-dev-worker' } });
+
+    // What `step test-acceptance` gives the tests, and what they run with it.
+    const acceptanceEnv = deps(aws, { DEPLOYER_ROLE_ARN: ROLE, SERVICE_NAME: 'svc', CODEBUILD_SRC_DIR_Outputs_dev: path.join(service, '.pipeline', 'Outputs_dev') }).env;
+    const result = await invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{"Records":[]}' }, { cwd: root.dir, env: acceptanceEnv, aws });
+    expect(JSON.parse(result.payload)).toEqual({ handledBy: 'svc-dev-worker', event: { Records: [] } });
+    expect(aws.invoked).toEqual([{ functionName: 'svc-dev-worker', region: 'us-east-1', payload: '{"Records":[]}', credentials: expect.objectContaining({ accessKeyId: 'ASIAFAKE2' }) }]);
+    expect(aws.assumed[1]).toMatchObject({ roleArn: ROLE, sessionName: 'sp-svc-dev-invoke', durationSeconds: 900 });
+
+    await expect(invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{"fail":true}' }, { cwd: root.dir, env: acceptanceEnv, aws })).rejects.toThrow(
+      'the function svc-dev-worker (dev) failed (Unhandled): {"errorMessage":"boom","errorType":"Error"}',
+    );
+    const error = await invokeStageFunction({ stage: 'dev', function: 'worker', payload: '{not json' }, { cwd: root.dir, env: acceptanceEnv, aws }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+  });
+
   it('GIVEN a previous package WHEN rolling back in AWS THEN that package is deployed again', async () => {
     const aws = fakeAws();
     const result = await runStep({ step: 'rollback', stage: 'dev', region: 'us-east-1', packageDir: path.join(root.dir, 'Package') }, deps(aws, { DEPLOYER_ROLE_ARN: ROLE }));
@@ -227,6 +330,9 @@ describe('RefreshingCredentialsServer', () => {
       },
       async describeStackOutputs(): Promise<Record<string, string>> {
         return {};
+      },
+      async invokeFunction(): Promise<InvokeFunctionResponse> {
+        return { payload: '' };
       },
     };
     return seam;

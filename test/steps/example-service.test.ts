@@ -87,6 +87,8 @@ describe('the steps on the example service', () => {
         stages: Array<{ name: string; region: string; directory: string; stackName: string }>;
       }>(path.join(packageDir(), 'manifest.json'));
       expect(manifest.bundle.sha256).toBe(await sha256(path.join(packageDir(), manifest.bundle.file)));
+      // Beside the artifact, not in it: what the Package action exports as PACKAGE_SHA256.
+      expect(await readFile(path.join(service, '.pipeline', 'Package.sha256'), 'utf8')).toBe(`${manifest.bundle.sha256}\n`);
       expect(manifest.stages.map((s) => [s.name, s.region, s.stackName])).toEqual([
         ['dev', 'us-east-1', 'ac-rest-api-dev'],
         ['staging', 'us-east-1', 'ac-rest-api-staging'],

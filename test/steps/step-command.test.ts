@@ -3,6 +3,7 @@
  * place, a failing command exits 1 naming the step and the command, `--command` replaces a step's
  * default, and the custom flavor packages, deploys and runs acceptance tests with its own commands.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -131,6 +132,24 @@ describe('service-pipelines step', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('refusing to deploy: a package file');
       expect(refused.stdout).not.toContain('should-not-run');
+    });
+
+    it("GIVEN a custom package and the digest its Package action recorded WHEN the package is replaced whole THEN the deploy refuses it", async () => {
+      const local = { SERVICE_PIPELINES_TARGET: 'local', SERVICE_PIPELINES_HOME: path.join(root.dir, 'home') };
+      const pack = (text: string) => step(['package', '--flavor', 'custom', '--stage', 'dev@us-east-1', '--command', `rm -rf .pipeline/Package && mkdir -p .pipeline/Package && echo "${text}" > .pipeline/Package/app.txt`]);
+      expect((await pack('code v1')).code).toBe(0);
+      // No bundle: the manifest (which holds every file's digest) is what the digest pins.
+      const recorded = (await readFile(path.join(root.dir, '.pipeline', 'Package.sha256'), 'utf8')).trim();
+      expect(recorded).toBe(createHash('sha256').update(await readFile(path.join(root.dir, '.pipeline', 'Package', 'manifest.json'))).digest('hex'));
+      const deploy = (env: Record<string, string>) => step(['deploy', '--flavor', 'custom', '--stage', 'dev', '--command', 'cat "$PACKAGE_DIR/app.txt"'], { ...local, ...env });
+      expect((await deploy({ PACKAGE_SHA256: recorded })).code).toBe(0);
+
+      expect((await pack('code nobody tested')).code).toBe(0);
+      const refused = await deploy({ PACKAGE_SHA256: recorded });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`refusing to deploy: the package manifest has sha256`);
+      expect(refused.stderr).toContain(`but the Package action recorded ${recorded} (PACKAGE_SHA256)`);
+      expect(refused.stdout).not.toContain('code nobody tested');
     });
 
     it('GIVEN outputs from an input artifact THEN test-acceptance reads them from CODEBUILD_SRC_DIR_Outputs_<env>', async () => {

@@ -9,6 +9,7 @@ interface StepOptions {
   flavor: string;
   command?: string[];
   package?: string;
+  permissionsBoundary?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -25,9 +26,12 @@ export function registerStep(program: Command, ctx: CliContext): void {
     .option('--flavor <flavor>', 'serverless (npm scripts and osls) or custom (--command only)', 'serverless')
     .option('--command <line>', "a shell line replacing the step's default command (repeatable, run in order)", collect)
     .option('--package <dir>', 'deploy/rollback: the Package artifact folder (default: CODEBUILD_SRC_DIR_Package, else .pipeline/Package)')
+    .option('--permissions-boundary <env=arn>', "package: the permissions boundary of an environment's roles (repeatable)", collect)
     .addHelpText(
       'after',
       '\nEnvironment: STAGE, TARGET_REGION, SERVICE_NAME, DEPLOYER_ROLE_ARN, CODEBUILD_SRC_DIR_<artifact>;\n' +
+        'deploy: PERMISSIONS_BOUNDARY_ARN (every role of the template must carry it), PACKAGE_SHA256 (the digest\n' +
+        'package wrote to .pipeline/Package.sha256) and PACKAGE_MANIFEST_SHA256 (manifest.json\'s): a package with another is refused;\n' +
         'SERVICE_PIPELINES_TARGET=local deploys to a local stage (SERVICE_PIPELINES_HOME), else to AWS.',
     )
     .action(async (name: string, options: StepOptions) => {
@@ -57,6 +61,7 @@ export function registerStep(program: Command, ctx: CliContext): void {
           throw new InputError(`no region for stage "${missing.name}"`, [{ where: '--stage', message: `give --stage ${missing.name}@<region>, --region, or TARGET_REGION` }]);
         }
       }
+      const boundaries = parseBoundaries(options.permissionsBoundary ?? [], stages.map((s) => s.name));
       const stageRegion = stages[0]?.region;
       await runStep(
         {
@@ -64,7 +69,7 @@ export function registerStep(program: Command, ctx: CliContext): void {
           flavor: options.flavor,
           ...(stages[0] ? { stage: stages[0].name } : {}),
           ...(options.region ?? stageRegion ? { region: options.region ?? stageRegion } : {}),
-          ...(name === 'package' ? { packageStages: stages.map((s) => ({ name: s.name, region: s.region! })) } : {}),
+          ...(name === 'package' ? { packageStages: stages.map((s) => ({ name: s.name, region: s.region!, ...(boundaries.has(s.name) ? { permissionsBoundary: boundaries.get(s.name)! } : {}) })) } : {}),
           ...(options.command?.length ? { commands: options.command } : {}),
           ...(options.package ? { packageDir: options.package } : {}),
         },
@@ -92,4 +97,20 @@ function parseStage(value: string, defaultRegion: string | undefined): { name: s
     throw new InputError(`"${region}" is not an AWS region`, [{ where: `--stage ${value}`, message: 'e.g. dev@us-east-1' }]);
   }
   return { name, region };
+}
+
+/** `--permissions-boundary env=arn`, each naming an environment given with --stage. */
+function parseBoundaries(values: readonly string[], stages: readonly string[]): Map<string, string> {
+  const boundaries = new Map<string, string>();
+  for (const value of values) {
+    const at = value.indexOf('=');
+    const [name, arn] = at < 0 ? [value, ''] : [value.slice(0, at), value.slice(at + 1)];
+    if (!stages.includes(name) || !/^arn:aws[a-z-]*:iam::\d{12}:policy\/\S+$/.test(arn) || boundaries.has(name)) {
+      throw new InputError(`--permissions-boundary ${value}: expected <environment>=<IAM policy ARN>, once per environment given with --stage`, [
+        { where: '--permissions-boundary', message: `e.g. dev=arn:aws:iam::222222222222:policy/svc-dev-boundary; environments: ${stages.join(', ') || 'none'}` },
+      ]);
+    }
+    boundaries.set(name, arn);
+  }
+  return boundaries;
 }

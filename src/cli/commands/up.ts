@@ -18,7 +18,10 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option('--http-port <port>', 'serve on this HTTP port (one stage only; default: a free port)')
     .option('--json', 'print the stages served as one JSON document')
     .action(async (service: string | undefined, env: string | undefined, options: UpOptions) => {
-      const [{ listStages, serveRelease, stopStage }, { InputError }] = await Promise.all([import('../../steps/local-stages.js'), import('../../model/errors.js')]);
+      const [{ listStages, readRelease, serveRelease, stackOutputsOfServer, stopStage }, { InputError }] = await Promise.all([
+        import('../../steps/local-stages.js'),
+        import('../../model/errors.js'),
+      ]);
       const home = path.join(ctx.cwd, '.service-pipelines');
       const all = await listStages(home);
       const stages = all.filter((s) => (service === undefined || s.service === service) && (env === undefined || s.environment === env));
@@ -43,7 +46,16 @@ export function registerUp(program: Command, ctx: CliContext): void {
           ]);
         }
       }
-      const report: Array<{ service: string; environment: string; release?: number; url?: string; pid?: number; stopped?: boolean }> = [];
+      const report: Array<{
+        service: string;
+        environment: string;
+        release?: number;
+        url?: string;
+        outputs?: Record<string, string>;
+        lambdaEndpoint?: string;
+        pid?: number;
+        stopped?: boolean;
+      }> = [];
       for (const stage of stages) {
         if (options.stop) {
           const stopped = await stopStage(home, stage.service, stage.environment);
@@ -53,9 +65,18 @@ export function registerUp(program: Command, ctx: CliContext): void {
           }
         } else if (stage.current) {
           const server = await serveRelease(home, stage.service, stage.environment, httpPort === undefined ? {} : { httpPort });
-          report.push({ service: stage.service, environment: stage.environment, release: server.release, url: server.url, pid: server.pid });
+          // The URLs the stage's API answers on, as its stack outputs name them: REST routes under
+          // /<env>, HTTP API routes at the root; a service without HTTP events has neither.
+          const release = await readRelease(home, stage.service, stage.environment, server.release);
+          const outputs = release ? stackOutputsOfServer(server, release) : { ServiceEndpoint: server.url };
+          const url = outputs.ServiceEndpoint ?? outputs.HttpApiUrl;
+          const lambdaEndpoint = `http://127.0.0.1:${server.lambdaPort}`;
+          report.push({ service: stage.service, environment: stage.environment, release: server.release, ...(url ? { url } : {}), outputs, lambdaEndpoint, pid: server.pid });
           if (!options.json) {
-            ctx.stdout.write(`${stage.service}/${stage.environment}: release ${server.release} at ${server.url}  (pid ${server.pid})\n`);
+            const where = Object.entries(outputs).map(([key, value]) => `${key} ${value}`);
+            ctx.stdout.write(
+              `${stage.service}/${stage.environment}: release ${server.release} at ${where.length ? where.join(', ') : `${lambdaEndpoint} (Lambda endpoint: no HTTP events)`}  (pid ${server.pid})\n`,
+            );
           }
         } else if (!options.json) {
           ctx.stdout.write(`${stage.service}/${stage.environment}: no release deployed yet\n`);

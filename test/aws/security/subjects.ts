@@ -82,12 +82,12 @@ export async function exampleConfig(): Promise<ValidConfig> {
   return (await loadConfig('pipelines.config.ts', path.join(projectRoot, 'examples'))).config;
 }
 
-/** The example config with the service's permissions inferred from its package. */
+/** The example config's ac-rest-api service (the service the package fixture was made from), its permissions inferred from its package. */
 export async function exampleInferredConfig(packageDir: string): Promise<ValidConfig> {
   const example = await exampleConfig();
   const input: PipelinesConfig = {
     ...example,
-    services: example.services.map((s) => ({ ...s, deployPermissions: { infer: packageDir } })),
+    services: example.services.filter((s) => s.name === 'ac-rest-api').map((s) => ({ ...s, deployPermissions: { infer: packageDir } })),
   } as PipelinesConfig;
   return validateConfig(input);
 }
