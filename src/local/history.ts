@@ -6,10 +6,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../model/errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import type { ProcessTable } from '../runtime/process.js';
 import { ArtifactStore } from './artifact-store.js';
 import { describeExecution, type ExecutionDocument } from './describe.js';
 import type { LocalStagesPort } from './local-stages-port.js';
-import { StateStore, recoverAbandonedExecutions, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
+import { recoverAbandonedExecutions } from './recovery.js';
+import { STATE_DATABASE_FILE } from './state-database.js';
+import { StateStore, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
 
 /** Options shared by the history commands. */
 export interface HistoryOptions {
@@ -19,22 +22,61 @@ export interface HistoryOptions {
   readonly clock?: Clock;
   /** Stops the stages a killed run left serving. @default - the steps' local stages */
   readonly localStages?: LocalStagesPort;
+  /** @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
+  /**
+   * For commands that only read (`history`, `show`): when the history cannot be opened for
+   * writing (a read-only folder), read it as it is, without repairing dead runs.
+   *
+   * @default false
+   */
+  readonly readOnlyFallback?: boolean;
+}
+
+/** An opened history. */
+export interface OpenedHistory {
+  readonly store: StateStore;
+  readonly artifacts: ArtifactStore;
+  /** The runs found dead and marked FAILED on opening. */
+  readonly recovered: string[];
+  /** Why the history was opened for reading only (dead runs were not repaired), when it was. */
+  readonly readOnly?: string;
 }
 
 /** Open the history, repairing runs whose process is gone; `undefined` when nothing was ever run here. */
-export async function openHistory(options: HistoryOptions): Promise<{ store: StateStore; artifacts: ArtifactStore; recovered: string[] } | undefined> {
-  if (!existsSync(path.join(options.home, 'state.db'))) {
+export async function openHistory(options: HistoryOptions): Promise<OpenedHistory | undefined> {
+  if (!existsSync(path.join(options.home, STATE_DATABASE_FILE))) {
     return undefined;
   }
-  const store = StateStore.open(options.home);
-  const recovered = recoverAbandonedExecutions(store, (options.clock ?? systemClock).now());
-  if (recovered.length) {
-    const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
-    for (const id of recovered) {
-      await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+  let store: StateStore;
+  let readOnly: string | undefined;
+  try {
+    store = StateStore.open(options.home);
+  } catch (error) {
+    if (!options.readOnlyFallback || !(error instanceof InputError) || !/cannot be (opened for writing|created)/.test(error.message)) {
+      throw error;
     }
+    // Reading works where writing does not (a read-only folder): say so, and show what is there.
+    store = StateStore.open(options.home, { readOnly: true });
+    readOnly = error.message.split('\n')[0]!;
   }
-  return { store, artifacts: new ArtifactStore(path.join(options.home, 'artifacts')), recovered };
+  const artifacts = new ArtifactStore(path.join(options.home, 'artifacts'));
+  if (readOnly !== undefined) {
+    return { store, artifacts, recovered: [], readOnly };
+  }
+  try {
+    const recovered = await recoverAbandonedExecutions(store, { clock: options.clock ?? systemClock, ...(options.processTable ? { processTable: options.processTable } : {}) });
+    if (recovered.length) {
+      const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
+      for (const id of recovered) {
+        await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+      }
+    }
+    return { store, artifacts, recovered };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }
 
 /** Past executions, newest first. */
