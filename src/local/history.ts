@@ -79,9 +79,28 @@ export async function openHistory(options: HistoryOptions): Promise<OpenedHistor
   }
 }
 
+/** Options of the commands that only read the history. */
+export interface ReadHistoryOptions extends HistoryOptions {
+  /**
+   * Receives what a person should know besides the answer: the history could only be read (a
+   * read-only folder, dead runs not repaired). Given, the history is read even where it cannot
+   * be written.
+   */
+  readonly onNotice?: (notice: string) => void;
+}
+
+/** Open for a command that only reads: where the history cannot be written, read it and say so. */
+async function openForReading(options: ReadHistoryOptions): Promise<OpenedHistory | undefined> {
+  const history = await openHistory({ ...options, readOnlyFallback: options.onNotice !== undefined });
+  if (history?.readOnly !== undefined) {
+    options.onNotice?.(`${history.readOnly}: showing it as it is, without marking runs whose process is gone as failed`);
+  }
+  return history;
+}
+
 /** Past executions, newest first. */
-export async function listExecutions(options: HistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
-  const history = await openHistory(options);
+export async function listExecutions(options: ReadHistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
+  const history = await openForReading(options);
   if (!history) {
     return [];
   }
@@ -97,8 +116,8 @@ export async function listExecutions(options: HistoryOptions & { service?: strin
  *
  * @throws InputError when no execution has that id (or id prefix)
  */
-export async function showExecution(options: HistoryOptions & { executionId: string; logs?: boolean }): Promise<ExecutionDocument> {
-  const history = await openHistory(options);
+export async function showExecution(options: ReadHistoryOptions & { executionId: string; logs?: boolean }): Promise<ExecutionDocument> {
+  const history = await openForReading(options);
   if (!history) {
     throw unknownExecution(options.executionId, options.home);
   }

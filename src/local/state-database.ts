@@ -4,7 +4,8 @@
  * file cannot be used: damaged, unreadable, a folder, in a read-only folder. Nothing here ever
  * deletes or rewrites a history it cannot read: the person moves it aside.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { InputError } from '../model/errors.js';
@@ -166,7 +167,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export interface OpenStateDatabaseOptions {
   /**
    * Open for reading only: no migration, no recovery, nothing written (for `history` and `show`
-   * in a folder this user cannot write).
+   * in a folder this user cannot write). SQLite cannot read a WAL-mode database where it cannot
+   * create the `-shm` file beside it: a private copy is read then, and removed on close.
    *
    * @default false
    */
@@ -192,7 +194,7 @@ export function openStateDatabase(home: string, options: OpenStateDatabaseOption
     if (!options.readOnly) {
       mkdirSync(home, { recursive: true });
     }
-    db = new Database(file, { timeout: 15_000, readonly: options.readOnly ?? false, fileMustExist: options.readOnly ?? false });
+    db = options.readOnly ? openReadOnly(file) : new Database(file, { timeout: 15_000 });
     if (!options.readOnly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -213,6 +215,36 @@ export function openStateDatabase(home: string, options: OpenStateDatabaseOption
   } catch (error) {
     db?.close();
     throw stateDatabaseError(error, file);
+  }
+}
+
+/** Open for reading; where the folder cannot be written, a private copy (see `OpenStateDatabaseOptions.readOnly`). */
+function openReadOnly(file: string): Database.Database {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 15_000 });
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db;
+  } catch (error) {
+    if (!String((error as { code?: unknown }).code ?? '').startsWith('SQLITE_CANTOPEN')) {
+      throw error;
+    }
+  }
+  const copy = mkdtempSync(path.join(tmpdir(), 'service-pipelines-history-'));
+  try {
+    for (const suffix of ['', '-wal']) {
+      if (existsSync(`${file}${suffix}`)) copyFileSync(`${file}${suffix}`, path.join(copy, `${STATE_DATABASE_FILE}${suffix}`));
+    }
+    const db = new Database(path.join(copy, STATE_DATABASE_FILE), { readonly: true, fileMustExist: true });
+    const close = db.close.bind(db);
+    db.close = () => {
+      const closed = close();
+      rmSync(copy, { recursive: true, force: true });
+      return closed;
+    };
+    return db;
+  } catch (error) {
+    rmSync(copy, { recursive: true, force: true });
+    throw error;
   }
 }
 

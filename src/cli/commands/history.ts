@@ -22,7 +22,7 @@ export function registerHistory(program: Command, ctx: CliContext): void {
         throw new InputError(`--limit ${options.limit}: not a positive whole number`, [{ where: '--limit', message: 'give a count such as 20' }]);
       }
       const home = path.join(ctx.cwd, '.service-pipelines');
-      const executions = await listExecutions({ home, limit, ...(service ? { service } : {}) });
+      const executions = await listExecutions({ home, limit, ...(service ? { service } : {}), onNotice: (notice) => ctx.stderr.write(`note: ${notice}\n`) });
       if (options.json) {
         ctx.stdout.write(`${JSON.stringify({ schemaVersion: 1, history: path.join(home, 'state.db'), executions }, null, 2)}\n`);
       } else {
