@@ -247,9 +247,10 @@ class ExecutionRun {
     const onAbort = () => this.controller.abort(this.options.signal?.reason);
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      // Before the recovery: a queued record of this run names this process already.
+      markRunningHere(this.id);
       await this.recover();
       const startedAt = this.clock.now();
-      markRunningHere(this.id);
       const execution: NewExecution = {
         id: this.id,
         pipeline: this.plan.pipelineName,

@@ -45,7 +45,7 @@ export async function checkoutRevision(options: CheckoutRevisionOptions): Promis
   if (top.code !== 0) {
     throw new FailureError(`commit ${options.revision} cannot be taken: ${options.sourcePath} is not in a git repository (${firstLine(top.stderr)})`);
   }
-  const [, prefix = ''] = top.stdout.split('\n');
+  const [toplevel = options.sourcePath, prefix = ''] = top.stdout.split('\n');
   let fetchedFrom: string | undefined;
   let commit = await resolveCommit(git, options.revision);
   if (commit === undefined) {
@@ -61,15 +61,16 @@ export async function checkoutRevision(options: CheckoutRevisionOptions): Promis
     fetchedFrom = remote;
   }
   // The service's folder of that commit (`<commit>:<prefix>`), or the whole tree at the top.
-  const treeish = prefix === '' ? commit : `${commit}:${prefix.replace(/\/$/, '')}`;
-  const tree = await git(['rev-parse', '--verify', '--quiet', `${treeish}^{tree}`]);
-  if (tree.code !== 0) {
+  const treeish = prefix === '' ? `${commit}^{tree}` : `${commit}:${prefix.replace(/\/$/, '')}`;
+  const tree = await git(['cat-file', '-t', treeish]);
+  if (tree.code !== 0 || tree.stdout.trim() !== 'tree') {
     throw new FailureError(`commit ${commit.slice(0, 12)} has no folder ${prefix.replace(/\/$/, '')}: the service's folder was added later, or moved`);
   }
   await mkdir(options.into, { recursive: true });
   const archive = path.join(options.into, '..', `${path.basename(options.into)}.tar`);
   try {
-    const archived = await git(['archive', '--format=tar', `--output=${archive}`, treeish]);
+    // From the top of the repository: in a folder of it, git archive would take the path as relative to that folder.
+    const archived = await runGit(options.processes, toplevel, ['archive', '--format=tar', `--output=${archive}`, treeish]);
     if (archived.code !== 0) {
       throw new FailureError(`git archive of commit ${commit.slice(0, 12)} failed: ${firstLine(archived.stderr)}`);
     }
