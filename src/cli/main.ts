@@ -17,6 +17,7 @@ import { registerShow } from './commands/show.js';
 import { registerApprove } from './commands/approve.js';
 import { registerUp } from './commands/up.js';
 import { registerServe } from './commands/serve.js';
+import { registerGc } from './commands/gc.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
@@ -35,6 +36,7 @@ const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> =
   registerApprove,
   registerUp,
   registerServe,
+  registerGc,
 ];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */

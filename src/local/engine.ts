@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../model/errors.js';
+import { FailureError, InputError } from '../model/errors.js';
 import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
 import { STEP_COMMAND, buildPipelinePlan, deployStageName, shellQuote, unknownServiceError } from '../model/plan.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
@@ -23,6 +23,7 @@ import { failureCause } from './failure-cause.js';
 import type { LocalStagesPort } from './local-stages-port.js';
 import { postWebhook, type HttpPost, type RunNotification } from './notifier.js';
 import { ensureCliShim } from './shim.js';
+import { GC_LOCK, maintenanceHolderAlive } from './maintenance.js';
 import { HEARTBEAT_INTERVAL_MS, markRunningHere, recoverAbandonedExecutions, unmarkRunningHere } from './recovery.js';
 import { checkoutRevision } from './source-revision.js';
 import { snapshotSource, type SourceSnapshot } from './source-snapshot.js';
@@ -271,17 +272,9 @@ class ExecutionRun {
           actions: stage.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' ? { step: a.step } : {}) })),
         })),
       };
-      if (this.options.queuedExecutionId === undefined) {
-        this.store.createExecution(execution);
-      } else {
-        const claim = this.store.claimQueuedExecution(execution);
-        if (!claim.claimed) {
-          if (!claim.record) {
-            throw new InputError(`no execution ${this.id} in ${this.store.file}`, [{ where: '--queued-execution', message: 'give the id of an execution `serve` queued' }]);
-          }
-          // Stopped (or given up on) before this run could start: nothing to run.
-          return { executionId: this.id, status: claim.record.status, ...(claim.record.statusReason ? { reason: claim.record.statusReason } : {}) };
-        }
+      const recorded = await this.record(execution);
+      if (recorded !== undefined) {
+        return recorded;
       }
       void this.beat();
       this.options.onExecutionCreated?.(this.id);
@@ -316,6 +309,48 @@ class ExecutionRun {
       unmarkRunningHere(this.id);
       this.options.signal?.removeEventListener('abort', onAbort);
       this.store.close();
+    }
+  }
+
+  /**
+   * Record the execution (or take over the one `serve` queued), once no `gc` is at work: it
+   * may be removing the stored artifacts this run would reuse. Returns a result when there is
+   * nothing to run (the queued record was stopped before this run could start).
+   */
+  private async record(execution: NewExecution): Promise<RunPipelineResult | undefined> {
+    for (let told = false; ; told = true) {
+      const outcome = this.store.transaction(() => {
+        const holder = this.store.maintenance(GC_LOCK);
+        if (holder && maintenanceHolderAlive(holder, this.table, this.clock.now())) {
+          return { waitFor: holder };
+        }
+        if (holder) {
+          this.store.endMaintenance(GC_LOCK);
+        }
+        if (this.options.queuedExecutionId === undefined) {
+          this.store.createExecution(execution);
+          return { recorded: true as const };
+        }
+        const claim = this.store.claimQueuedExecution(execution);
+        return claim.claimed ? { recorded: true as const } : { unclaimed: claim.record };
+      });
+      if ('recorded' in outcome) {
+        return undefined;
+      }
+      if ('unclaimed' in outcome) {
+        if (!outcome.unclaimed) {
+          throw new InputError(`no execution ${this.id} in ${this.store.file}`, [{ where: '--queued-execution', message: 'give the id of an execution `serve` queued' }]);
+        }
+        // Stopped (or given up on) before this run could start: nothing to run.
+        return { executionId: this.id, status: outcome.unclaimed.status, ...(outcome.unclaimed.statusReason ? { reason: outcome.unclaimed.statusReason } : {}) };
+      }
+      if (!told) {
+        this.emit({ type: 'notice', message: `waiting for \`service-pipelines gc\` (pid ${outcome.waitFor.process.pid}) to finish` });
+      }
+      if (this.controller.signal.aborted) {
+        throw new FailureError(`${this.stopReason()} while waiting for \`service-pipelines gc\` to finish`);
+      }
+      await this.clock.sleep(this.options.pollMs ?? 500, this.controller.signal);
     }
   }
 

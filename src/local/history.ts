@@ -12,6 +12,7 @@ import { describeExecution, type ExecutionDocument } from './describe.js';
 import type { LocalStagesPort } from './local-stages-port.js';
 import { recoverAbandonedExecutions } from './recovery.js';
 import { STATE_DATABASE_FILE } from './state-database.js';
+import { stateSizeNotice } from './state-size.js';
 import { StateStore, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
 
 /** Options shared by the history commands. */
@@ -87,6 +88,8 @@ export interface ReadHistoryOptions extends HistoryOptions {
    * be written.
    */
   readonly onNotice?: (notice: string) => void;
+  /** From this size on, `listExecutions` tells the state folder's size. @default STATE_SIZE_NOTICE_BYTES */
+  readonly stateSizeNoticeBytes?: number;
 }
 
 /** Open for a command that only reads: where the history cannot be written, read it and say so. */
@@ -98,13 +101,17 @@ async function openForReading(options: ReadHistoryOptions): Promise<OpenedHistor
   return history;
 }
 
-/** Past executions, newest first. */
+/** Past executions, newest first; with `onNotice`, the state folder's size too once it is large. */
 export async function listExecutions(options: ReadHistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
   const history = await openForReading(options);
   if (!history) {
     return [];
   }
   try {
+    if (options.onNotice) {
+      const size = stateSizeNotice(history.store, options.clock ?? systemClock, options.stateSizeNoticeBytes);
+      if (size !== undefined) options.onNotice(size);
+    }
     return history.store.executions({ ...(options.service ? { service: options.service } : {}), ...(options.limit ? { limit: options.limit } : {}) });
   } finally {
     history.store.close();

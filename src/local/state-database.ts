@@ -124,7 +124,8 @@ CREATE TABLE IF NOT EXISTS stage_locks (
   // 2: what a run's death leaves to end (its process, heartbeat and process groups), runs queued
   // by `serve` with the delivery that queued them and the commit it named, the webhook deliveries
   // themselves (moved here from webhooks.db, so that a delivery and its runs are one transaction),
-  // why a rollback failed, and the maintenance lock `gc` takes.
+  // why a rollback failed, the maintenance lock `gc` takes, and measurements kept for a while
+  // (the state folder's size).
   `
 ALTER TABLE executions ADD COLUMN process_started TEXT;
 ALTER TABLE executions ADD COLUMN process_scope TEXT;
@@ -156,6 +157,11 @@ CREATE TABLE maintenance (
   process_started TEXT,
   process_scope TEXT NOT NULL,
   started_at INTEGER NOT NULL
+);
+CREATE TABLE measurements (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  measured_at INTEGER NOT NULL
 );
 `,
 ];

@@ -441,6 +441,17 @@ export class StateStore {
     );
   }
 
+  /** A measurement kept for a while (the state folder's size), if any. */
+  measurement(name: string): { value: string; measuredAt: number } | undefined {
+    const row = this.db.prepare(`SELECT value, measured_at FROM measurements WHERE name = ?`).get(name) as { value: string; measured_at: number } | undefined;
+    return row && { value: row.value, measuredAt: row.measured_at };
+  }
+
+  /** Keep a measurement. */
+  recordMeasurement(name: string, value: string, at: number): void {
+    this.db.prepare(`INSERT OR REPLACE INTO measurements (name, value, measured_at) VALUES (?, ?, ?)`).run(name, value, at);
+  }
+
   /** The stages and actions of a new execution, all pending. */
   private insertPlan(execution: NewExecution): void {
     {
