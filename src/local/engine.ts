@@ -466,10 +466,15 @@ class ExecutionRun {
   }
 
   private async finish(outcome: { status: ExecutionStatus; reason?: string }, startedAt: number): Promise<RunPipelineResult> {
+    this.heartbeats.abort();
     const finishedAt = this.clock.now();
     const skipped = this.plan.stages.slice(this.stagesToRun.length);
     if (outcome.status === 'SUCCEEDED') {
       this.store.transaction(() => {
+        // A record another process ended (it took this run for dead, and freed its locks) stays as it is.
+        if (this.store.execution(this.id)?.status !== 'IN_PROGRESS') {
+          return;
+        }
         for (const stage of skipped) {
           this.store.updateStage(this.id, stage.name, { status: 'SKIPPED', reason: `not run: --until ${this.options.until}` });
         }
@@ -500,8 +505,12 @@ class ExecutionRun {
         detail: outcome.status === 'SUCCEEDED' ? `Source ${this.resolvedVersion.slice(0, 12)} went through every stage.` : (outcome.reason ?? 'failed'),
       });
     }
-    this.emit({ type: 'execution-finished', executionId: this.id, status: outcome.status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
-    return { executionId: this.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    // As recorded: another process may have ended the record first.
+    const recorded = this.store.execution(this.id);
+    const status = recorded?.status ?? outcome.status;
+    const reason = recorded?.statusReason ?? outcome.reason;
+    this.emit({ type: 'execution-finished', executionId: this.id, status, durationMs: finishedAt - startedAt, ...(reason ? { reason } : {}) });
+    return { executionId: this.id, status, ...(reason ? { reason } : {}) };
   }
 
   private async notify(notification: RunNotification): Promise<void> {

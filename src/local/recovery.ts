@@ -15,7 +15,8 @@
  */
 import { hostname } from 'node:os';
 import type { Clock } from '../runtime/clock.js';
-import { endProcessGroups, nodeProcessTable, type ProcessTable } from '../runtime/process.js';
+import { LOCAL_ENV } from '../model/contract.js';
+import { endProcesses, nodeProcessTable, type ProcessTable, type ProcessTarget } from '../runtime/process.js';
 import type { ExecutionRecord, FinalExecutionStatus, StateStore } from './state-store.js';
 
 /** How often a live run updates its heartbeat. */
@@ -105,19 +106,26 @@ export async function endExecutionAndProcesses(store: StateStore, execution: Exe
   const table = options.processTable ?? nodeProcessTable;
   const groups = store.processGroups(execution.id);
   let detail = '';
-  if (groups.length && sameScope(execution, table)) {
+  if (sameScope(execution, table)) {
     const graceMs = options.graceMs ?? RECOVERY_GRACE_MS;
-    const ended = await endProcessGroups(
-      table,
-      options.clock,
-      groups.map((g) => g.leader),
-      { graceMs },
+    const end = async (targets: ProcessTarget[], what: (n: number) => string) => {
+      const ended = targets.length ? await endProcesses(table, options.clock, targets, { graceMs }) : undefined;
+      if (ended?.found) {
+        const killed = ended.killed ? `, ${ended.killed} killed after ${graceMs / 1000} s` : '';
+        const left = ended.remaining ? `; ${ended.remaining} would not end` : '';
+        detail += `; ${what(ended.found)} ended${killed}${left}`;
+      }
+    };
+    await end(
+      groups.map((g) => ({ process: g.leader, group: true })),
+      (n) => `${n} process group${n === 1 ? '' : 's'} of its actions`,
     );
-    if (ended.found) {
-      const killed = ended.killed ? `, ${ended.killed} killed after ${graceMs / 1000} s` : '';
-      const left = ended.remaining ? `; ${ended.remaining} would not end` : '';
-      detail = `; ${ended.found} process group${ended.found === 1 ? '' : 's'} of its actions ended${killed}${left}`;
-    }
+    // Then whatever still carries its id in its environment: a process that left its action's
+    // group (a server a deploy started detached, in a session of its own).
+    await end(
+      table.withEnvironment(LOCAL_ENV.executionId, execution.id).map((process) => ({ process, group: false })),
+      (n) => `${n} process${n === 1 ? '' : 'es'} that had left them`,
+    );
   } else if (groups.length) {
     detail = `; the processes of its actions were on another machine or container (${execution.host}), and are not signalled from here`;
   }

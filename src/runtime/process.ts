@@ -175,6 +175,14 @@ export interface ProcessTable {
   groupAlive(leader: ProcessIdentity): boolean;
   /** Signal the process group `leader` started; false when it is gone (see `groupAlive`). */
   signalGroup(leader: ProcessIdentity, signal: NodeJS.Signals): boolean;
+  /** Signal that very process; false when it is gone (see `isAlive`). */
+  signal(target: ProcessIdentity, signal: NodeJS.Signals): boolean;
+  /**
+   * The processes (not zombies) whose environment has `variable=value`, whatever their group or
+   * session: what a detached grandchild keeps of where it came from. Empty where the system does
+   * not tell (no /proc), or for processes this user may not look into.
+   */
+  withEnvironment(variable: string, value: string): ProcessIdentity[];
 }
 
 /** The real thing: `/proc` where there is one (Linux), signals and `kill(pid, 0)` elsewhere. */
@@ -208,32 +216,70 @@ export const nodeProcessTable: ProcessTable = {
       return false;
     }
   },
+  signal(target, signal) {
+    if (!this.isAlive(target)) return false;
+    try {
+      process.kill(target.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  withEnvironment(variable, value) {
+    if (!PROC_AVAILABLE) return [];
+    const entry = Buffer.from(`${variable}=${value}\0`);
+    const found: ProcessIdentity[] = [];
+    for (const name of readdirSync('/proc')) {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || pid === process.pid) continue;
+      try {
+        const environment = readFileSync(`/proc/${pid}/environ`);
+        // The first variable has no NUL before it.
+        if (environment.includes(entry) && (environment.indexOf(entry) === 0 || environment[environment.indexOf(entry) - 1] === 0)) {
+          const identity = this.identify(pid);
+          if (identity) found.push(identity);
+        }
+      } catch {
+        // Gone meanwhile, or not ours to read.
+      }
+    }
+    return found;
+  },
 };
 
-/** How `endProcessGroups` ended the groups. */
-export interface EndedGroups {
-  /** Groups that had processes left when asked to end. */
+/** A process to end, or the process group it leads. */
+export interface ProcessTarget {
+  readonly process: ProcessIdentity;
+  /** The whole group the process started (its pid is the group's id). */
+  readonly group: boolean;
+}
+
+/** How `endProcesses` ended its targets. */
+export interface EndedProcesses {
+  /** Targets that were still there when asked to end. */
   readonly found: number;
-  /** Of those, groups that had to be killed (SIGKILL) after the grace period. */
+  /** Of those, targets that had to be killed (SIGKILL) after the grace period. */
   readonly killed: number;
-  /** Groups still there at the end (processes the system would not kill, e.g. in uninterruptible sleep). */
+  /** Targets still there at the end (processes the system would not kill, e.g. in uninterruptible sleep). */
   readonly remaining: number;
 }
 
 /**
- * End process groups the way a service manager stops a service: SIGTERM to every process of
- * each group, SIGKILL to what is left after `graceMs`, then wait (up to `waitMs` more) for
- * them to be gone. Groups already gone, or whose number was reused, are left alone.
+ * End processes and process groups the way a service manager stops a service: SIGTERM to each,
+ * SIGKILL to what is left after `graceMs`, then wait (up to `waitMs` more) for them to be gone.
+ * Targets already gone, or whose number was reused, are left alone.
  */
-export async function endProcessGroups(
+export async function endProcesses(
   table: ProcessTable,
   clock: Clock,
-  groups: readonly ProcessIdentity[],
+  targets: readonly ProcessTarget[],
   options: { readonly graceMs?: number; readonly waitMs?: number; readonly pollMs?: number } = {},
-): Promise<EndedGroups> {
+): Promise<EndedProcesses> {
   const poll = options.pollMs ?? 50;
-  const alive = () => groups.filter((g) => table.groupAlive(g));
-  const found = groups.filter((g) => table.signalGroup(g, 'SIGTERM'));
+  const there = (t: ProcessTarget) => (t.group ? table.groupAlive(t.process) : table.isAlive(t.process));
+  const send = (t: ProcessTarget, signal: NodeJS.Signals) => (t.group ? table.signalGroup(t.process, signal) : table.signal(t.process, signal));
+  const alive = () => targets.filter(there);
+  const found = targets.filter((t) => send(t, 'SIGTERM'));
   const waitFor = async (ms: number) => {
     const deadline = clock.now() + ms;
     while (alive().length > 0 && clock.now() < deadline) {
@@ -242,7 +288,7 @@ export async function endProcessGroups(
   };
   await waitFor(options.graceMs ?? 5_000);
   const stubborn = alive();
-  stubborn.forEach((g) => table.signalGroup(g, 'SIGKILL'));
+  stubborn.forEach((t) => send(t, 'SIGKILL'));
   if (stubborn.length) await waitFor(options.waitMs ?? 5_000);
   return { found: found.length, killed: stubborn.length, remaining: alive().length };
 }

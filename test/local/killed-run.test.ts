@@ -33,10 +33,14 @@ afterEach(() => {
   work.cleanup();
 });
 
-/** A deploy that takes a while and says so, every 100 ms, in a log shared by every run. */
+/**
+ * A deploy that takes a while and says so, every 100 ms, in a log shared by every run; it starts a
+ * server detached in a session of its own (as a local stage's serverless-offline is), which the
+ * run's end does not reach: it must end with the run when the run is killed before it is recorded.
+ */
 function deployCommands(log: string): string[] {
   const mark = (what: string) => `echo "${what} $SERVICE_PIPELINES_EXECUTION_ID $(date +%s%3N)" >> ${log}`;
-  return [mark('start'), `for i in $(seq 120); do sleep 0.1; ${mark('tick')}; done`, mark('end'), writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')];
+  return [mark('start'), 'setsid sleep 120 </dev/null >/dev/null 2>&1 &', `for i in $(seq 120); do sleep 0.1; ${mark('tick')}; done`, mark('end'), writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')];
 }
 
 function plan(config: ReturnType<typeof customConfig>, tests: 'quick' | 'slow' | 'stubborn') {
@@ -126,7 +130,9 @@ describe.skipIf(!linux)('a run killed with SIGKILL in the middle of an action', 
     // The next run finds the last killed one, marks it failed, and deploys alone.
     const next = runPipeline({ config, configFile: 'pipelines.config.json', baseDir: work.dir, service: 'svc', home, plan: plan(config, 'quick'), until: 'dev', localStages: noStages, pollMs: 50 });
     if (previous) await checkGone(previous);
-    expect((await next).status).toBe('SUCCEEDED');
+    const finished = await next;
+    killed.push(finished.executionId);
+    expect(finished.status).toBe('SUCCEEDED');
     const history = await listExecutions({ home, localStages: noStages });
     expect(history.filter((e) => e.status === 'FAILED')).toHaveLength(kills);
     const intervals = [...deployIntervals().entries()].sort((a, b) => a[1][0] - b[1][0]);

@@ -3,10 +3,12 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runPipeline } from '../../src/local/engine.js';
 import { markRunningHere, recoverAbandonedExecutions, unmarkRunningHere } from '../../src/local/recovery.js';
 import { StateStore } from '../../src/local/state-store.js';
 import { systemClock, type Clock } from '../../src/runtime/clock.js';
 import { nodeProcessTable, type ProcessIdentity } from '../../src/runtime/process.js';
+import { customConfig, gitRepository, shellPlan, tempFolder } from './helpers.js';
 
 const linux = existsSync('/proc/self/stat');
 
@@ -36,10 +38,11 @@ async function deadProcess(): Promise<ProcessIdentity> {
 }
 
 const started: ChildProcess[] = [];
-/** A process group of its own, led by `sh`, whose processes ignore SIGTERM (as a deploy finishing its work might). */
-function stubbornGroup(): ChildProcess {
-  const child = spawn('sh', ['-c', 'trap "" TERM; sleep 60 & trap "" TERM; wait'], { detached: true, stdio: 'ignore' });
+/** A process group of its own, led by `sh`, whose processes ignore SIGTERM (as a deploy finishing its work might); resolves once they do. */
+async function stubbornGroup(): Promise<ChildProcess> {
+  const child = spawn('sh', ['-c', 'trap "" TERM; sleep 60 & echo ready; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   started.push(child);
+  await new Promise((resolve) => child.stdout!.once('data', resolve));
   return child;
 }
 
@@ -91,7 +94,7 @@ describe('recoverAbandonedExecutions', () => {
     const dead = await deadProcess();
     record(store, 'killed', dead);
     store.tryLockStage('svc', 'Build', 'killed', 1_000, () => true);
-    const group = stubbornGroup();
+    const group = await stubbornGroup();
     const leader = nodeProcessTable.identify(group.pid!)!;
     store.recordProcessGroup({ executionId: 'killed', stage: 'Build', action: 'Lint', leader, startedAt: 1_000 });
     // Watch from another connection, as another command would: when does the run read as failed, when is the group gone?
@@ -122,7 +125,7 @@ describe('recoverAbandonedExecutions', () => {
   it.skipIf(!linux)('GIVEN a dead run whose recorded group number now belongs to another process WHEN recovering THEN that process is not signalled', async () => {
     const store = openStore();
     record(store, 'killed', await deadProcess());
-    const bystander = stubbornGroup();
+    const bystander = await stubbornGroup();
     const identity = nodeProcessTable.identify(bystander.pid!)!;
     // The same number, another start time: the group the run recorded is gone, its number reused.
     store.recordProcessGroup({ executionId: 'killed', stage: 'Build', action: 'Lint', leader: { pid: identity.pid, startTime: String(Number(identity.startTime) - 1) }, startedAt: 1_000 });
@@ -154,5 +157,40 @@ describe('recoverAbandonedExecutions', () => {
     now += 120_000;
     expect(await recoverAbandonedExecutions(store, { clock })).toEqual(['fresh']);
     store.close();
+  });
+});
+
+describe('a live run whose record another process ended', () => {
+  it('GIVEN a run in the middle of an action WHEN another process ends its record (it took the run for dead) THEN the run stops at its next heartbeat, and the record stays as that process left it', async () => {
+    const work = tempFolder('sp-heartbeat-');
+    try {
+      const source = path.join(work.dir, 'svc');
+      gitRepository(source, { 'README.md': '# svc\n' });
+      const home = path.join(work.dir, '.service-pipelines');
+      const config = customConfig(source);
+      const begin = Date.now();
+      const result = await runPipeline({
+        config,
+        configFile: 'c.json',
+        baseDir: work.dir,
+        service: 'svc',
+        home,
+        plan: shellPlan(config, { 'Build.UnitTests': ['sleep 30'] }),
+        localStages: { stopStagesStartedBy: async () => [] },
+        heartbeatMs: 100,
+        onEvent: (event) => {
+          if (event.type === 'action-started' && event.action === 'UnitTests') {
+            const other = StateStore.open(home);
+            other.endExecution(other.executions()[0]!.id, 'FAILED', "the run's heartbeat stopped 61 s ago (test)", Date.now());
+            other.close();
+          }
+        },
+      });
+
+      expect(Date.now() - begin).toBeLessThan(15_000);
+      expect(result).toMatchObject({ status: 'FAILED', reason: "the run's heartbeat stopped 61 s ago (test)" });
+    } finally {
+      work.cleanup();
+    }
   });
 });
