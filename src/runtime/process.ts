@@ -200,15 +200,14 @@ export const nodeProcessTable: ProcessTable = {
   },
   groupAlive(leader) {
     if (!PROC_AVAILABLE) return isPidTaken(-leader.pid);
-    const holder = readProcStat(leader.pid);
-    if (holder && leader.startTime !== undefined && holder.startTime !== leader.startTime) {
-      // The number was free to reuse: no process of the old group was left.
-      return false;
-    }
+    if (numberReused(leader)) return false;
     return groupMembers(leader.pid).length > 0;
   },
   signalGroup(leader, signal) {
-    if (!this.groupAlive(leader)) return false;
+    // While a process of the group is left, the kernel does not hand its number out again: a
+    // group with that number is ours, unless a new process took the number as its own pid (the
+    // old group was empty then).
+    if (numberReused(leader)) return false;
     try {
       process.kill(-leader.pid, signal);
       return true;
@@ -329,6 +328,13 @@ function isPidTaken(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether the pid of `leader` now belongs to another process (another start time). */
+function numberReused(leader: ProcessIdentity): boolean {
+  if (leader.startTime === undefined) return false;
+  const holder = readProcStat(leader.pid);
+  return holder !== undefined && holder.startTime !== leader.startTime;
 }
 
 interface ProcStat {
