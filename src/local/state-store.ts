@@ -265,27 +265,12 @@ export class StateStore {
     this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO executions (id, pipeline, service, trigger, execution_mode, status, pid, process_started, process_scope, host, heartbeat_at,
+          `INSERT INTO executions (id, service, status, pipeline, trigger, execution_mode, pid, process_started, process_scope, host, heartbeat_at,
              config_file, source_path, until_environment, requested_revision, started_at)
-           VALUES (?, ?, ?, ?, ?, 'IN_PROGRESS', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           VALUES (@id, @service, 'IN_PROGRESS', @pipeline, @trigger, @execution_mode, @pid, @process_started, @process_scope, @host, @heartbeat_at,
+             @config_file, @source_path, @until_environment, @requested_revision, @started_at)`,
         )
-        .run(
-          execution.id,
-          execution.pipeline,
-          execution.service,
-          execution.trigger,
-          execution.executionMode,
-          execution.process.pid,
-          execution.process.startTime ?? null,
-          execution.processScope,
-          hostname(),
-          execution.startedAt,
-          execution.configFile,
-          execution.sourcePath,
-          execution.untilEnvironment ?? null,
-          execution.requestedRevision ?? null,
-          execution.startedAt,
-        );
+        .run({ id: execution.id, service: execution.service, ...runColumns(execution) });
       this.insertPlan(execution);
     });
     return this.execution(execution.id)!;
@@ -330,26 +315,13 @@ export class StateStore {
     return this.transaction(() => {
       const updated = this.db
         .prepare(
-          `UPDATE executions SET status = 'IN_PROGRESS', pipeline = ?, trigger = ?, execution_mode = ?, pid = ?, process_started = ?, process_scope = ?, host = ?,
-             heartbeat_at = ?, config_file = ?, source_path = ?, until_environment = ?, requested_revision = COALESCE(?, requested_revision), started_at = ?
-           WHERE id = ? AND status = 'QUEUED'`,
+          `UPDATE executions SET status = 'IN_PROGRESS', pipeline = @pipeline, trigger = @trigger, execution_mode = @execution_mode, pid = @pid,
+             process_started = @process_started, process_scope = @process_scope, host = @host, heartbeat_at = @heartbeat_at, config_file = @config_file,
+             source_path = @source_path, until_environment = @until_environment, requested_revision = COALESCE(@requested_revision, requested_revision),
+             started_at = @started_at
+           WHERE id = @id AND status = 'QUEUED'`,
         )
-        .run(
-          execution.pipeline,
-          execution.trigger,
-          execution.executionMode,
-          execution.process.pid,
-          execution.process.startTime ?? null,
-          execution.processScope,
-          hostname(),
-          execution.startedAt,
-          execution.configFile,
-          execution.sourcePath,
-          execution.untilEnvironment ?? null,
-          execution.requestedRevision ?? null,
-          execution.startedAt,
-          execution.id,
-        );
+        .run({ id: execution.id, ...runColumns(execution) });
       if (updated.changes === 0) {
         return { claimed: false as const, record: this.execution(execution.id) };
       }
@@ -800,6 +772,25 @@ export class StateStore {
   unlockAll(executionId: string): void {
     this.db.prepare(`DELETE FROM stage_locks WHERE execution_id = ?`).run(executionId);
   }
+}
+
+/** The columns a run writes when it starts, whether it records itself or takes over a queued record. */
+function runColumns(execution: NewExecution): Record<string, string | number | null> {
+  return {
+    pipeline: execution.pipeline,
+    trigger: execution.trigger,
+    execution_mode: execution.executionMode,
+    pid: execution.process.pid,
+    process_started: execution.process.startTime ?? null,
+    process_scope: execution.processScope,
+    host: hostname(),
+    heartbeat_at: execution.startedAt,
+    config_file: execution.configFile,
+    source_path: execution.sourcePath,
+    until_environment: execution.untilEnvironment ?? null,
+    requested_revision: execution.requestedRevision ?? null,
+    started_at: execution.startedAt,
+  };
 }
 
 function nullableNumber(value: unknown): number | null {

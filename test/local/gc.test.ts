@@ -15,7 +15,7 @@ import { StateStore } from '../../src/local/state-store.js';
 import { nodeProcessTable } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
 import { runCli } from '../support/cli.js';
-import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, writeFiles } from './helpers.js';
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 
@@ -35,18 +35,8 @@ afterEach(() => work.cleanup());
 async function run(n: number, extra: { onEvent?: (event: RunEvent) => void } = {}): Promise<string> {
   const config = customConfig(source);
   const bundle = `bundle-${n}-${'x'.repeat(64_000)}`;
-  const result = await runPipeline({
-    config,
-    configFile: 'pipelines.config.json',
-    baseDir: work.dir,
-    service: 'svc',
-    home,
-    plan: shellPlan(config, { 'Build.Package': [writeArtifact('Package', 'bundle.txt', bundle)], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] }),
-    until: 'dev',
-    localStages: noStages,
-    pollMs: 50,
-    ...extra,
-  });
+  const commands = { 'Build.Package': [writeArtifact('Package', 'bundle.txt', bundle)], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
+  const result = await runPipeline(shellRunOptions(config, commands, { baseDir: work.dir, home }, { until: 'dev', ...extra }));
   expect(result.status).toBe('SUCCEEDED');
   return result.executionId;
 }

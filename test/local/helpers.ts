@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { RunPipelineOptions } from '../../src/local/engine.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { PipelinePlan } from '../../src/model/plan-schema.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
@@ -136,4 +137,24 @@ export function killProcessesCarrying(executionId: string): void {
       // Gone already.
     }
   }
+}
+
+/** The options of a run of `config`'s `svc` pipeline with plain shell commands (see `shellPlan`), local stages left alone. */
+export function shellRunOptions(
+  config: ValidConfig,
+  commands: Record<string, string[]>,
+  where: { readonly baseDir: string; readonly home: string },
+  extra: Partial<RunPipelineOptions> = {},
+): RunPipelineOptions {
+  return {
+    config,
+    configFile: 'pipelines.config.json',
+    baseDir: where.baseDir,
+    service: 'svc',
+    home: where.home,
+    plan: shellPlan(config, commands),
+    localStages: { stopStagesStartedBy: async () => [] },
+    pollMs: 50,
+    ...extra,
+  };
 }

@@ -10,7 +10,7 @@ import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js'
 import { failureCause } from '../../src/local/failure-cause.js';
 import { listExecutions, showExecution } from '../../src/local/history.js';
 import { validateConfig } from '../../src/model/validate.js';
-import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact } from './helpers.js';
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 const built = existsSync(path.resolve(import.meta.dirname, '../../dist/cli/main.js'));
@@ -28,7 +28,7 @@ beforeEach(() => {
 afterEach(() => work.cleanup());
 
 function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
-  return { config, configFile: 'pipelines.config.json', baseDir: work.dir, service: 'svc', home, plan: shellPlan(config, commands), localStages: noStages, pollMs: 50, ...extra };
+  return shellRunOptions(config, commands, { baseDir: work.dir, home }, extra);
 }
 
 const passing = {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import { showExecution } from '../../src/local/history.js';
 import { InputError } from '../../src/model/errors.js';
-import { customConfig, git, gitRepository, shellPlan, tempFolder, writeArtifact, writeFiles } from './helpers.js';
+import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 
@@ -22,21 +22,9 @@ beforeEach(() => {
 afterEach(() => work.cleanup());
 
 /** The Package artifact carries the source's version.txt, as the run saw it. */
-function options(source: string, revision: string, extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
-  const config = customConfig(source);
-  return {
-    config,
-    configFile: 'pipelines.config.json',
-    baseDir: work.dir,
-    service: 'svc',
-    home,
-    plan: shellPlan(config, { 'Build.Package': ['mkdir -p .pipeline/Package && cp version.txt .pipeline/Package/'], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] }),
-    until: 'dev',
-    revision,
-    localStages: noStages,
-    pollMs: 50,
-    ...extra,
-  };
+function options(source: string, revision: string): RunPipelineOptions {
+  const commands = { 'Build.Package': ['mkdir -p .pipeline/Package && cp version.txt .pipeline/Package/'], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
+  return shellRunOptions(customConfig(source), commands, { baseDir: work.dir, home }, { until: 'dev', revision });
 }
 
 async function packagedVersion(executionId: string): Promise<string> {
