@@ -20,6 +20,7 @@ import { registerServe } from './commands/serve.js';
 import { registerInvoke } from './commands/invoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
+import { registerGc } from './commands/gc.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
@@ -41,6 +42,7 @@ const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> =
   registerInvoke,
   registerDoctor,
   registerInit,
+  registerGc,
 ];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */

@@ -174,7 +174,9 @@ export function formatExecution(document: ExecutionDocument): string {
     lines.push(`  release ${release.release} deployed to ${release.environment}${release.good ? ', acceptance tests passed' : ''}${release.packageSha256 ? ` (bundle sha256 ${release.packageSha256.slice(0, 12)})` : ''}`);
   }
   for (const rollback of document.rollbacks) {
-    lines.push(`  rollback of ${rollback.environment}: ${rollback.status}${rollback.toRelease !== null ? ` to release ${rollback.toRelease}` : ''} (${rollback.reason})`);
+    const to = rollback.toRelease !== null ? ` to release ${rollback.toRelease}` : '';
+    // Its own failure first: why it was started is the stage's failure, shown above.
+    lines.push(`  rollback of ${rollback.environment}: ${rollback.status}${to}${rollback.failureReason ? `: ${rollback.failureReason}` : ''} (started because ${rollback.reason})`);
   }
   for (const approval of document.approvals) {
     lines.push(`  approval ${approval.stage}.${approval.action}: ${approval.status}${approval.decidedBy ? ` by ${approval.decidedBy}` : ''}${approval.summary ? `: ${approval.summary}` : ''}`);

@@ -5,26 +5,30 @@
  * buildspec executor, artifacts passed between actions through the content-addressed store.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../model/errors.js';
+import { FailureError, InputError } from '../model/errors.js';
 import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
 import { STEP_COMMAND, buildPipelinePlan, deployStageName, shellQuote, unknownServiceError } from '../model/plan.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
 import type { ValidConfig } from '../model/validate.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
-import { nodeProcesses, type Processes } from '../runtime/process.js';
+import { nodeProcesses, nodeProcessTable, type Processes, type ProcessTable } from '../runtime/process.js';
 import { ArtifactStore, removeReadOnly, type StoredArtifact } from './artifact-store.js';
 import type { RunEvent } from './events.js';
 import type { BuildspecRunResult, LogLine, RunBuildspec } from './executor/types.js';
-import { emulationNotes, readCurrent, readLastGood, readRelease, writeLastGood } from '../steps/local-stages.js';
+import { emulationNotes, listStages, readRelease, writeLastGood, type StageInfo } from '../steps/local-stages.js';
+import { failureCause } from './failure-cause.js';
 import type { LocalStagesPort } from './local-stages-port.js';
 import { describeWebhook, notifyWebhook, type HttpPost, type RunNotification } from './notifier.js';
 import { ensureCliShim } from './shim.js';
-import { snapshotSource } from './source-snapshot.js';
+import { GC_LOCK, maintenanceHolderAlive } from './maintenance.js';
+import { HEARTBEAT_INTERVAL_MS, markRunningHere, recoverAbandonedExecutions, unmarkRunningHere } from './recovery.js';
+import { checkoutRevision } from './source-revision.js';
+import { snapshotSource, type SourceSnapshot } from './source-snapshot.js';
 import { enterStage } from './stage-locks.js';
-import { StateStore, markRunningHere, recoverAbandonedExecutions, unmarkRunningHere, type ExecutionStatus } from './state-store.js';
+import { StateStore, type ExecutionStatus, type FinalExecutionStatus, type NewExecution } from './state-store.js';
 
 
 /** The state folder's name, in the working folder. */
@@ -90,6 +94,8 @@ export interface RunPipelineOptions {
   readonly signal?: AbortSignal;
   /** @default nodeProcesses */
   readonly processes?: Processes;
+  /** Looks at and signals processes (recovery of dead runs). @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
   /** @default systemClock */
   readonly clock?: Clock;
   /** The buildspec executor. @default - `runBuildspec` of `./executor/index.js` */
@@ -110,6 +116,23 @@ export interface RunPipelineOptions {
   readonly plan?: PipelinePlan;
   /** Called once the execution is recorded, with its id. */
   readonly onExecutionCreated?: (executionId: string) => void;
+  /**
+   * Run the execution `serve` recorded as QUEUED (with this id) instead of recording a new one.
+   *
+   * @default - a new execution
+   */
+  readonly queuedExecutionId?: string;
+  /**
+   * The commit to run (a webhook's sha), taken from the git repository of `source.path` (fetched
+   * from its remote when absent), instead of the folder as it is.
+   *
+   * @default - the folder as it is, uncommitted changes included
+   */
+  readonly revision?: string;
+  /** How often the run says it is alive, in ms. @default HEARTBEAT_INTERVAL_MS */
+  readonly heartbeatMs?: number;
+  /** Between SIGTERM and SIGKILL for the processes a dead run left, in ms. @default RECOVERY_GRACE_MS */
+  readonly recoveryGraceMs?: number;
 }
 
 /** How a run ended. */
@@ -144,8 +167,17 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     ]);
   }
   const sourcePath = path.resolve(options.baseDir, service.source.path);
-  if (!existsSync(sourcePath)) {
+  const source = statSync(sourcePath, { throwIfNoEntry: false });
+  if (!source) {
     throw new InputError(`the source folder of service "${service.name}" does not exist: ${sourcePath}`, [{ where, message: `no folder at ${sourcePath}` }]);
+  }
+  if (!source.isDirectory()) {
+    throw new InputError(`the source of service "${service.name}" is not a folder: ${sourcePath}`, [
+      { where, message: `${sourcePath} is a file; give the service's folder (the one with its package.json)` },
+    ]);
+  }
+  if (options.revision !== undefined && !/^[0-9a-f]{7,64}$/i.test(options.revision)) {
+    throw new InputError(`--revision ${options.revision}: not a commit id`, [{ where: '--revision', message: 'give a commit sha (hexadecimal, 7 to 64 characters)' }]);
   }
   const stagesToRun = stagesUntil(plan, options.until);
   const runBuildspec = options.runBuildspec ?? (await import('./executor/index.js')).runBuildspec;
@@ -173,8 +205,10 @@ function stagesUntil(plan: PipelinePlan, until: string | undefined): readonly Pl
 class ExecutionRun {
   private readonly clock: Clock;
   private readonly processes: Processes;
+  private readonly table: ProcessTable;
   private readonly home: string;
-  private readonly id = randomUUID();
+  private readonly id: string;
+  private readonly heartbeats = new AbortController();
   private readonly artifacts = new Map<string, StoredArtifact>();
   private readonly artifactStore: ArtifactStore;
   private readonly controller = new AbortController();
@@ -193,6 +227,8 @@ class ExecutionRun {
   ) {
     this.clock = options.clock ?? systemClock;
     this.processes = options.processes ?? nodeProcesses;
+    this.table = options.processTable ?? nodeProcessTable;
+    this.id = options.queuedExecutionId ?? randomUUID();
     this.home = path.resolve(options.home);
     this.artifactStore = new ArtifactStore(path.join(this.home, 'artifacts'));
   }
@@ -212,19 +248,22 @@ class ExecutionRun {
     const onAbort = () => this.controller.abort(this.options.signal?.reason);
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      // Before the recovery: a queued record of this run names this process already.
+      markRunningHere(this.id);
       await this.recover();
       const startedAt = this.clock.now();
-      markRunningHere(this.id);
-      this.store.createExecution({
+      const execution: NewExecution = {
         id: this.id,
         pipeline: this.plan.pipelineName,
         service: this.plan.service,
         trigger: this.plan.trigger,
         executionMode: this.plan.executionMode,
-        pid: process.pid,
+        process: this.table.identify(process.pid) ?? { pid: process.pid },
+        processScope: this.table.scope(),
         configFile: this.options.configFile,
         sourcePath: this.sourcePath,
         ...(this.options.until ? { untilEnvironment: this.options.until } : {}),
+        ...(this.options.revision ? { requestedRevision: this.options.revision } : {}),
         startedAt,
         stages: this.plan.stages.map((stage) => ({
           name: stage.name,
@@ -232,7 +271,12 @@ class ExecutionRun {
           onFailure: stage.onFailure,
           actions: stage.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' ? { step: a.step } : {}) })),
         })),
-      });
+      };
+      const recorded = await this.record(execution);
+      if (recorded !== undefined) {
+        return recorded;
+      }
+      void this.beat();
       this.options.onExecutionCreated?.(this.id);
       this.emit({
         type: 'execution-started',
@@ -261,19 +305,94 @@ class ExecutionRun {
       }));
       return await this.finish(outcome, startedAt);
     } finally {
+      this.heartbeats.abort();
       unmarkRunningHere(this.id);
       this.options.signal?.removeEventListener('abort', onAbort);
       this.store.close();
     }
   }
 
-  /** Mark runs whose process is gone as failed, and stop the stages they left serving. */
+  /**
+   * Record the execution (or take over the one `serve` queued), once no `gc` is at work: it
+   * may be removing the stored artifacts this run would reuse. Returns a result when there is
+   * nothing to run (the queued record was stopped before this run could start).
+   */
+  private async record(execution: NewExecution): Promise<RunPipelineResult | undefined> {
+    for (let told = false; ; told = true) {
+      const outcome = this.store.transaction(() => {
+        const holder = this.store.maintenance(GC_LOCK);
+        if (holder && maintenanceHolderAlive(holder, this.table, this.clock.now())) {
+          return { waitFor: holder };
+        }
+        if (holder) {
+          this.store.endMaintenance(GC_LOCK);
+        }
+        if (this.options.queuedExecutionId === undefined) {
+          this.store.createExecution(execution);
+          return { recorded: true as const };
+        }
+        const claim = this.store.claimQueuedExecution(execution);
+        return claim.claimed ? { recorded: true as const } : { unclaimed: claim.record };
+      });
+      if ('recorded' in outcome) {
+        return undefined;
+      }
+      if ('unclaimed' in outcome) {
+        if (!outcome.unclaimed) {
+          throw new InputError(`no execution ${this.id} in ${this.store.file}`, [{ where: '--queued-execution', message: 'give the id of an execution `serve` queued' }]);
+        }
+        // Stopped (or given up on) before this run could start: nothing to run.
+        return { executionId: this.id, status: outcome.unclaimed.status, ...(outcome.unclaimed.statusReason ? { reason: outcome.unclaimed.statusReason } : {}) };
+      }
+      if (!told) {
+        this.emit({ type: 'notice', message: `waiting for \`service-pipelines gc\` (pid ${outcome.waitFor.process.pid}) to finish` });
+      }
+      if (this.controller.signal.aborted) {
+        throw new FailureError(`${this.stopReason()} while waiting for \`service-pipelines gc\` to finish`);
+      }
+      await this.clock.sleep(this.options.pollMs ?? 500, this.controller.signal);
+    }
+  }
+
+  /**
+   * Say the run is alive, every few seconds, until it ends. A run whose record was ended by
+   * another process (which took its heartbeat for stopped) stops: its record says it is over.
+   */
+  private async beat(): Promise<void> {
+    const interval = this.options.heartbeatMs ?? HEARTBEAT_INTERVAL_MS;
+    while (!this.heartbeats.signal.aborted) {
+      await this.clock.sleep(interval, this.heartbeats.signal);
+      if (this.heartbeats.signal.aborted) {
+        return;
+      }
+      try {
+        if (!this.store.heartbeat(this.id, this.clock.now())) {
+          this.controller.abort(new Error('another process found this run dead and ended its record'));
+          return;
+        }
+      } catch {
+        // A busy or unwritable history: the next beat tries again.
+      }
+    }
+  }
+
+  /** End runs whose process is gone, and prune old workspaces. */
   private async recover(): Promise<void> {
-    for (const id of recoverAbandonedExecutions(this.store, this.clock.now())) {
+    await this.recoverDead();
+    await this.pruneWorkspaces();
+  }
+
+  /** End runs whose process is gone (what their actions left running first), and stop the stages they left serving. */
+  private async recoverDead(): Promise<void> {
+    const recovered = await recoverAbandonedExecutions(this.store, {
+      clock: this.clock,
+      processTable: this.table,
+      ...(this.options.recoveryGraceMs === undefined ? {} : { graceMs: this.options.recoveryGraceMs }),
+    });
+    for (const id of recovered) {
       this.emit({ type: 'notice', message: `execution ${id} was left in progress by a process that is gone: marked FAILED` });
       await this.localStages.stopStagesStartedBy(this.home, id).catch(() => []);
     }
-    await this.pruneWorkspaces();
   }
 
   /** Workspaces of older finished runs go (their logs and artifacts stay): they can be large. */
@@ -307,9 +426,7 @@ class ExecutionRun {
           pollMs: this.options.pollMs ?? 500,
           signal: this.controller.signal,
           onWait: (holder) => this.emit({ type: 'stage-waiting', stage: stage.name, ...(holder ? { holder } : {}) }),
-          recover: () => {
-            recoverAbandonedExecutions(this.store, this.clock.now());
-          },
+          recover: () => this.recoverDead(),
         });
       } catch {
         return { status: 'STOPPED', reason: `${this.stopReason()} while waiting to enter ${stage.name}` };
@@ -337,7 +454,7 @@ class ExecutionRun {
         const rolledBack = rollback
           ? rollback.status === 'SUCCEEDED'
             ? `; rolled back to release ${rollback.toRelease ?? '?'}`
-            : '; the rollback failed too'
+            : `; the rollback failed too (${rollback.failureReason ?? 'no reason recorded'})`
           : '';
         return { status: 'FAILED', reason: `${stage.name} failed: ${outcome.reason ?? 'an action failed'}${rolledBack}` };
       }
@@ -349,17 +466,22 @@ class ExecutionRun {
   }
 
   private async finish(outcome: { status: ExecutionStatus; reason?: string }, startedAt: number): Promise<RunPipelineResult> {
+    this.heartbeats.abort();
     const finishedAt = this.clock.now();
     const skipped = this.plan.stages.slice(this.stagesToRun.length);
     if (outcome.status === 'SUCCEEDED') {
       this.store.transaction(() => {
+        // A record another process ended (it took this run for dead, and freed its locks) stays as it is.
+        if (this.store.execution(this.id)?.status !== 'IN_PROGRESS') {
+          return;
+        }
         for (const stage of skipped) {
           this.store.updateStage(this.id, stage.name, { status: 'SKIPPED', reason: `not run: --until ${this.options.until}` });
         }
         this.store.setExecutionStatus(this.id, 'SUCCEEDED', { finishedAt });
       });
     } else {
-      this.store.endExecution(this.id, outcome.status as 'FAILED' | 'SUPERSEDED' | 'STOPPED', outcome.reason ?? outcome.status.toLowerCase(), finishedAt);
+      this.store.endExecution(this.id, outcome.status as FinalExecutionStatus, outcome.reason ?? outcome.status.toLowerCase(), finishedAt);
     }
     this.store.unlockAll(this.id);
     if (!this.options.keepStages) {
@@ -383,8 +505,12 @@ class ExecutionRun {
         detail: outcome.status === 'SUCCEEDED' ? `Source ${this.resolvedVersion.slice(0, 12)} went through every stage.` : (outcome.reason ?? 'failed'),
       });
     }
-    this.emit({ type: 'execution-finished', executionId: this.id, status: outcome.status, durationMs: finishedAt - startedAt, ...(outcome.reason ? { reason: outcome.reason } : {}) });
-    return { executionId: this.id, status: outcome.status, ...(outcome.reason ? { reason: outcome.reason } : {}) };
+    // As recorded: another process may have ended the record first.
+    const recorded = this.store.execution(this.id);
+    const status = recorded?.status ?? outcome.status;
+    const reason = recorded?.statusReason ?? outcome.reason;
+    this.emit({ type: 'execution-finished', executionId: this.id, status, durationMs: finishedAt - startedAt, ...(reason ? { reason } : {}) });
+    return { executionId: this.id, status, ...(reason ? { reason } : {}) };
   }
 
   private async notify(notification: RunNotification): Promise<void> {
@@ -448,7 +574,7 @@ class ExecutionRun {
   private async runSource(stage: PlanStage, action: string): Promise<ActionOutcome> {
     const startedAt = this.actionStarted(stage.name, action);
     try {
-      const snapshot = await snapshotSource(this.sourcePath, this.artifactStore, this.processes, this.sourceWhere);
+      const snapshot = this.options.revision === undefined ? await snapshotSource(this.sourcePath, this.artifactStore, this.processes, this.sourceWhere) : await this.snapshotRevision(this.options.revision);
       this.resolvedVersion = snapshot.resolvedVersion;
       this.artifacts.set('Source', snapshot.artifact);
       this.store.transaction(() => {
@@ -463,9 +589,32 @@ class ExecutionRun {
         digest: snapshot.artifact.digest,
       });
       const flagged = snapshot.dirty ? ' (with uncommitted changes)' : '';
-      return this.actionFinished(stage.name, action, startedAt, { ok: true, reason: snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}${flagged}` : `not in git: snapshot ${snapshot.artifact.digest.slice(7, 19)}` });
+      const fetched = 'fetchedFrom' in snapshot && snapshot.fetchedFrom ? `, fetched from ${snapshot.fetchedFrom}` : '';
+      return this.actionFinished(stage.name, action, startedAt, {
+        ok: true,
+        reason: snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}${flagged}${fetched}` : `not in git: snapshot ${snapshot.artifact.digest.slice(7, 19)}`,
+      });
     } catch (error) {
       return this.actionFinished(stage.name, action, startedAt, { ok: false, reason: errorText(error) });
+    }
+  }
+
+  /** The service's folder as it is in the commit the trigger named (not the working tree). */
+  private async snapshotRevision(revision: string): Promise<SourceSnapshot & { fetchedFrom?: string }> {
+    const into = path.join(this.home, 'runs', this.id, 'source', 'tree');
+    try {
+      const github = this.plan.source.github;
+      const checkout = await checkoutRevision({
+        sourcePath: this.sourcePath,
+        revision,
+        into,
+        processes: this.processes,
+        ...(github ? { githubRepository: `${github.owner}/${github.repo}` } : {}),
+      });
+      const snapshot = await snapshotSource(checkout.folder, this.artifactStore, this.processes, this.sourceWhere);
+      return { ...snapshot, commit: checkout.commit, dirty: false, resolvedVersion: checkout.commit, ...(checkout.fetchedFrom ? { fetchedFrom: checkout.fetchedFrom } : {}) };
+    } finally {
+      await removeReadOnly(path.dirname(into));
     }
   }
 
@@ -547,8 +696,12 @@ class ExecutionRun {
     this.store.updateAction(this.id, stage.name, action.name, { status: 'IN_PROGRESS', logFile });
     const log = createWriteStream(logFile);
     const lines: string[] = [];
+    const output: string[] = [];
     const onLog = (line: LogLine) => {
       lines.push(line.text);
+      if (line.kind === 'output') {
+        output.push(line.text);
+      }
       log.write(`${line.text}\n`);
       this.emit({ type: 'action-log', stage: stage.name, action: action.name, line });
     };
@@ -588,8 +741,13 @@ class ExecutionRun {
           onLog,
           signal,
           processes: this.processes,
+          processTable: this.table,
           clock: this.clock,
+          // Recorded, so that whoever finds this run dead ends what its actions left running.
+          onProcessGroup: (leader) => this.store.recordProcessGroup({ executionId: this.id, stage: stage.name, action: action.name, leader, startedAt: this.clock.now() }),
         });
+        // The executor ended its process groups before it returned.
+        this.store.forgetProcessGroups(this.id, stage.name, action.name);
       } catch (error) {
         onLog({ kind: 'output', stream: 'system', text: `[service-pipelines] ${errorText(error)}`, at: this.clock.now() });
         await closeLog();
@@ -601,8 +759,11 @@ class ExecutionRun {
           ? `timed out after ${action.timeoutMinutes} minutes`
           : this.controller.signal.aborted
             ? this.stopReason()
-            : (result.failure?.message ??
-              (failed?.failedCommand ? `command "${failed.failedCommand}" exited with status ${failed.exitCode ?? '?'} in phase ${failed.name}` : `the ${failed?.name ?? 'build'} phase failed`));
+            : withCause(
+                result.failure?.message ??
+                  (failed?.failedCommand ? `command "${failed.failedCommand}" exited with status ${failed.exitCode ?? '?'} in phase ${failed.name}` : `the ${failed?.name ?? 'build'} phase failed`),
+                result.failure?.command === undefined ? undefined : failureCause(output),
+              );
         await closeLog();
         return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason }, {
           log: lines.join('\n'),
@@ -640,11 +801,23 @@ class ExecutionRun {
     return artifact;
   }
 
+  /**
+   * The local stage of an environment as the deploy step keyed it: under the pipeline's name or
+   * serverless.yml's (`serverlessService`), the pipeline's first. With `deployedByThisRun`, only
+   * a stage whose current release this execution deployed.
+   */
+  private async localStage(environment: string, deployedByThisRun: boolean): Promise<StageInfo | undefined> {
+    const names = [...new Set([this.plan.service, this.plan.serverlessService ?? this.plan.service])];
+    const stages = (await listStages(this.home)).filter((s) => s.environment === environment && names.includes(s.service));
+    stages.sort((a, b) => names.indexOf(a.service) - names.indexOf(b.service));
+    return deployedByThisRun ? stages.find((s) => s.current?.executionId === this.id) : stages.find((s) => s.lastGood) ?? stages[0];
+  }
+
   private async recordDeployedRelease(environment: string): Promise<void> {
-    const current = await readCurrent(this.home, this.plan.service, environment);
-    if (current && current.executionId === this.id) {
-      this.recordRelease(environment, current, false);
-      const release = await readRelease(this.home, this.plan.service, environment, current.release);
+    const stage = await this.localStage(environment, true);
+    if (stage?.current) {
+      this.recordRelease(environment, stage.current, false);
+      const release = await readRelease(this.home, stage.service, environment, stage.current.release);
       for (const note of release ? emulationNotes(release) : []) this.emit({ type: 'notice', message: `${environment}: ${note}` });
     }
   }
@@ -663,13 +836,13 @@ class ExecutionRun {
 
   /** After an environment's acceptance tests passed: its current release is the one to roll back to. */
   private async markGood(environment: string): Promise<void> {
-    const current = await readCurrent(this.home, this.plan.service, environment);
-    if (!current || current.executionId !== this.id) {
+    const stage = await this.localStage(environment, true);
+    if (!stage?.current) {
       // Not a local stage (a custom deploy): nothing to roll back to locally.
       return;
     }
-    await writeLastGood(this.home, this.plan.service, environment, { release: current.release, executionId: this.id, at: new Date(this.clock.now()).toISOString() });
-    this.recordRelease(environment, current, true);
+    await writeLastGood(this.home, stage.service, environment, { release: stage.current.release, executionId: this.id, at: new Date(this.clock.now()).toISOString() });
+    this.recordRelease(environment, stage.current, true);
   }
 
   /**
@@ -678,13 +851,14 @@ class ExecutionRun {
    */
   private async rollback(stage: PlanStage, reason: string): Promise<void> {
     const environment = stage.environment!;
-    const lastGood = await readLastGood(this.home, this.plan.service, environment);
+    const lastGood = (await this.localStage(environment, false))?.lastGood;
     this.store.startRollback({ executionId: this.id, stage: stage.name, environment, toRelease: lastGood?.release ?? null, reason, startedAt: this.clock.now() });
     this.emit({ type: 'rollback-started', stage: stage.name, environment, reason });
     const commandsActions = stage.actions.filter((a): a is CommandsPlanAction => a.kind === 'commands');
     const deploy = commandsActions.find((a) => a.step === 'deploy');
     const acceptance = commandsActions.find((a) => a.step === 'test-acceptance');
     let ok = false;
+    let failure = 'the stage has no deploy action to roll back with';
     if (deploy) {
       const lastOrder = Math.max(...stage.actions.map((a) => a.runOrder));
       const rollbackAction: CommandsPlanAction = {
@@ -695,16 +869,22 @@ class ExecutionRun {
         commands: [deploy.commands[0]!, this.rollbackCommand(environment)],
       };
       this.store.addAction(this.id, stage.name, { name: rollbackAction.name, runOrder: rollbackAction.runOrder, kind: 'rollback', step: 'rollback' });
-      ok = (await this.runCommands(stage, rollbackAction)).ok;
+      const rolledBack = await this.runCommands(stage, rollbackAction);
+      ok = rolledBack.ok;
+      failure = `${rollbackAction.name}: ${rolledBack.reason ?? 'failed'}`;
       if (ok && acceptance) {
         const verification: CommandsPlanAction = { ...acceptance, name: 'RollbackVerification', runOrder: lastOrder + 2 };
         this.store.addAction(this.id, stage.name, { name: verification.name, runOrder: verification.runOrder, kind: 'rollback', step: 'test-acceptance' });
-        ok = (await this.runCommands(stage, verification)).ok;
+        const verified = await this.runCommands(stage, verification);
+        ok = verified.ok;
+        failure = `${verification.name}: ${verified.reason ?? 'failed'}`;
       }
     }
-    const current = await readCurrent(this.home, this.plan.service, environment);
-    const release = ok ? current?.release : undefined;
-    this.store.finishRollback(this.id, stage.name, ok ? 'SUCCEEDED' : 'FAILED', this.clock.now(), release);
+    const release = ok ? (await this.localStage(environment, true))?.current?.release : undefined;
+    this.store.finishRollback(this.id, stage.name, ok ? 'SUCCEEDED' : 'FAILED', this.clock.now(), {
+      ...(release !== undefined ? { toRelease: release } : {}),
+      ...(ok ? {} : { failureReason: failure }),
+    });
     this.emit({ type: 'rollback-finished', stage: stage.name, environment, status: ok ? 'SUCCEEDED' : 'FAILED', ...(release !== undefined ? { release } : {}) });
   }
 
@@ -717,6 +897,11 @@ class ExecutionRun {
     const words = ['--stage', environment, '--region', region, ...(this.plan.flavor === 'custom' ? ['--flavor', 'custom'] : []), ...overrides.flatMap((line) => ['--command', line])];
     return [STEP_COMMAND, 'rollback', ...words.map(shellQuote)].join(' ');
   }
+}
+
+/** A failure's message, with its cause from the command's output when there is one. */
+function withCause(message: string, cause: string | undefined): string {
+  return cause === undefined ? message : `${message}: ${cause}`;
 }
 
 function errorText(error: unknown): string {

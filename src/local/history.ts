@@ -6,10 +6,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../model/errors.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
+import type { ProcessTable } from '../runtime/process.js';
 import { ArtifactStore } from './artifact-store.js';
 import { describeExecution, type ExecutionDocument } from './describe.js';
 import type { LocalStagesPort } from './local-stages-port.js';
-import { StateStore, recoverAbandonedExecutions, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
+import { recoverAbandonedExecutions } from './recovery.js';
+import { STATE_DATABASE_FILE } from './state-database.js';
+import { stateSizeNotice } from './state-size.js';
+import { StateStore, type ApprovalRecord, type ExecutionRecord } from './state-store.js';
 
 /** Options shared by the history commands. */
 export interface HistoryOptions {
@@ -19,31 +23,95 @@ export interface HistoryOptions {
   readonly clock?: Clock;
   /** Stops the stages a killed run left serving. @default - the steps' local stages */
   readonly localStages?: LocalStagesPort;
+  /** @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
+  /**
+   * For commands that only read (`history`, `show`): when the history cannot be opened for
+   * writing (a read-only folder), read it as it is, without repairing dead runs.
+   *
+   * @default false
+   */
+  readonly readOnlyFallback?: boolean;
+}
+
+/** An opened history. */
+export interface OpenedHistory {
+  readonly store: StateStore;
+  readonly artifacts: ArtifactStore;
+  /** The runs found dead and marked FAILED on opening. */
+  readonly recovered: string[];
+  /** Why the history was opened for reading only (dead runs were not repaired), when it was. */
+  readonly readOnly?: string;
 }
 
 /** Open the history, repairing runs whose process is gone; `undefined` when nothing was ever run here. */
-export async function openHistory(options: HistoryOptions): Promise<{ store: StateStore; artifacts: ArtifactStore; recovered: string[] } | undefined> {
-  if (!existsSync(path.join(options.home, 'state.db'))) {
+export async function openHistory(options: HistoryOptions): Promise<OpenedHistory | undefined> {
+  if (!existsSync(path.join(options.home, STATE_DATABASE_FILE))) {
     return undefined;
   }
-  const store = StateStore.open(options.home);
-  const recovered = recoverAbandonedExecutions(store, (options.clock ?? systemClock).now());
-  if (recovered.length) {
-    const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
-    for (const id of recovered) {
-      await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+  let store: StateStore;
+  let readOnly: string | undefined;
+  try {
+    store = StateStore.open(options.home);
+  } catch (error) {
+    if (!options.readOnlyFallback || !(error instanceof InputError) || !/cannot be (opened for writing|created)/.test(error.message)) {
+      throw error;
     }
+    // Reading works where writing does not (a read-only folder): say so, and show what is there.
+    store = StateStore.open(options.home, { readOnly: true });
+    readOnly = error.message.split('\n')[0]!;
   }
-  return { store, artifacts: new ArtifactStore(path.join(options.home, 'artifacts')), recovered };
+  const artifacts = new ArtifactStore(path.join(options.home, 'artifacts'));
+  if (readOnly !== undefined) {
+    return { store, artifacts, recovered: [], readOnly };
+  }
+  try {
+    const recovered = await recoverAbandonedExecutions(store, { clock: options.clock ?? systemClock, ...(options.processTable ? { processTable: options.processTable } : {}) });
+    if (recovered.length) {
+      const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
+      for (const id of recovered) {
+        await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+      }
+    }
+    return { store, artifacts, recovered };
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }
 
-/** Past executions, newest first. */
-export async function listExecutions(options: HistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
-  const history = await openHistory(options);
+/** Options of the commands that only read the history. */
+export interface ReadHistoryOptions extends HistoryOptions {
+  /**
+   * Receives what a person should know besides the answer: the history could only be read (a
+   * read-only folder, dead runs not repaired). Given, the history is read even where it cannot
+   * be written.
+   */
+  readonly onNotice?: (notice: string) => void;
+  /** From this size on, `listExecutions` tells the state folder's size. @default STATE_SIZE_NOTICE_BYTES */
+  readonly stateSizeNoticeBytes?: number;
+}
+
+/** Open for a command that only reads: where the history cannot be written, read it and say so. */
+async function openForReading(options: ReadHistoryOptions): Promise<OpenedHistory | undefined> {
+  const history = await openHistory({ ...options, readOnlyFallback: options.onNotice !== undefined });
+  if (history?.readOnly !== undefined) {
+    options.onNotice?.(`${history.readOnly}: showing it as it is, without marking runs whose process is gone as failed`);
+  }
+  return history;
+}
+
+/** Past executions, newest first; with `onNotice`, the state folder's size too once it is large. */
+export async function listExecutions(options: ReadHistoryOptions & { service?: string; limit?: number }): Promise<ExecutionRecord[]> {
+  const history = await openForReading(options);
   if (!history) {
     return [];
   }
   try {
+    if (options.onNotice) {
+      const size = stateSizeNotice(history.store, options.clock ?? systemClock, options.stateSizeNoticeBytes);
+      if (size !== undefined) options.onNotice(size);
+    }
     return history.store.executions({ ...(options.service ? { service: options.service } : {}), ...(options.limit ? { limit: options.limit } : {}) });
   } finally {
     history.store.close();
@@ -55,8 +123,8 @@ export async function listExecutions(options: HistoryOptions & { service?: strin
  *
  * @throws InputError when no execution has that id (or id prefix)
  */
-export async function showExecution(options: HistoryOptions & { executionId: string; logs?: boolean }): Promise<ExecutionDocument> {
-  const history = await openHistory(options);
+export async function showExecution(options: ReadHistoryOptions & { executionId: string; logs?: boolean }): Promise<ExecutionDocument> {
+  const history = await openForReading(options);
   if (!history) {
     throw unknownExecution(options.executionId, options.home);
   }

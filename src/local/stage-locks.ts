@@ -24,8 +24,8 @@ export interface EnterStageOptions {
   readonly pollMs: number;
   /** Told once, when the stage is found taken, with the execution holding it. */
   readonly onWait?: (holder: string | undefined) => void;
-  /** Housekeeping run between tries (finds killed holders). */
-  readonly recover?: () => void;
+  /** Housekeeping run between tries (finds killed holders, and ends what they left running). */
+  readonly recover?: () => Promise<void> | void;
   readonly signal?: AbortSignal;
 }
 
@@ -69,7 +69,7 @@ export async function enterStage(options: EnterStageOptions): Promise<StageEntry
       options.onWait?.(result.holder);
       told = true;
     }
-    options.recover?.();
+    await options.recover?.();
     await options.clock.sleep(options.pollMs, options.signal);
   }
 }

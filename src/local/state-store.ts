@@ -3,14 +3,18 @@
  * SQLite (`<home>/state.db`, WAL mode). Every state change is one transaction, so a run that
  * is killed leaves rows a later command can read and repair, never a half-written change.
  */
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { InputError } from '../model/errors.js';
+import type { ProcessIdentity } from '../runtime/process.js';
+import { openStateDatabase, stateDatabaseError, STATE_DATABASE_FILE, type OpenStateDatabaseOptions } from './state-database.js';
+import path from 'node:path';
 
-/** Status of an execution (CodePipeline's, plus the approval wait). */
-export type ExecutionStatus = 'IN_PROGRESS' | 'AWAITING_APPROVAL' | 'SUCCEEDED' | 'FAILED' | 'SUPERSEDED' | 'STOPPED';
+/**
+ * Status of an execution (CodePipeline's, plus the approval wait). `QUEUED`: recorded by `serve`
+ * for a webhook, its run not started yet.
+ */
+export type ExecutionStatus = 'QUEUED' | 'IN_PROGRESS' | 'AWAITING_APPROVAL' | 'SUCCEEDED' | 'FAILED' | 'SUPERSEDED' | 'STOPPED';
 /** Status of a stage. */
 export type StageStatus = 'PENDING' | 'WAITING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'SUPERSEDED';
 /** Status of an action. */
@@ -18,8 +22,11 @@ export type ActionStatus = 'PENDING' | 'IN_PROGRESS' | 'AWAITING_APPROVAL' | 'SU
 /** Status of a manual approval. */
 export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'ABANDONED';
 
-/** The statuses of a run that is still going. */
-export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['IN_PROGRESS', 'AWAITING_APPROVAL'];
+/** The statuses of a run that is still going (or, QUEUED, about to). */
+export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'IN_PROGRESS', 'AWAITING_APPROVAL'];
+
+/** The final statuses an execution can be ended with. */
+export type FinalExecutionStatus = Exclude<ExecutionStatus, 'QUEUED' | 'IN_PROGRESS' | 'AWAITING_APPROVAL'>;
 
 /** One execution (a run of a pipeline). */
 export interface ExecutionRecord {
@@ -32,12 +39,24 @@ export interface ExecutionRecord {
   readonly executionMode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL';
   readonly status: ExecutionStatus;
   readonly statusReason: string | null;
+  /** The run's process (0 while QUEUED and not started). */
   readonly pid: number;
+  /** When that process started (see `ProcessIdentity.startTime`): a reused pid is not taken for it. */
+  readonly processStarted: string | null;
+  /** Where `pid` means something (see `ProcessTable.scope`); null for runs recorded before it was kept. */
+  readonly processScope: string | null;
+  /** The host name, for people: recovery goes by `processScope` and the heartbeat. */
   readonly host: string;
+  /** When the run last said it was alive (every few seconds while it runs). */
+  readonly heartbeatAt: number | null;
   readonly configFile: string;
   readonly sourcePath: string;
   /** The git commit, or `sha256:<digest>` of the snapshot outside git; null until the source is taken. */
   readonly sourceRevision: string | null;
+  /** The commit the trigger named (a webhook's sha): the run takes that commit, not the working tree. */
+  readonly requestedRevision: string | null;
+  /** The webhook delivery (`X-GitHub-Delivery`) that queued the run. */
+  readonly deliveryId: string | null;
   /** Whether uncommitted changes were included in the snapshot. */
   readonly sourceDirty: boolean;
   readonly untilEnvironment: string | null;
@@ -123,7 +142,10 @@ export interface RollbackRecord {
   readonly environment: string;
   readonly toRelease: number | null;
   readonly status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED';
+  /** Why the rollback started: the stage's failure. */
   readonly reason: string;
+  /** Why the rollback itself failed. */
+  readonly failureReason: string | null;
   readonly startedAt: number;
   readonly finishedAt: number | null;
 }
@@ -135,10 +157,15 @@ export interface NewExecution {
   readonly service: string;
   readonly trigger: 'push' | 'pull-request';
   readonly executionMode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL';
-  readonly pid: number;
+  /** The run's process. */
+  readonly process: ProcessIdentity;
+  /** Where that pid means something (`ProcessTable.scope`). */
+  readonly processScope: string;
   readonly configFile: string;
   readonly sourcePath: string;
   readonly untilEnvironment?: string;
+  /** The commit to run instead of the working tree. */
+  readonly requestedRevision?: string;
   readonly startedAt: number;
   readonly stages: ReadonlyArray<{
     readonly name: string;
@@ -148,143 +175,76 @@ export interface NewExecution {
   }>;
 }
 
-const SCHEMA_VERSION = 1;
+/** A run `serve` records before it starts it (QUEUED). */
+export interface QueuedExecution {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly service: string;
+  readonly trigger: 'push' | 'pull-request';
+  readonly executionMode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL';
+  readonly configFile: string;
+  readonly sourcePath: string;
+  /** The commit the webhook named. */
+  readonly requestedRevision?: string;
+  /** The webhook delivery that queued it. */
+  readonly deliveryId?: string;
+  /** Where the run will start (this process's scope: `serve` starts it on this machine). */
+  readonly processScope: string;
+  readonly queuedAt: number;
+}
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS executions (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  pipeline TEXT NOT NULL,
-  service TEXT NOT NULL,
-  trigger TEXT NOT NULL,
-  execution_mode TEXT NOT NULL,
-  status TEXT NOT NULL,
-  status_reason TEXT,
-  pid INTEGER NOT NULL,
-  host TEXT NOT NULL,
-  config_file TEXT NOT NULL,
-  source_path TEXT NOT NULL,
-  source_revision TEXT,
-  source_dirty INTEGER NOT NULL DEFAULT 0,
-  until_environment TEXT,
-  started_at INTEGER NOT NULL,
-  finished_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS executions_by_service ON executions (service, seq);
-CREATE TABLE IF NOT EXISTS stages (
-  execution_id TEXT NOT NULL REFERENCES executions (id),
-  name TEXT NOT NULL,
-  position INTEGER NOT NULL,
-  environment TEXT,
-  on_failure TEXT NOT NULL,
-  status TEXT NOT NULL,
-  status_reason TEXT,
-  started_at INTEGER,
-  finished_at INTEGER,
-  PRIMARY KEY (execution_id, name)
-);
-CREATE TABLE IF NOT EXISTS actions (
-  execution_id TEXT NOT NULL REFERENCES executions (id),
-  stage TEXT NOT NULL,
-  name TEXT NOT NULL,
-  position INTEGER NOT NULL,
-  run_order INTEGER NOT NULL,
-  kind TEXT NOT NULL,
-  step TEXT,
-  status TEXT NOT NULL,
-  status_reason TEXT,
-  exit_code INTEGER,
-  failed_command TEXT,
-  started_at INTEGER,
-  finished_at INTEGER,
-  log_file TEXT,
-  log TEXT,
-  PRIMARY KEY (execution_id, stage, name)
-);
-CREATE TABLE IF NOT EXISTS artifacts (
-  execution_id TEXT NOT NULL REFERENCES executions (id),
-  name TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  bytes INTEGER NOT NULL,
-  files INTEGER NOT NULL,
-  produced_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  PRIMARY KEY (execution_id, name)
-);
-CREATE TABLE IF NOT EXISTS approvals (
-  execution_id TEXT NOT NULL REFERENCES executions (id),
-  stage TEXT NOT NULL,
-  action TEXT NOT NULL,
-  status TEXT NOT NULL,
-  comment TEXT NOT NULL,
-  requested_at INTEGER NOT NULL,
-  decided_at INTEGER,
-  decided_by TEXT,
-  summary TEXT,
-  PRIMARY KEY (execution_id, stage, action)
-);
-CREATE TABLE IF NOT EXISTS releases (
-  service TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  release INTEGER NOT NULL,
-  execution_id TEXT NOT NULL,
-  package_sha256 TEXT,
-  deployed_at INTEGER NOT NULL,
-  good INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (service, environment, release, execution_id)
-);
-CREATE TABLE IF NOT EXISTS rollbacks (
-  execution_id TEXT NOT NULL REFERENCES executions (id),
-  stage TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  to_release INTEGER,
-  status TEXT NOT NULL,
-  reason TEXT NOT NULL,
-  started_at INTEGER NOT NULL,
-  finished_at INTEGER,
-  PRIMARY KEY (execution_id, stage)
-);
-CREATE TABLE IF NOT EXISTS stage_locks (
-  pipeline TEXT NOT NULL,
-  stage TEXT NOT NULL,
-  execution_id TEXT NOT NULL,
-  acquired_at INTEGER NOT NULL,
-  PRIMARY KEY (pipeline, stage)
-);
-`;
+/** A process group an action started, to end should its run die. */
+export interface ProcessGroupRecord {
+  readonly executionId: string;
+  readonly stage: string;
+  readonly action: string;
+  /** The group's leader: its pid is the group's id. */
+  readonly leader: ProcessIdentity;
+  readonly startedAt: number;
+}
+
+/** Who holds a maintenance lock (`gc`). */
+export interface MaintenanceRecord {
+  readonly name: string;
+  readonly process: ProcessIdentity;
+  readonly processScope: string;
+  readonly startedAt: number;
+}
 
 type Row = Record<string, unknown>;
 
 /** Opens and changes the run history. One instance per process; safe across processes. */
 export class StateStore {
-  /** Open (and create or migrate) `<home>/state.db`. */
-  static open(home: string): StateStore {
-    mkdirSync(home, { recursive: true });
-    const db = new Database(path.join(home, 'state.db'), { timeout: 15_000 });
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('foreign_keys = ON');
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) {
-      db.close();
-      throw new InputError(`the run history ${path.join(home, 'state.db')} was written by a newer service-pipelines`, [
-        { where: path.join(home, 'state.db'), message: `schema version ${version}; this version reads ${SCHEMA_VERSION}: upgrade service-pipelines` },
-      ]);
-    }
-    if (version < SCHEMA_VERSION) {
-      db.transaction(() => {
-        db.exec(SCHEMA);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
-    }
-    return new StateStore(db, home);
+  /**
+   * Open (and create or migrate) `<home>/state.db`.
+   *
+   * @throws InputError when the file is damaged, unreadable, a folder, or in a folder this user
+   * cannot write, naming the file and what to do
+   */
+  static open(home: string, options: OpenStateDatabaseOptions = {}): StateStore {
+    return new StateStore(openStateDatabase(home, options), home, options.readOnly ?? false);
   }
 
   private constructor(
     private readonly db: Database.Database,
     /** The state folder (`.service-pipelines/`). */
     readonly home: string,
+    /** Opened for reading only (see `OpenStateDatabaseOptions.readOnly`). */
+    readonly readOnly: boolean,
   ) {}
+
+  /** The history file. */
+  get file(): string {
+    return path.join(this.home, STATE_DATABASE_FILE);
+  }
+
+  /**
+   * The connection, for the stores that keep their tables in this database (the webhook
+   * deliveries of `serve`), so that their changes and the runs' can be one transaction.
+   */
+  get sqlite(): Database.Database {
+    return this.db;
+  }
 
   /** Close the database. */
   close(): void {
@@ -293,7 +253,11 @@ export class StateStore {
 
   /** Run `fn` in one write transaction (taken at once, so concurrent writers queue on the busy timeout). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      throw stateDatabaseError(error, this.file);
+    }
   }
 
   /** Record a new execution with all its stages and actions pending. */
@@ -301,22 +265,168 @@ export class StateStore {
     this.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO executions (id, pipeline, service, trigger, execution_mode, status, pid, host, config_file, source_path, until_environment, started_at)
-           VALUES (?, ?, ?, ?, ?, 'IN_PROGRESS', ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO executions (id, service, status, pipeline, trigger, execution_mode, pid, process_started, process_scope, host, heartbeat_at,
+             config_file, source_path, until_environment, requested_revision, started_at)
+           VALUES (@id, @service, 'IN_PROGRESS', @pipeline, @trigger, @execution_mode, @pid, @process_started, @process_scope, @host, @heartbeat_at,
+             @config_file, @source_path, @until_environment, @requested_revision, @started_at)`,
         )
-        .run(
-          execution.id,
-          execution.pipeline,
-          execution.service,
-          execution.trigger,
-          execution.executionMode,
-          execution.pid,
-          hostname(),
-          execution.configFile,
-          execution.sourcePath,
-          execution.untilEnvironment ?? null,
-          execution.startedAt,
-        );
+        .run({ id: execution.id, service: execution.service, ...runColumns(execution) });
+      this.insertPlan(execution);
+    });
+    return this.execution(execution.id)!;
+  }
+
+  /** Record a run `serve` is about to start (QUEUED, no process yet). Call it inside the delivery's transaction. */
+  queueExecution(execution: QueuedExecution): void {
+    this.db
+      .prepare(
+        `INSERT INTO executions (id, pipeline, service, trigger, execution_mode, status, pid, process_scope, host, heartbeat_at,
+           config_file, source_path, requested_revision, delivery_id, started_at)
+         VALUES (?, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        execution.id,
+        execution.pipeline,
+        execution.service,
+        execution.trigger,
+        execution.executionMode,
+        execution.processScope,
+        hostname(),
+        execution.queuedAt,
+        execution.configFile,
+        execution.sourcePath,
+        execution.requestedRevision ?? null,
+        execution.deliveryId ?? null,
+        execution.queuedAt,
+      );
+  }
+
+  /** Record the process started for a QUEUED run (before it claims its record). */
+  setQueuedProcess(id: string, process: ProcessIdentity): void {
+    this.db.prepare(`UPDATE executions SET pid = ?, process_started = ? WHERE id = ? AND status = 'QUEUED'`).run(process.pid, process.startTime ?? null, id);
+  }
+
+  /**
+   * A run takes over its QUEUED record: in one transaction, it becomes IN_PROGRESS with this
+   * run's process and plan. Returns the record as it was when it is not QUEUED any more (stopped
+   * before the run started), or unknown.
+   */
+  claimQueuedExecution(execution: NewExecution): { claimed: true } | { claimed: false; record: ExecutionRecord | undefined } {
+    return this.transaction(() => {
+      const updated = this.db
+        .prepare(
+          `UPDATE executions SET status = 'IN_PROGRESS', pipeline = @pipeline, trigger = @trigger, execution_mode = @execution_mode, pid = @pid,
+             process_started = @process_started, process_scope = @process_scope, host = @host, heartbeat_at = @heartbeat_at, config_file = @config_file,
+             source_path = @source_path, until_environment = @until_environment, requested_revision = COALESCE(@requested_revision, requested_revision),
+             started_at = @started_at
+           WHERE id = @id AND status = 'QUEUED'`,
+        )
+        .run({ id: execution.id, ...runColumns(execution) });
+      if (updated.changes === 0) {
+        return { claimed: false as const, record: this.execution(execution.id) };
+      }
+      this.insertPlan(execution);
+      return { claimed: true as const };
+    });
+  }
+
+  /** The executions a webhook delivery queued, oldest first. */
+  executionsOfDelivery(deliveryId: string): ExecutionRecord[] {
+    return (this.db.prepare(`SELECT * FROM executions WHERE delivery_id = ? ORDER BY seq`).all(deliveryId) as Row[]).map(toExecution);
+  }
+
+  /** Whether an execution's run ever started (took its record and laid out its stages). */
+  started(executionId: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM stages WHERE execution_id = ? LIMIT 1`).get(executionId) !== undefined;
+  }
+
+  /**
+   * A live run's heartbeat. Returns false when its record is no longer active: another process
+   * found the run dead and ended it.
+   */
+  heartbeat(id: string, at: number): boolean {
+    return this.db.prepare(`UPDATE executions SET heartbeat_at = ? WHERE id = ? AND status IN ('IN_PROGRESS', 'AWAITING_APPROVAL')`).run(at, id).changes > 0;
+  }
+
+  /** Record a process group an action started. */
+  recordProcessGroup(group: ProcessGroupRecord): void {
+    this.db
+      .prepare(`INSERT OR REPLACE INTO process_groups (execution_id, stage, action, pgid, start_time, started_at) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(group.executionId, group.stage, group.action, group.leader.pid, group.leader.startTime ?? null, group.startedAt);
+  }
+
+  /** Forget the process groups of an action that ended (its executor ended them). */
+  forgetProcessGroups(executionId: string, stage?: string, action?: string): void {
+    if (stage === undefined || action === undefined) {
+      this.db.prepare(`DELETE FROM process_groups WHERE execution_id = ?`).run(executionId);
+    } else {
+      this.db.prepare(`DELETE FROM process_groups WHERE execution_id = ? AND stage = ? AND action = ?`).run(executionId, stage, action);
+    }
+  }
+
+  /** The process groups recorded for an execution's actions. */
+  processGroups(executionId: string): ProcessGroupRecord[] {
+    return (this.db.prepare(`SELECT * FROM process_groups WHERE execution_id = ? ORDER BY started_at`).all(executionId) as Row[]).map((r) => ({
+      executionId: String(r.execution_id),
+      stage: String(r.stage),
+      action: String(r.action),
+      leader: { pid: Number(r.pgid), ...(r.start_time === null ? {} : { startTime: String(r.start_time) }) },
+      startedAt: Number(r.started_at),
+    }));
+  }
+
+  /**
+   * Take a maintenance lock (`gc`) when `mayStart` agrees, in one transaction. Returns the holder
+   * when someone else has it.
+   */
+  tryStartMaintenance(lock: MaintenanceRecord, mayStart: () => boolean): { started: true } | { started: false; holder?: MaintenanceRecord } {
+    return this.transaction(() => {
+      const holder = this.maintenance(lock.name);
+      if (holder) {
+        return { started: false as const, holder };
+      }
+      if (!mayStart()) {
+        return { started: false as const };
+      }
+      this.db
+        .prepare(`INSERT INTO maintenance (name, pid, process_started, process_scope, started_at) VALUES (?, ?, ?, ?, ?)`)
+        .run(lock.name, lock.process.pid, lock.process.startTime ?? null, lock.processScope, lock.startedAt);
+      return { started: true as const };
+    });
+  }
+
+  /** Release a maintenance lock. */
+  endMaintenance(name: string): void {
+    this.db.prepare(`DELETE FROM maintenance WHERE name = ?`).run(name);
+  }
+
+  /** Who holds a maintenance lock, if anyone. */
+  maintenance(name: string): MaintenanceRecord | undefined {
+    const r = this.db.prepare(`SELECT * FROM maintenance WHERE name = ?`).get(name) as Row | undefined;
+    return (
+      r && {
+        name: String(r.name),
+        process: { pid: Number(r.pid), ...(r.process_started === null ? {} : { startTime: String(r.process_started) }) },
+        processScope: String(r.process_scope),
+        startedAt: Number(r.started_at),
+      }
+    );
+  }
+
+  /** A measurement kept for a while (the state folder's size), if any. */
+  measurement(name: string): { value: string; measuredAt: number } | undefined {
+    const row = this.db.prepare(`SELECT value, measured_at FROM measurements WHERE name = ?`).get(name) as { value: string; measured_at: number } | undefined;
+    return row && { value: row.value, measuredAt: row.measured_at };
+  }
+
+  /** Keep a measurement. */
+  recordMeasurement(name: string, value: string, at: number): void {
+    this.db.prepare(`INSERT OR REPLACE INTO measurements (name, value, measured_at) VALUES (?, ?, ?)`).run(name, value, at);
+  }
+
+  /** The stages and actions of a new execution, all pending. */
+  private insertPlan(execution: NewExecution): void {
+    {
       const insertStage = this.db.prepare(
         `INSERT INTO stages (execution_id, name, position, environment, on_failure, status) VALUES (?, ?, ?, ?, ?, 'PENDING')`,
       );
@@ -329,8 +439,7 @@ export class StateStore {
           insertAction.run(execution.id, stage.name, action.name, actionIndex, action.runOrder, action.kind, action.step ?? null),
         );
       });
-    });
-    return this.execution(execution.id)!;
+    }
   }
 
   /** Change an execution's status (and, for a final status, its end time). */
@@ -471,7 +580,7 @@ export class StateStore {
   }
 
   /** Start recording a rollback. */
-  startRollback(rollback: Omit<RollbackRecord, 'status' | 'finishedAt'>): void {
+  startRollback(rollback: Omit<RollbackRecord, 'status' | 'finishedAt' | 'failureReason'>): void {
     this.db
       .prepare(
         `INSERT OR REPLACE INTO rollbacks (execution_id, stage, environment, to_release, status, reason, started_at) VALUES (?, ?, ?, ?, 'IN_PROGRESS', ?, ?)`,
@@ -479,11 +588,11 @@ export class StateStore {
       .run(rollback.executionId, rollback.stage, rollback.environment, rollback.toRelease, rollback.reason, rollback.startedAt);
   }
 
-  /** Finish recording a rollback. */
-  finishRollback(executionId: string, stage: string, status: 'SUCCEEDED' | 'FAILED', finishedAt: number, toRelease?: number): void {
+  /** Finish recording a rollback (with why it failed, when it did). */
+  finishRollback(executionId: string, stage: string, status: 'SUCCEEDED' | 'FAILED', finishedAt: number, fields: { toRelease?: number; failureReason?: string } = {}): void {
     this.db
-      .prepare(`UPDATE rollbacks SET status = ?, finished_at = ?, to_release = COALESCE(?, to_release) WHERE execution_id = ? AND stage = ?`)
-      .run(status, finishedAt, toRelease ?? null, executionId, stage);
+      .prepare(`UPDATE rollbacks SET status = ?, finished_at = ?, to_release = COALESCE(?, to_release), failure_reason = ? WHERE execution_id = ? AND stage = ?`)
+      .run(status, finishedAt, fields.toRelease ?? null, fields.failureReason ?? null, executionId, stage);
   }
 
   /** The rollbacks of an execution. */
@@ -495,6 +604,7 @@ export class StateStore {
       toRelease: r.to_release === null ? null : Number(r.to_release),
       status: r.status as RollbackRecord['status'],
       reason: String(r.reason),
+      failureReason: nullableString(r.failure_reason),
       startedAt: Number(r.started_at),
       finishedAt: r.finished_at === null ? null : Number(r.finished_at),
     }));
@@ -526,9 +636,9 @@ export class StateStore {
     return rows.map(toExecution);
   }
 
-  /** Executions that are still going (by their record), oldest first. */
+  /** Executions that are still going, or queued (by their record), oldest first. */
   activeExecutions(): ExecutionRecord[] {
-    return (this.db.prepare(`SELECT * FROM executions WHERE status IN ('IN_PROGRESS', 'AWAITING_APPROVAL') ORDER BY seq`).all() as Row[]).map(toExecution);
+    return (this.db.prepare(`SELECT * FROM executions WHERE status IN ('QUEUED', 'IN_PROGRESS', 'AWAITING_APPROVAL') ORDER BY seq`).all() as Row[]).map(toExecution);
   }
 
   /** The stages of an execution, in order. */
@@ -637,7 +747,7 @@ export class StateStore {
    * still pending or running are closed, its approvals abandoned and its locks released, in one
    * transaction.
    */
-  endExecution(id: string, status: Exclude<ExecutionStatus, 'IN_PROGRESS' | 'AWAITING_APPROVAL'>, reason: string, at: number): void {
+  endExecution(id: string, status: FinalExecutionStatus, reason: string, at: number): void {
     this.transaction(() => {
       const openStage = status === 'SUPERSEDED' ? 'SUPERSEDED' : 'FAILED';
       this.db
@@ -651,8 +761,9 @@ export class StateStore {
       this.db.prepare(`UPDATE approvals SET status = 'ABANDONED', decided_at = ?, decided_by = 'system', summary = ? WHERE execution_id = ? AND status = 'PENDING'`).run(at, reason, id);
       this.db.prepare(`UPDATE rollbacks SET status = 'FAILED', finished_at = ? WHERE execution_id = ? AND status = 'IN_PROGRESS'`).run(at, id);
       this.db.prepare(`DELETE FROM stage_locks WHERE execution_id = ?`).run(id);
+      this.db.prepare(`DELETE FROM process_groups WHERE execution_id = ?`).run(id);
       this.db
-        .prepare(`UPDATE executions SET status = ?, status_reason = ?, finished_at = ? WHERE id = ? AND status IN ('IN_PROGRESS', 'AWAITING_APPROVAL')`)
+        .prepare(`UPDATE executions SET status = ?, status_reason = ?, finished_at = ? WHERE id = ? AND status IN ('QUEUED', 'IN_PROGRESS', 'AWAITING_APPROVAL')`)
         .run(status, reason, at, id);
     });
   }
@@ -663,51 +774,31 @@ export class StateStore {
   }
 }
 
-/** Whether the process that records an execution is still running (on this machine). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The executions this process is running: never recovered, whatever their recorded pid. */
-const runningHere = new Set<string>();
-
-/** Record that this process runs an execution, until `unmarkRunningHere`. */
-export function markRunningHere(executionId: string): void {
-  runningHere.add(executionId);
-}
-
-/** Record that this process no longer runs an execution. */
-export function unmarkRunningHere(executionId: string): void {
-  runningHere.delete(executionId);
-}
-
-/**
- * Find executions recorded as running whose process is gone (killed, crashed, machine restarted)
- * and mark them failed, with their running stages and actions. Returns their ids.
- */
-export function recoverAbandonedExecutions(store: StateStore, at: number, alive: (pid: number) => boolean = isProcessAlive): string[] {
-  const recovered: string[] = [];
-  const host = hostname();
-  for (const execution of store.activeExecutions()) {
-    if (runningHere.has(execution.id) || execution.host !== host) continue;
-    // Our own pid on a run this process does not run: an earlier process had the same pid (pid 1
-    // in a container, say) and is gone. Comparing pids alone would keep that run, and its stage
-    // locks, forever.
-    if (execution.pid === process.pid || !alive(execution.pid)) {
-      store.endExecution(execution.id, 'FAILED', `the run's process (pid ${execution.pid}) is gone: it was killed or crashed`, at);
-      recovered.push(execution.id);
-    }
-  }
-  return recovered;
+/** The columns a run writes when it starts, whether it records itself or takes over a queued record. */
+function runColumns(execution: NewExecution): Record<string, string | number | null> {
+  return {
+    pipeline: execution.pipeline,
+    trigger: execution.trigger,
+    execution_mode: execution.executionMode,
+    pid: execution.process.pid,
+    process_started: execution.process.startTime ?? null,
+    process_scope: execution.processScope,
+    host: hostname(),
+    heartbeat_at: execution.startedAt,
+    config_file: execution.configFile,
+    source_path: execution.sourcePath,
+    until_environment: execution.untilEnvironment ?? null,
+    requested_revision: execution.requestedRevision ?? null,
+    started_at: execution.startedAt,
+  };
 }
 
 function nullableNumber(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+function nullableString(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
 }
 
 function toExecution(r: Row): ExecutionRecord {
@@ -721,10 +812,15 @@ function toExecution(r: Row): ExecutionRecord {
     status: r.status as ExecutionStatus,
     statusReason: r.status_reason === null ? null : String(r.status_reason),
     pid: Number(r.pid),
+    processStarted: nullableString(r.process_started),
+    processScope: nullableString(r.process_scope),
     host: String(r.host),
+    heartbeatAt: nullableNumber(r.heartbeat_at),
     configFile: String(r.config_file),
     sourcePath: String(r.source_path),
     sourceRevision: r.source_revision === null ? null : String(r.source_revision),
+    requestedRevision: nullableString(r.requested_revision),
+    deliveryId: nullableString(r.delivery_id),
     sourceDirty: Number(r.source_dirty) === 1,
     untilEnvironment: r.until_environment === null ? null : String(r.until_environment),
     startedAt: Number(r.started_at),

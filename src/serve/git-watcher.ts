@@ -109,6 +109,8 @@ export class GitWatcher {
           service: watched.service,
           trigger: 'push',
           reason: `commit ${commit.slice(0, 7)} on ${watched.branch} in ${watched.folder} (was ${previous.slice(0, 7)})`,
+          // The commit seen, not whatever the working tree holds when the run starts.
+          revision: commit,
         });
         started.push(watched.service);
         this.props.log?.(`${watched.service}: ${watched.branch} moved to ${commit.slice(0, 7)}: started its pipeline (pid ${run.pid})`);

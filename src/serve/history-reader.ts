@@ -7,7 +7,8 @@ import { open } from 'node:fs/promises';
 import { buildPlans } from '../model/plan.js';
 import type { ValidConfig } from '../model/validate.js';
 import type { Clock } from '../runtime/clock.js';
-import { recoverAbandonedExecutions, type ActionRecord, type ApprovalRecord, type ExecutionRecord, type StateStore } from '../local/state-store.js';
+import { recoverAbandonedExecutions } from '../local/recovery.js';
+import type { ActionRecord, ApprovalRecord, ExecutionRecord, StateStore } from '../local/state-store.js';
 import type {
   ActionView,
   ApprovalDecisionInput,
@@ -45,6 +46,7 @@ export interface HistoryReaderProps {
 export class HistoryReader implements ExecutionsReader {
   private readonly planned: ReadonlyArray<Omit<PipelineView, 'latest'>>;
   private lastRecovery = Number.NEGATIVE_INFINITY;
+  private recovering: Promise<unknown> | undefined;
 
   constructor(private readonly props: HistoryReaderProps) {
     this.planned = buildPlans(props.config).pipelines.map((plan) => ({
@@ -160,13 +162,25 @@ export class HistoryReader implements ExecutionsReader {
     return { kind: 'decided', approval: approvalView(after) };
   }
 
-  /** A run killed without a chance to record it would show as running forever: mark it failed. */
+  /**
+   * A run killed without a chance to record it would show as running forever: end what it left
+   * running and mark it failed, in the background (ending processes takes a grace period).
+   */
   private recover(): void {
     const now = this.props.clock.now();
-    if (now - this.lastRecovery >= (this.props.recoverEveryMs ?? 5_000)) {
+    if (this.recovering === undefined && now - this.lastRecovery >= (this.props.recoverEveryMs ?? 5_000)) {
       this.lastRecovery = now;
-      recoverAbandonedExecutions(this.props.store, now);
+      this.recovering = recoverAbandonedExecutions(this.props.store, { clock: this.props.clock })
+        .catch(() => [])
+        .finally(() => {
+          this.recovering = undefined;
+        });
     }
+  }
+
+  /** Resolves once a recovery under way (if any) is done. */
+  async settled(): Promise<void> {
+    await this.recovering;
   }
 
   private latestOf(pipeline: string, service: string): ExecutionView | null {

@@ -8,7 +8,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FailureError } from '../model/errors.js';
-import type { ProcessHandle, Processes } from '../runtime/process.js';
+import type { ProcessExit, ProcessHandle, Processes } from '../runtime/process.js';
 
 /** A run to start. */
 export interface RunRequest {
@@ -18,6 +18,10 @@ export interface RunRequest {
   readonly trigger: 'push' | 'pull-request';
   /** Why, for the log: `push 1a2b3c4 to octo/api@main (delivery 72d3...)`. */
   readonly reason: string;
+  /** The commit to run (a push's `after`, a pull request's head): the run takes it, not the working tree. */
+  readonly revision?: string;
+  /** The execution recorded QUEUED for this run, which the run takes over (`run --queued-execution`). */
+  readonly executionId?: string;
 }
 
 /** A run that was started. */
@@ -28,6 +32,10 @@ export interface StartedRun {
   readonly pid: number;
   /** Where the run's own output (`run --json`) goes. */
   readonly outputFile: string;
+  /** The execution the run took over, when it was queued. */
+  readonly executionId?: string;
+  /** Settles when the run's process has ended. @default - not known to this starter */
+  readonly exited?: Promise<ProcessExit | undefined>;
 }
 
 /** Starts runs. */
@@ -38,6 +46,8 @@ export interface RunStarter {
    * @throws FailureError when the process could not be started
    */
   start(request: RunRequest): Promise<StartedRun>;
+  /** Stop the runs still going, waiting up to `graceMs` before killing them; resolves to how many there were. */
+  stopAll?(graceMs?: number): Promise<number>;
 }
 
 /** What `CliRunStarter` needs. */
@@ -94,11 +104,15 @@ export class CliRunStarter implements RunStarter {
       this.props.configFile,
       '--json',
       ...(request.trigger === 'pull-request' ? ['--pull-request'] : []),
+      ...(request.executionId ? ['--queued-execution', request.executionId] : []),
+      ...(request.revision ? ['--revision', request.revision] : []),
     ];
     mkdirSync(this.props.outputDir, { recursive: true });
     const at = (this.props.now ?? Date.now)();
     this.sequence += 1;
-    const outputFile = path.join(this.props.outputDir, `${new Date(at).toISOString().replace(/[:.]/g, '-')}-${this.sequence}-${request.service}${request.trigger === 'pull-request' ? '-pr' : ''}.log`);
+    // Named by the execution when there is one, so that `gc` knows whose output it is.
+    const name = `${new Date(at).toISOString().replace(/[:.]/g, '-')}-${this.sequence}-${request.service}${request.trigger === 'pull-request' ? '-pr' : ''}`;
+    const outputFile = path.join(this.props.outputDir, `${name}${request.executionId ? `-${request.executionId}` : ''}.log`);
     const fd = openSync(outputFile, 'a');
     let child: ProcessHandle;
     try {
@@ -115,7 +129,7 @@ export class CliRunStarter implements RunStarter {
       closeSync(fd);
     }
     const ended = child.exited.then(
-      () => undefined,
+      (exit) => exit,
       () => undefined,
     );
     this.running.add(ended);
@@ -131,7 +145,7 @@ export class CliRunStarter implements RunStarter {
       );
       throw new FailureError(`could not start the run of ${request.service}: ${reason}`);
     }
-    return { service: request.service, trigger: request.trigger, pid: child.pid, outputFile };
+    return { service: request.service, trigger: request.trigger, pid: child.pid, outputFile, ...(request.executionId ? { executionId: request.executionId } : {}), exited: ended };
   }
 
   /** Resolves once every run this starter started has ended (for a clean shutdown and for tests). */

@@ -13,6 +13,7 @@ import { startDashboardServer } from './dashboard-server.js';
 import { DeliveryLog } from './delivery-log.js';
 import { GitWatcher } from './git-watcher.js';
 import { HistoryReader } from './history-reader.js';
+import { RunQueue } from './run-queue.js';
 import { CliRunStarter, type RunStarter } from './run-starter.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 
@@ -62,15 +63,18 @@ export interface RunningServe {
   readonly url: string;
   readonly port: number;
   readonly starter: RunStarter;
+  /** The runs this server recorded and started. */
+  readonly runs: RunQueue;
   readonly watcher: GitWatcher | undefined;
   /**
    * Stop serving. The runs this server started and that are still going are stopped (they end
    * STOPPED in the history, as a run interrupted in a shell does): a run left behind would wait
-   * for an approval nobody could give from the page.
+   * for an approval nobody could give from the page. Runs accepted but not started yet end
+   * STOPPED too; a redelivery of their webhook starts them.
    *
-   * @returns how many runs were stopped
+   * @returns how many runs were stopped (going or queued)
    */
-  close(): Promise<number>;
+  close(graceMs?: number): Promise<number>;
 }
 
 /** Start serving. Bad options (no token beyond loopback, a port in use) throw before anything listens. */
@@ -91,13 +95,13 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       now: () => options.clock.now(),
     });
   const store = StateStore.open(options.home);
-  const deliveries = options.secret === undefined ? undefined : DeliveryLog.open(options.home);
   let watcher: GitWatcher | undefined;
   try {
+    const runs = new RunQueue({ store, config: options.config, configFile: options.configFile, baseDir: options.baseDir, starter, clock: options.clock });
     const webhooks =
       options.secret === undefined
         ? undefined
-        : new WebhookReceiver({ secret: options.secret, services: options.config.services, starter, deliveries: deliveries!, clock: options.clock });
+        : new WebhookReceiver({ secret: options.secret, services: options.config.services, runs, store, deliveries: DeliveryLog.open(store), clock: options.clock });
     const server = await startDashboardServer({
       host,
       port: options.port ?? 8080,
@@ -114,7 +118,7 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
         baseDir: options.baseDir,
         processes: options.processes,
         clock: options.clock,
-        starter,
+        starter: runs,
         log: options.log,
         ...(options.watchIntervalMs === undefined ? {} : { intervalMs: options.watchIntervalMs }),
       });
@@ -124,18 +128,19 @@ export async function startServe(options: ServeOptions): Promise<RunningServe> {
       url: server.url,
       port: server.port,
       starter,
+      runs,
       watcher,
-      close: async () => {
+      close: async (graceMs?: number) => {
         await watcher?.stop();
         await server.close();
-        const stopped = starter instanceof CliRunStarter ? await starter.stopAll() : 0;
-        deliveries?.close();
-        store.close();
-        return stopped;
+        try {
+          return await runs.stop(graceMs);
+        } finally {
+          store.close();
+        }
       },
     };
   } catch (error) {
-    deliveries?.close();
     store.close();
     throw error;
   }

@@ -12,15 +12,21 @@
  * - 401 a missing or wrong `X-Hub-Signature-256` (checked before the body is parsed);
  * - 405 not a POST; 413 a body over the limit (25 MB, GitHub's cap); 415 not `application/json`
  *   (set the webhook's content type to `application/json` on GitHub);
- * - 500 a run could not be started (the delivery is forgotten, so a redelivery retries).
+ * - 500 a run could not be started (its record ends FAILED; a redelivery starts it).
  * Nothing is started for any status but 202.
+ *
+ * The runs a delivery asks for are recorded (QUEUED) in the same transaction as the delivery,
+ * before the answer: an accepted push is never lost, even when `serve` stops at once. A
+ * redelivery of a delivery whose runs never started starts them; one whose runs started is a
+ * duplicate.
  */
 import { emitterEventNames, Webhooks } from '@octokit/webhooks';
 import { InputError } from '../model/errors.js';
 import type { Clock } from '../runtime/clock.js';
+import type { StateStore } from '../local/state-store.js';
 import type { DeliveryLog } from './delivery-log.js';
 import { errorReply, headerValue, jsonReply, mediaType, type HttpReply, type RequestHeaders } from './http-reply.js';
-import type { RunRequest, RunStarter, StartedRun } from './run-starter.js';
+import type { QueuedRun, RunQueue } from './run-queue.js';
 import { routeWebhook, type ConfiguredService } from './webhook-router.js';
 
 /** GitHub caps webhook payloads at 25 MB and does not send larger ones. */
@@ -35,7 +41,10 @@ export interface WebhookReceiverProps {
   readonly secret: string;
   /** The config's services (routing follows their `source.github`). */
   readonly services: readonly ConfiguredService[];
-  readonly starter: RunStarter;
+  /** Records and starts the runs. */
+  readonly runs: RunQueue;
+  /** The history the deliveries and the runs are recorded in, together. */
+  readonly store: StateStore;
   readonly deliveries: DeliveryLog;
   readonly clock: Clock;
   /**
@@ -118,46 +127,58 @@ export class WebhookReceiver {
       }
       throw error;
     }
-    if (!this.props.deliveries.claim(delivery, event, this.props.clock.now())) {
-      const previous = this.props.deliveries.get(delivery);
-      return jsonReply(200, { delivery, event, duplicate: true, message: `delivery ${delivery} was received already (${previous?.outcome ?? 'received'}): nothing started again` });
+    const { deliveries, runs, store } = this.props;
+    // The delivery and the runs it asks for: one transaction, before any answer.
+    const accepted = store.transaction((): { reply: HttpReply } | { queued: QueuedRun[]; redelivery: boolean } => {
+      if (!deliveries.claim(delivery, event, this.props.clock.now())) {
+        const again = route.kind === 'start' ? route.runs.filter((run) => runs.neverStarted(delivery, run)) : [];
+        if (again.length === 0) {
+          const previous = deliveries.get(delivery);
+          return { reply: jsonReply(200, { delivery, event, duplicate: true, message: `delivery ${delivery} was received already (${previous?.outcome ?? 'received'}): nothing started again` }) };
+        }
+        const queued = runs.queue(again, delivery);
+        deliveries.settle(delivery, `redelivered: queued ${describe(queued)}`);
+        return { queued, redelivery: true };
+      }
+      switch (route.kind) {
+        case 'pong':
+          deliveries.settle(delivery, 'pong');
+          return { reply: jsonReply(200, { delivery, event, pong: true, ...(route.zen === undefined ? {} : { zen: route.zen }) }) };
+        case 'ignore':
+          deliveries.settle(delivery, `ignored: ${route.reason}`);
+          return { reply: jsonReply(202, { delivery, event, ignored: route.reason }) };
+        case 'start': {
+          const queued = runs.queue(route.runs, delivery);
+          deliveries.settle(delivery, `queued ${describe(queued)}`);
+          return { queued, redelivery: false };
+        }
+        default:
+          throw new Error(`unhandled webhook route ${(route as { kind: string }).kind}`);
+      }
+    });
+    if ('reply' in accepted) {
+      return accepted.reply;
     }
-    switch (route.kind) {
-      case 'pong':
-        this.props.deliveries.settle(delivery, 'pong');
-        return jsonReply(200, { delivery, event, pong: true, ...(route.zen === undefined ? {} : { zen: route.zen }) });
-      case 'ignore':
-        this.props.deliveries.settle(delivery, `ignored: ${route.reason}`);
-        return jsonReply(202, { delivery, event, ignored: route.reason });
-      case 'start':
-        return this.start(delivery, event, route.runs);
-      default:
-        throw new Error(`unhandled webhook route ${(route as { kind: string }).kind}`);
-    }
+    return this.start(delivery, event, accepted.queued, accepted.redelivery);
   }
 
-  private async start(delivery: string, event: string, runs: readonly RunRequest[]): Promise<HttpReply> {
-    const started: StartedRun[] = [];
-    try {
-      for (const run of runs) {
-        started.push(await this.props.starter.start(run));
-      }
-    } catch (error) {
-      if (started.length === 0) {
-        // Nothing started: forget the delivery, so that GitHub's redelivery tries again.
-        this.props.deliveries.release(delivery);
-      } else {
-        this.props.deliveries.settle(delivery, `started ${started.map((s) => s.service).join(', ')}; then failed`);
-      }
-      return errorReply(500, `${error instanceof Error ? error.message : String(error)}${started.length ? ` (started already: ${started.map((s) => s.service).join(', ')})` : ''}`);
-    }
-    this.props.deliveries.settle(delivery, `started ${started.map((s) => `${s.service} (${s.trigger}, pid ${s.pid})`).join(', ')}`);
-    return jsonReply(202, {
+  private async start(delivery: string, event: string, queued: readonly QueuedRun[], redelivery: boolean): Promise<HttpReply> {
+    const { started, failed } = await this.props.runs.startQueued(queued);
+    const runs = started.map((s) => ({ service: s.service, trigger: s.trigger, pid: s.pid, executionId: s.executionId }));
+    this.props.deliveries.settle(
       delivery,
-      event,
-      started: started.map((s) => ({ service: s.service, trigger: s.trigger, pid: s.pid })),
-    });
+      `${redelivery ? 'redelivered: ' : ''}started ${started.map((s) => `${s.service} (${s.trigger}, execution ${s.executionId}, pid ${s.pid})`).join(', ') || 'nothing'}${failed.length ? `; could not start ${failed.map((f) => f.run.request.service).join(', ')}` : ''}`,
+    );
+    if (failed.length) {
+      // Their records say why; a redelivery starts them, as they never started.
+      return errorReply(500, `${failed.map((f) => f.message).join('; ')}${started.length ? ` (started: ${started.map((s) => s.service).join(', ')})` : ''}`);
+    }
+    return jsonReply(202, { delivery, event, ...(redelivery ? { redelivery: true } : {}), started: runs });
   }
+}
+
+function describe(queued: readonly QueuedRun[]): string {
+  return queued.map((q) => `${q.request.service} (${q.request.trigger}, execution ${q.executionId})`).join(', ');
 }
 
 /** The 413 reply. */

@@ -91,10 +91,16 @@ function routePush(push: z.infer<typeof pushSchema>, services: readonly Configur
   if (matching.length === 0) {
     return { kind: 'ignore', reason: notRunnable(following) };
   }
-  const commit = push.after === undefined ? '' : ` ${push.after.slice(0, 7)}`;
+  const revision = commitId(push.after);
+  const commit = revision === undefined ? '' : ` ${revision.slice(0, 7)}`;
   return {
     kind: 'start',
-    runs: matching.map((s) => ({ service: s.name, trigger: 'push', reason: `push${commit} to ${repository}@${branch} (delivery ${deliveryId})` })),
+    runs: matching.map((s) => ({
+      service: s.name,
+      trigger: 'push',
+      reason: `push${commit} to ${repository}@${branch} (delivery ${deliveryId})`,
+      ...(revision ? { revision } : {}),
+    })),
   };
 }
 
@@ -116,15 +122,22 @@ function routePullRequest(event: z.infer<typeof pullRequestSchema>, services: re
   if (testing.length === 0) {
     return { kind: 'ignore', reason: notRunnable(matching) };
   }
-  const head = event.pull_request.head.sha === undefined ? '' : ` at ${event.pull_request.head.sha.slice(0, 7)}`;
+  const revision = commitId(event.pull_request.head.sha);
+  const head = revision === undefined ? '' : ` at ${revision.slice(0, 7)}`;
   return {
     kind: 'start',
     runs: testing.map((s) => ({
       service: s.name,
       trigger: 'pull-request',
       reason: `pull request #${event.number} ${event.action}${head} into ${repository}@${branch} (delivery ${deliveryId})`,
+      ...(revision ? { revision } : {}),
     })),
   };
+}
+
+/** A commit id the run can take (40 or 64 hex digits, not all zeros as a deleted ref's), else undefined. */
+function commitId(sha: string | undefined): string | undefined {
+  return sha !== undefined && /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i.test(sha) && !/^0+$/.test(sha) ? sha.toLowerCase() : undefined;
 }
 
 /** The services that can run here: a local run needs the service's folder. */

@@ -3,9 +3,10 @@
  * whose commands are plain shell (the plan is data: the engine runs whatever commands it holds).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { RunPipelineOptions } from '../../src/local/engine.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { PipelinePlan } from '../../src/model/plan-schema.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
@@ -105,4 +106,55 @@ export function shellPlan(config: ValidConfig, commands: Record<string, string[]
 /** Commands that write an output artifact as the contract says (`.pipeline/<name>/`). */
 export function writeArtifact(name: string, file: string, content: string): string {
   return `mkdir -p .pipeline/${name} && printf '%s' ${JSON.stringify(content)} > .pipeline/${name}/${file}`;
+}
+
+/**
+ * The processes (not zombies) whose environment carries an execution's id, as every process of
+ * its actions does (`SERVICE_PIPELINES_EXECUTION_ID`). Linux only (/proc).
+ */
+export function processesCarrying(executionId: string): number[] {
+  const marker = Buffer.from(`SERVICE_PIPELINES_EXECUTION_ID=${executionId}\0`);
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (readFileSync(`/proc/${name}/environ`).includes(marker)) found.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+/** Kill whatever an execution left running (test cleanup). */
+export function killProcessesCarrying(executionId: string): void {
+  for (const pid of processesCarrying(executionId)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/** The options of a run of `config`'s `svc` pipeline with plain shell commands (see `shellPlan`), local stages left alone. */
+export function shellRunOptions(
+  config: ValidConfig,
+  commands: Record<string, string[]>,
+  where: { readonly baseDir: string; readonly home: string },
+  extra: Partial<RunPipelineOptions> = {},
+): RunPipelineOptions {
+  return {
+    config,
+    configFile: 'pipelines.config.json',
+    baseDir: where.baseDir,
+    service: 'svc',
+    home: where.home,
+    plan: shellPlan(config, commands),
+    localStages: { stopStagesStartedBy: async () => [] },
+    pollMs: 50,
+    ...extra,
+  };
 }

@@ -4,7 +4,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { markRunningHere, type StateStore } from '../../src/local/state-store.js';
+import { markRunningHere } from '../../src/local/recovery.js';
+import type { StateStore } from '../../src/local/state-store.js';
+import { nodeProcessTable } from '../../src/runtime/process.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { ValidConfig } from '../../src/model/validate.js';
 
@@ -31,7 +33,8 @@ export function recordExecution(
     service: plan.service,
     trigger: plan.trigger,
     executionMode: plan.executionMode,
-    pid: options.pid ?? process.pid,
+    process: options.pid === undefined ? (nodeProcessTable.identify(process.pid) ?? { pid: process.pid }) : { pid: options.pid },
+    processScope: nodeProcessTable.scope(),
     configFile: '/config/pipelines.config.ts',
     sourcePath: '/src/svc',
     startedAt: options.startedAt,

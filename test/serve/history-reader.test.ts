@@ -63,12 +63,15 @@ describe('HistoryReader', () => {
     expect(unknown).toEqual({ kind: 'not-found' });
   });
 
-  it('GIVEN a run whose process is gone WHEN the dashboard reads the history THEN it is marked failed, as every history command does', () => {
+  it('GIVEN a run whose process is gone WHEN the dashboard reads the history THEN it is marked failed, as every history command does', async () => {
     // A pid above Linux's largest: no process has it (the run was killed without a chance to record it).
     const orphanPid = 2 ** 22 + 12_345;
     recordExecution(store, followingConfig(), { id: 'exec-orphan', service: 'api', state: 'building', startedAt: 1, pid: orphanPid });
     const reader = new HistoryReader({ store, config: followingConfig(), clock });
 
+    reader.execution('exec-orphan');
+    // Ending what a dead run left running takes a moment: the repair goes on in the background.
+    await reader.settled();
     const execution = reader.execution('exec-orphan')!;
 
     expect(execution.status).toBe('FAILED');

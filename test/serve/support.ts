@@ -98,6 +98,6 @@ export class RecordingStarter implements RunStarter {
       throw new FailureError(`could not start the run of ${request.service}: spawn failed`);
     }
     this.requests.push(request);
-    return { service: request.service, trigger: request.trigger, pid: 40_000 + this.requests.length, outputFile: '/dev/null' };
+    return { service: request.service, trigger: request.trigger, pid: 40_000 + this.requests.length, outputFile: '/dev/null', ...(request.executionId ? { executionId: request.executionId } : {}) };
   }
 }

@@ -64,7 +64,7 @@ describe('GitWatcher (serve --watch)', () => {
     expect(atStart).toEqual([]);
     expect(unchanged).toEqual([]);
     expect(afterCommit).toEqual(['svc']);
-    expect(starter.requests).toEqual([{ service: 'svc', trigger: 'push', reason: expect.stringContaining(`commit ${second.slice(0, 7)} on main`) }]);
+    expect(starter.requests).toEqual([{ service: 'svc', trigger: 'push', reason: expect.stringContaining(`commit ${second.slice(0, 7)} on main`), revision: second }]);
     expect(watcher.targets).toEqual([{ service: 'svc', folder: repo, branch: 'main', commit: second }]);
     expect(lines[0]).toContain(`watching svc: branch main at ${first.slice(0, 7)}`);
   });
@@ -124,7 +124,7 @@ describe('GitWatcher (serve --watch)', () => {
 });
 
 describe('CliRunStarter', () => {
-  it('GIVEN a request WHEN started THEN the CLI runs as `run <service> --config F --json [--pull-request]` in its own process, its output in a file', async () => {
+  it('GIVEN a request WHEN started THEN the CLI runs as `run <service> --config F --json [--pull-request] [--queued-execution ID --revision SHA]` in its own process, its output in a file', async () => {
     const cli = path.join(work.dir, 'fake-cli.mjs');
     // A stand-in for bin/service-pipelines.js that prints what it was given: the starter's contract is its command line.
     writeFileSync(cli, "console.log(JSON.stringify({ argv: process.argv.slice(2), cwd: process.cwd(), secret: process.env.KEPT ?? null }));\n");
@@ -132,6 +132,7 @@ describe('CliRunStarter', () => {
 
     const push = await starter.start({ service: 'api', trigger: 'push', reason: 'push abc to o/r@main' });
     const pr = await starter.start({ service: 'api', trigger: 'pull-request', reason: 'pull request #1' });
+    const queued = await starter.start({ service: 'api', trigger: 'push', reason: 'push', executionId: 'exec-1', revision: 'a'.repeat(40) });
     await starter.whenIdle();
 
     expect(push.pid).toBeGreaterThan(0);
@@ -140,6 +141,10 @@ describe('CliRunStarter', () => {
     expect(pushOutput[0]).toBe('# push abc to o/r@main');
     expect(JSON.parse(pushOutput[2]!)).toEqual({ argv: ['run', 'api', '--config', '/cfg/pipelines.config.ts', '--json'], cwd: work.dir, secret: 'yes' });
     expect(JSON.parse(readFileSync(pr.outputFile, 'utf8').split('\n')[2]!).argv).toEqual(['run', 'api', '--config', '/cfg/pipelines.config.ts', '--json', '--pull-request']);
+    // A queued run takes its record over, and runs the commit it was queued for; its output is named by it.
+    expect(JSON.parse(readFileSync(queued.outputFile, 'utf8').split('\n')[2]!).argv).toEqual(['run', 'api', '--config', '/cfg/pipelines.config.ts', '--json', '--queued-execution', 'exec-1', '--revision', 'a'.repeat(40)]);
+    expect(queued.outputFile).toMatch(/-api-exec-1\.log$/);
+    expect(await queued.exited).toEqual({ code: 0, signal: null });
   });
 
   it('GIVEN runs still going WHEN the starter stops them (serve stopping) THEN each gets SIGTERM and is waited for', async () => {

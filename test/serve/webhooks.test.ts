@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/local/state-store.js';
@@ -7,6 +9,7 @@ import { AccessGuard } from '../../src/serve/access-guard.js';
 import { startDashboardServer, type RunningDashboardServer } from '../../src/serve/dashboard-server.js';
 import { DeliveryLog } from '../../src/serve/delivery-log.js';
 import { HistoryReader } from '../../src/serve/history-reader.js';
+import { RunQueue } from '../../src/serve/run-queue.js';
 import { MAX_WEBHOOK_BYTES, WebhookReceiver } from '../../src/serve/webhook-receiver.js';
 import type { ValidConfig } from '../../src/model/validate.js';
 import { exampleOf, examplesOf, followingConfig, RecordingStarter, signedDelivery, tempFolder, TEST_SECRET } from './support.js';
@@ -18,7 +21,8 @@ let starter: RecordingStarter;
 let server: RunningDashboardServer;
 
 async function serve(config: ValidConfig = followingConfig(), maxBytes?: number): Promise<void> {
-  const receiver = new WebhookReceiver({ secret: TEST_SECRET, services: config.services, starter, deliveries, clock: systemClock, ...(maxBytes ? { maxBytes } : {}) });
+  const runs = new RunQueue({ store, config, configFile: path.join(work.dir, 'pipelines.config.json'), baseDir: work.dir, starter, clock: systemClock });
+  const receiver = new WebhookReceiver({ secret: TEST_SECRET, services: config.services, runs, store, deliveries, clock: systemClock, ...(maxBytes ? { maxBytes } : {}) });
   server = await startDashboardServer({
     host: '127.0.0.1',
     port: 0,
@@ -37,13 +41,12 @@ async function deliver(delivery: { body: string; headers: Record<string, string>
 beforeEach(() => {
   work = tempFolder();
   store = StateStore.open(path.join(work.dir, '.service-pipelines'));
-  deliveries = DeliveryLog.open(path.join(work.dir, '.service-pipelines'));
+  deliveries = DeliveryLog.open(store);
   starter = new RecordingStarter();
 });
 
 afterEach(async () => {
   await server?.close();
-  deliveries.close();
   store.close();
   work.cleanup();
 });
@@ -57,7 +60,9 @@ describe('POST /webhooks/github: what starts runs', () => {
 
     expect(reply.status).toBe(202);
     expect(reply.body).toMatchObject({ delivery: 'd-push-1', event: 'push', started: [{ service: 'api', trigger: 'push' }] });
-    expect(starter.requests).toEqual([{ service: 'api', trigger: 'push', reason: expect.stringContaining('to Codertocat/Hello-World@master (delivery d-push-1)') }]);
+    expect(starter.requests).toEqual([
+      { service: 'api', trigger: 'push', reason: expect.stringContaining('to Codertocat/Hello-World@master (delivery d-push-1)'), revision: push.after, executionId: expect.any(String) },
+    ]);
   });
 
   it('GIVEN two services in one repository WHEN a push arrives THEN both pipelines start', async () => {
@@ -236,25 +241,41 @@ describe('POST /webhooks/github: what is refused, with nothing started', () => {
 describe('POST /webhooks/github: redeliveries', () => {
   const push = () => exampleOf('push', (p) => p.ref === 'refs/heads/master');
 
-  it('GIVEN a delivery acted on WHEN GitHub redelivers it, even after a restart THEN 200 duplicate and nothing starts again', async () => {
+  it('GIVEN a delivery whose run started WHEN GitHub redelivers it, even after a restart THEN 200 duplicate and nothing starts again', async () => {
     await serve();
     const delivery = await signedDelivery('push', push(), { delivery: 'd-redelivered' });
 
     const first = await deliver(delivery);
+    // The run takes its record over, as `run --queued-execution` does.
+    const [queued] = store.executionsOfDelivery('d-redelivered');
+    store.claimQueuedExecution({ ...claimOf(queued!.id) });
     const again = await deliver(delivery);
     await server.close();
-    deliveries.close();
-    deliveries = DeliveryLog.open(path.join(work.dir, '.service-pipelines'));
+    store.close();
+    store = StateStore.open(path.join(work.dir, '.service-pipelines'));
+    deliveries = DeliveryLog.open(store);
     await serve();
     const afterRestart = await deliver(delivery);
 
     expect(first.status).toBe(202);
     expect(again).toMatchObject({ status: 200, body: { duplicate: true } });
-    expect(afterRestart).toMatchObject({ status: 200, body: { duplicate: true, message: expect.stringContaining('started api (push') } });
+    expect(afterRestart).toMatchObject({ status: 200, body: { duplicate: true, message: expect.stringContaining('started api (push, execution ') } });
     expect(starter.requests).toHaveLength(1);
   });
 
-  it('GIVEN a run that could not start WHEN GitHub redelivers THEN the first answer is 500 and the redelivery starts it', async () => {
+  it('GIVEN an accepted push WHEN answered THEN its run is recorded QUEUED with the delivery and the pushed commit, before the answer', async () => {
+    await serve();
+    const payload = push();
+
+    const reply = await deliver(await signedDelivery('push', payload, { delivery: 'd-queued' }));
+
+    const [queued] = store.executionsOfDelivery('d-queued');
+    expect(queued).toMatchObject({ status: 'QUEUED', pipeline: 'api', deliveryId: 'd-queued', requestedRevision: payload.after as string, sourcePath: path.join(work.dir, 'api') });
+    expect(reply.body.started).toEqual([{ service: 'api', trigger: 'push', pid: 40_001, executionId: queued!.id }]);
+    expect(starter.requests[0]).toMatchObject({ executionId: queued!.id, revision: payload.after });
+  });
+
+  it('GIVEN a run that could not start WHEN GitHub redelivers THEN the first answer is 500, its record says why, and the redelivery starts it', async () => {
     await serve();
     const delivery = await signedDelivery('push', push(), { delivery: 'd-retry' });
     starter.failing = true;
@@ -265,24 +286,57 @@ describe('POST /webhooks/github: redeliveries', () => {
 
     expect(failed.status).toBe(500);
     expect((failed.body.error as { message: string }).message).toContain('spawn failed');
-    expect(retried.status).toBe(202);
+    expect(retried).toMatchObject({ status: 202, body: { redelivery: true } });
+    expect(starter.requests).toHaveLength(1);
+    const [first, second] = store.executionsOfDelivery('d-retry');
+    expect(first).toMatchObject({ status: 'FAILED', statusReason: expect.stringContaining('its run could not be started: could not start the run of api: spawn failed') });
+    expect(second).toMatchObject({ status: 'QUEUED' });
+  });
+
+  it('GIVEN a delivery acted on by an earlier version (in webhooks.db, no run recorded) WHEN the history is opened THEN it is taken over, and its redelivery runs it', async () => {
+    const legacy = new Database(path.join(work.dir, '.service-pipelines', 'webhooks.db'));
+    legacy.exec(`CREATE TABLE deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, event TEXT NOT NULL, received_at INTEGER NOT NULL, outcome TEXT NOT NULL)`);
+    legacy.prepare(`INSERT INTO deliveries (id, event, received_at, outcome) VALUES ('d-old', 'push', 1, 'started api (push, pid 123)'), ('d-ping', 'ping', 1, 'pong')`).run();
+    legacy.close();
+    deliveries = DeliveryLog.open(store);
+    await serve();
+
+    const lost = await deliver(await signedDelivery('push', push(), { delivery: 'd-old' }));
+
+    expect(deliveries.get('d-ping')).toMatchObject({ outcome: 'pong' });
+    expect(existsSync(path.join(work.dir, '.service-pipelines', 'webhooks.db'))).toBe(false);
+    expect(existsSync(path.join(work.dir, '.service-pipelines', 'webhooks.db.imported'))).toBe(true);
+    expect(lost).toMatchObject({ status: 202, body: { redelivery: true } });
     expect(starter.requests).toHaveLength(1);
   });
 
   it('GIVEN more deliveries than the log keeps WHEN more arrive THEN the oldest are forgotten', () => {
-    const small = DeliveryLog.open(path.join(work.dir, 'small'), { capacity: 3 });
-    try {
-      for (const id of ['a', 'b', 'c', 'd', 'e']) {
-        expect(small.claim(id, 'push', 1)).toBe(true);
-      }
-      expect(small.size).toBe(3);
-      expect(small.claim('e', 'push', 2)).toBe(false);
-      expect(small.claim('a', 'push', 2)).toBe(true);
-    } finally {
-      small.close();
+    const small = DeliveryLog.open(store, { capacity: 3 });
+    for (const id of ['a', 'b', 'c', 'd', 'e']) {
+      expect(small.claim(id, 'push', 1)).toBe(true);
     }
+    expect(small.size).toBe(3);
+    expect(small.claim('e', 'push', 2)).toBe(false);
+    expect(small.claim('a', 'push', 2)).toBe(true);
   });
 });
+
+/** What a `run` process records when it takes over a queued execution. */
+function claimOf(id: string): Parameters<StateStore['claimQueuedExecution']>[0] {
+  return {
+    id,
+    pipeline: 'api',
+    service: 'api',
+    trigger: 'push',
+    executionMode: 'SUPERSEDED',
+    process: { pid: process.pid },
+    processScope: 'test',
+    configFile: 'pipelines.config.json',
+    sourcePath: path.join(work.dir, 'api'),
+    startedAt: Date.now(),
+    stages: [{ name: 'Source', onFailure: 'FAIL', actions: [{ name: 'Source', runOrder: 1, kind: 'source' }] }],
+  };
+}
 
 /** POST with a raw body (chunked when no content-length is given); resolves to the status. */
 function rawPost(base: string, headers: Record<string, string>, chunks: Buffer[]): Promise<number> {

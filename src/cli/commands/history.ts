@@ -32,11 +32,12 @@ export function registerHistory(program: Command, ctx: CliContext): void {
       }
       const configFile = options.config === undefined ? undefined : await configOf(options.config, service, ctx);
       const home = path.join(ctx.cwd, '.service-pipelines');
+      const onNotice = (notice: string) => ctx.stderr.write(`note: ${notice}\n`);
       // Runs of other configs share the folder: filtered here, then the limit applies.
       const executions =
         configFile === undefined
-          ? await listExecutions({ home, limit, ...(service ? { service } : {}) })
-          : (await listExecutions({ home, ...(service ? { service } : {}) })).filter((execution) => execution.configFile === configFile).slice(0, limit);
+          ? await listExecutions({ home, limit, ...(service ? { service } : {}), onNotice })
+          : (await listExecutions({ home, ...(service ? { service } : {}), onNotice })).filter((execution) => execution.configFile === configFile).slice(0, limit);
       if (options.json) {
         ctx.stdout.write(`${JSON.stringify({ schemaVersion: 1, history: path.join(home, 'state.db'), executions }, null, 2)}\n`);
       } else {

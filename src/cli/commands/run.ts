@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ApprovalDecision, ApprovalRequest } from '../../local/index.js';
@@ -13,6 +13,8 @@ interface RunOptions {
   pullRequest?: boolean;
   json?: boolean;
   keepStages?: boolean;
+  revision?: string;
+  queuedExecution?: string;
 }
 
 export function registerRun(program: Command, ctx: CliContext): void {
@@ -26,6 +28,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--reject', 'reject the first manual approval (for scripts)')
     .option('--pull-request', 'run the test-only pull-request pipeline')
     .option('--keep-stages', 'keep the local stages this run started serving after it ends')
+    .option('--revision <commit>', "run the service's folder as it is in this commit (fetched from the repository's remote when absent), not the working tree")
+    .addOption(new Option('--queued-execution <id>', 'take over the execution `serve` recorded for this run').hideHelp())
     .option('--json', 'print one JSON document at the end (the execution, as `show --json` prints it, without logs)')
     .addHelpText(
       'after',
@@ -59,6 +63,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
           ...(options.approve ? { approval: 'approve' as const } : options.reject ? { approval: 'reject' as const } : {}),
           ...(interactive ? { prompt: (request, signal) => promptApproval(ctx, request, signal) } : {}),
           keepStages: Boolean(options.keepStages),
+          ...(options.revision ? { revision: options.revision } : {}),
+          ...(options.queuedExecution ? { queuedExecutionId: options.queuedExecution } : {}),
           signal: controller.signal,
           ...(view ? { onEvent: (event) => view.handle(event) } : {}),
         });

@@ -14,7 +14,7 @@ export function registerShow(program: Command, ctx: CliContext): void {
     .option('--json', 'print the execution as one JSON document')
     .action(async (executionId: string, options: ShowOptions) => {
       const [{ showExecution }, { formatExecution }] = await Promise.all([import('../../local/history.js'), import('../../local/describe.js')]);
-      const document = await showExecution({ home: path.join(ctx.cwd, '.service-pipelines'), executionId, logs: true });
+      const document = await showExecution({ home: path.join(ctx.cwd, '.service-pipelines'), executionId, logs: true, onNotice: (notice) => ctx.stderr.write(`note: ${notice}\n`) });
       ctx.stdout.write(options.json ? `${JSON.stringify(document, null, 2)}\n` : formatExecution(document));
     });
 }

@@ -223,7 +223,7 @@ class BuildRun {
   }
 
   private async inShell(command: string, capture = false): Promise<CommandOutcome> {
-    const session = this.ensureShell();
+    const session = await this.ensureShell();
     const outcome = await session.run(command, { capture });
     this.stdoutLines.flush();
     this.stderrLines.flush();
@@ -236,15 +236,21 @@ class BuildRun {
     return outcome;
   }
 
-  private ensureShell(): ShellSession {
+  private async ensureShell(): Promise<ShellSession> {
     if (!this.session?.alive) {
+      // What the ended shell left running goes with it, as at the end of the build.
+      await this.session?.close();
       this.session = ShellSession.start({
         shell: this.shellProgram(),
         cwd: this.lastCwd,
         env: { ...this.env, [STEP_ENV.buildSucceeding]: this.succeeding ? '1' : '0' },
         processes: this.options.processes ?? nodeProcesses,
+        ...(this.options.processTable ? { processTable: this.options.processTable } : {}),
         onOutput: (stream, text) => (stream === 'stdout' ? this.stdoutLines : this.stderrLines).push(text),
       });
+      if (this.session.group) {
+        this.options.onProcessGroup?.(this.session.group);
+      }
     }
     return this.session;
   }

@@ -19,9 +19,14 @@
  * - `2>/dev/null` hides the bookkeeping from a command's `set -x`.
  * A command that ends the shell (`exit 3`, `set -e` then a failure) ends with the shell's status;
  * the executor then starts a new shell in the last known working directory.
+ *
+ * Nothing outlives the process that runs the session. The shell leads a process group of its own,
+ * and its first command starts a watchdog in that group that waits on the spawn's lifeline (see
+ * `SpawnOptions.lifeline`): when the process holding the other end ends (`kill -9` included) or
+ * the shell exits, the watchdog sends SIGTERM to the whole group, then SIGKILL 5 s later.
  */
 import { randomBytes } from 'node:crypto';
-import type { ProcessHandle, Processes } from '../../runtime/process.js';
+import { nodeProcessTable, type ProcessHandle, type ProcessIdentity, type Processes, type ProcessTable } from '../../runtime/process.js';
 
 /** How a command ended. */
 export interface CommandOutcome {
@@ -53,9 +58,44 @@ export interface ShellSessionOptions {
   readonly cwd: string;
   readonly env: NodeJS.ProcessEnv;
   readonly processes: Processes;
+  /** @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
   /** Receives the commands' output as it comes. */
   readonly onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
 }
+
+/** How long the watchdog waits after SIGTERM before it sends SIGKILL to what is left of the group. */
+export const WATCHDOG_GRACE_SECONDS = 5;
+
+/**
+ * The watchdog: a background subshell in the shell's process group, blocked reading the lifeline
+ * (fd 3), deaf to SIGTERM until then. End-of-file there means the process that runs the session
+ * is gone, or the shell exited: it sends SIGTERM to the group, then checks every second whether
+ * any other process of the group is left (from /proc, where there is one) and, if one still is
+ * after the grace period, sends SIGKILL. It leaves as soon as it is alone, and a later SIGTERM
+ * (a recovery taking over) ends it too. Commands never see fd 3.
+ */
+const WATCHDOG = `( trap '' TERM INT HUP
+  read -r __sp_lifeline <&3
+  kill -TERM 0
+  trap - TERM
+  read -r __sp_self __sp_rest < /proc/self/stat
+  __sp_wait=0
+  while [ $__sp_wait -lt ${WATCHDOG_GRACE_SECONDS} ]; do
+    sleep 1
+    __sp_wait=$((__sp_wait + 1))
+    [ -n "$__sp_self" ] || continue
+    __sp_left=
+    for __sp_proc in /proc/[0-9]*; do
+      read -r __sp_stat < "$__sp_proc/stat" || continue
+      set -- \${__sp_stat##*") "}
+      if [ "$3" = "$$" ] && [ "$1" != Z ] && [ "\${__sp_proc#/proc/}" != "$__sp_self" ]; then __sp_left=1; break; fi
+    done
+    [ -n "$__sp_left" ] || exit 0
+  done
+  kill -KILL 0 ) </dev/null >/dev/null 2>&1 8>&- 9>&- &
+exec 3<&-
+`;
 
 /** How often a running command's shell is checked for having ended. */
 const LIVENESS_INTERVAL_MS = 250;
@@ -81,9 +121,13 @@ export class ShellSession {
   private ended: { exitCode: number } | undefined;
   private lastCwd: string;
   private readonly endedPromise: Promise<void>;
+  private readonly table: ProcessTable;
+  /** The shell's process group (led by the shell), identified so that a reused pid is never signalled. */
+  readonly group: ProcessIdentity | undefined;
 
   private constructor(private readonly options: ShellSessionOptions) {
     this.lastCwd = options.cwd;
+    this.table = options.processTable ?? nodeProcessTable;
     this.stdoutReport = `\u001e${this.nonce}:`;
     this.stderrReport = `\u001e${this.nonce}\u001f`;
     this.handle = options.processes.spawn(options.shell, ['-s'], {
@@ -92,7 +136,10 @@ export class ShellSession {
       stdio: ['pipe', 'pipe', 'pipe'],
       // A process group of its own, so that stopping the build reaches the commands' children.
       detached: true,
+      lifeline: true,
     });
+    const pid = this.handle.pid;
+    this.group = pid === undefined ? undefined : (this.table.identify(pid) ?? { pid });
     this.handle.stdout?.setEncoding('utf8');
     this.handle.stderr?.setEncoding('utf8');
     this.handle.stdout?.on('data', (chunk: string) => this.onStdout(chunk));
@@ -103,7 +150,8 @@ export class ShellSession {
       (exit) => this.onEnded(exit.code ?? 128 + (exit.signal ? (SIGNAL_NUMBERS[exit.signal] ?? 0) : 0)),
       () => this.onEnded(127),
     );
-    this.write('exec 8>&2 9>&1\n');
+    // The watchdog first: it must hold none of the output pipes, or they would stay open after the shell.
+    this.write(`${this.handle.lifeline ? WATCHDOG : ''}exec 8>&2 9>&1\n`);
   }
 
   /** The working directory after the last command. */
@@ -149,21 +197,21 @@ export class ShellSession {
       this.handle.stdin?.end();
     }
     // Background processes keep the output pipes open; CodeBuild ends them with the container.
-    const grace = setTimeout(() => this.handle.kill('SIGTERM'), 200);
-    const hard = setTimeout(() => this.handle.kill('SIGKILL'), 5000);
+    const grace = setTimeout(() => this.signalGroup('SIGTERM'), 200);
+    const hard = setTimeout(() => this.signalGroup('SIGKILL'), 5000);
     try {
       await this.endedPromise;
     } finally {
       clearTimeout(grace);
       clearTimeout(hard);
     }
-    this.handle.kill('SIGKILL');
+    this.signalGroup('SIGKILL');
   }
 
   /** Stop now: the running command and everything the shell started. */
   kill(): void {
-    this.handle.kill('SIGTERM');
-    setTimeout(() => this.handle.kill('SIGKILL'), 2000).unref();
+    this.signalGroup('SIGTERM');
+    setTimeout(() => this.signalGroup('SIGKILL'), 2000).unref();
   }
 
   /**
@@ -173,16 +221,20 @@ export class ShellSession {
    * then closes the pipes, and `exited` brings the shell's exit status.
    */
   private checkShellAlive(): void {
-    const pid = this.handle.pid;
-    if (pid === undefined || this.ended) {
+    if (this.group === undefined || this.ended) {
       return;
     }
-    try {
-      process.kill(pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') {
-        this.handle.kill('SIGTERM');
-      }
+    if (!this.table.isAlive(this.group)) {
+      this.signalGroup('SIGTERM');
+    }
+  }
+
+  /** Signal the shell's process group (what is left of it), never a group that reused its number. */
+  private signalGroup(signal: NodeJS.Signals): void {
+    if (this.group?.startTime === undefined) {
+      this.handle.kill(signal);
+    } else {
+      this.table.signalGroup(this.group, signal);
     }
   }
 

@@ -3,7 +3,7 @@
  * Used by `service-pipelines buildspec run` and by the local engine for every action.
  */
 import type { Clock } from '../../runtime/clock.js';
-import type { Processes } from '../../runtime/process.js';
+import type { ProcessIdentity, Processes, ProcessTable } from '../../runtime/process.js';
 
 /** One line of a build log. */
 export interface LogLine {
@@ -91,8 +91,15 @@ export interface BuildspecRunOptions {
   /** Stops the build (the running command is killed; post_build and finally do not run). */
   readonly signal?: AbortSignal;
   readonly processes?: Processes;
+  /** @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
   readonly clock?: Clock;
   readonly secrets?: SecretResolver;
+  /**
+   * Told of each process group the build starts (a shell and everything it runs), before its
+   * first command: a caller that records it can end the group should this process die.
+   */
+  readonly onProcessGroup?: (group: ProcessIdentity) => void;
 }
 
 /** Runs one buildspec. */

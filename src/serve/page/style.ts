@@ -32,7 +32,7 @@ h2 { font-size: 1.1rem; margin: 0; }
 .s-SUCCEEDED { background: var(--ok-bg); color: var(--ok); border-color: var(--ok); }
 .s-FAILED, .s-REJECTED, .s-ABANDONED, .s-STOPPED { background: var(--fail-bg); color: var(--fail); border-color: var(--fail); }
 .s-IN_PROGRESS { background: var(--run-bg); color: var(--run); border-color: var(--run); }
-.s-AWAITING_APPROVAL, .s-WAITING, .s-PENDING-approval { background: var(--wait-bg); color: var(--wait); border-color: var(--wait); }
+.s-AWAITING_APPROVAL, .s-WAITING, .s-QUEUED, .s-PENDING-approval { background: var(--wait-bg); color: var(--wait); border-color: var(--wait); }
 .s-SUPERSEDED, .s-SKIPPED, .s-PENDING { background: var(--idle-bg); color: var(--idle); border-color: var(--idle); }
 .action.s-SUCCEEDED, .action.s-FAILED, .action.s-IN_PROGRESS, .action.s-AWAITING_APPROVAL, .action.s-REJECTED, .action.s-ABANDONED { background: var(--panel); }
 table { border-collapse: collapse; width: 100%; background: var(--panel); }

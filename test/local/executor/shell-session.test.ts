@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, realpathSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeProcesses } from '../../../src/runtime/process.js';
+import { nodeProcesses, nodeProcessTable, type ProcessIdentity } from '../../../src/runtime/process.js';
 import { ShellSession } from '../../../src/local/executor/shell-session.js';
 import { tempFolder } from './helpers.js';
 
@@ -80,5 +81,43 @@ describe('ShellSession: a command that ends the shell', () => {
     } finally {
       await shellSession.close();
     }
+  });
+});
+
+describe.skipIf(!existsSync('/proc/self/stat'))('ShellSession: the process that runs it is killed', () => {
+  async function killHostDuring(command: string): Promise<{ group: ProcessIdentity; goneAfterMs: number | undefined }> {
+    const host = spawn(process.execPath, ['--import', 'jiti/register', join(import.meta.dirname, 'fixtures', 'session-host.ts')], {
+      env: { ...process.env, SESSION_COMMAND: command },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true,
+    });
+    const group = await new Promise<ProcessIdentity>((resolve) => host.stdout!.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as ProcessIdentity)));
+    // The command's children are up.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const exited = new Promise((resolve) => host.once('exit', resolve));
+    process.kill(host.pid!, 'SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    try {
+      while (Date.now() - killedAt < 12_000) {
+        if (!nodeProcessTable.groupAlive(group)) return { group, goneAfterMs: Date.now() - killedAt };
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return { group, goneAfterMs: undefined };
+    } finally {
+      nodeProcessTable.signalGroup(group, 'SIGKILL');
+    }
+  }
+
+  it('GIVEN a command with children in the background WHEN the process running the session gets SIGKILL THEN the shell\'s whole group ends at once, with no one else to end it', async () => {
+    const { goneAfterMs } = await killHostDuring('sleep 60 & sleep 60 & wait');
+    expect(goneAfterMs).toBeDefined();
+    expect(goneAfterMs!).toBeLessThan(3_000);
+  });
+
+  it('GIVEN a command that ignores SIGTERM WHEN the process running the session gets SIGKILL THEN the group is killed after the grace period', async () => {
+    const { goneAfterMs } = await killHostDuring('trap "" TERM; sleep 60 & trap "" TERM; wait');
+    expect(goneAfterMs).toBeDefined();
+    expect(goneAfterMs!).toBeGreaterThanOrEqual(4_000);
   });
 });
