@@ -1,0 +1,341 @@
+/**
+ * Packing the running service-pipelines into one tarball that installs without a registry:
+ * `npm pack` of the package with every dependency bundled (`bundleDependencies: true`), exactly
+ * as installed beside it: the lockfile's versions in a source checkout, the bundle it came with in
+ * an installed copy. The AWS actions install this tarball, so that they run the code that
+ * synthesized them.
+ *
+ * Packing takes half a minute, so tarballs are kept in a cache keyed by a fingerprint of every
+ * file that goes into them (path, size, modification and change times): the same tree packs once.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FailureError, InputError } from '../model/errors.js';
+import type { Clock } from './clock.js';
+import { runCaptured, type Processes } from './process.js';
+
+/** A packed tool: the tarball and what identifies it. */
+export interface PackedTool {
+  /** The package's name (`service-pipelines`). */
+  readonly name: string;
+  /** Its version: what `service-pipelines --version` prints once installed. */
+  readonly version: string;
+  /** The tarball (absolute path, in the cache: do not change it). */
+  readonly file: string;
+  /** The tarball's sha256, in hex: what an installer checks before installing. */
+  readonly sha256: string;
+  /** The tarball's size in bytes. */
+  readonly bytes: number;
+  /** Whether it came from the cache (packed earlier from the same files). */
+  readonly fromCache: boolean;
+}
+
+/** Options of `packTool`. */
+export interface PackToolOptions {
+  /** Starts `npm pack`. */
+  readonly processes: Processes;
+  /** Waits while another process packs the same files. */
+  readonly clock: Clock;
+  /**
+   * The package folder to pack.
+   *
+   * @default - the running service-pipelines (`toolRoot()`)
+   */
+  readonly root?: string;
+  /**
+   * Where packed tarballs are kept, by fingerprint.
+   *
+   * @default - `defaultToolCacheDir()`
+   */
+  readonly cacheDir?: string;
+  /**
+   * The environment npm runs with. The `npm_*` variables an enclosing npm (`npx`, `npm run`)
+   * sets are left out, so that they cannot redirect the pack.
+   *
+   * @default process.env
+   */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** How many packed tarballs the cache keeps (the most recently used). */
+export const TOOL_CACHE_ENTRIES = 3;
+
+/** Bump when what goes into a tarball changes for the same files: older cache entries then miss. */
+const PACK_FORMAT = 'service-pipelines pack 1';
+
+/** How long a lock of another packing process is honoured before it is taken as abandoned. */
+const LOCK_STALE_MS = 15 * 60_000;
+
+/** The folder of the running service-pipelines package (from `src/runtime/` and `dist/runtime/` alike). */
+export function toolRoot(): string {
+  return fileURLToPath(new URL('../../', import.meta.url)).replace(/[\\/]$/, '');
+}
+
+/** The cache folder: `$XDG_CACHE_HOME/service-pipelines/tool`, else under `~/.cache`. */
+export function defaultToolCacheDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  const base = env['XDG_CACHE_HOME'] || path.join(home, '.cache');
+  return path.join(base, 'service-pipelines', 'tool');
+}
+
+interface PackageManifest {
+  readonly name?: string;
+  readonly version?: string;
+  readonly main?: string;
+  readonly bin?: string | Record<string, string>;
+  readonly files?: readonly string[];
+  readonly dependencies?: Record<string, string>;
+  readonly optionalDependencies?: Record<string, string>;
+  readonly bundleDependencies?: boolean | readonly string[];
+  readonly bundledDependencies?: boolean | readonly string[];
+}
+
+/**
+ * Pack a package with its dependencies bundled, from the cache when the same files were packed before.
+ *
+ * @throws InputError when the folder cannot give a complete tarball: not built, dependencies not bundled or not installed inside it
+ * @throws FailureError when npm is missing or `npm pack` fails
+ */
+export async function packTool(options: PackToolOptions): Promise<PackedTool> {
+  const root = path.resolve(options.root ?? toolRoot());
+  const manifest = readManifest(root);
+  const name = manifest.name ?? '';
+  const version = manifest.version ?? '';
+  checkPackable(root, manifest);
+  const packages = dependencyFolders(root, manifest);
+  const key = fingerprint(root, manifest, packages);
+  const cacheDir = path.resolve(options.cacheDir ?? defaultToolCacheDir(options.env));
+  mkdirSync(cacheDir, { recursive: true });
+
+  const cached = await fromCache(cacheDir, key);
+  if (cached) return cached;
+  const release = await lock(cacheDir, key, options.clock);
+  try {
+    // Another process may have packed the same files while this one waited.
+    const packedMeanwhile = await fromCache(cacheDir, key);
+    if (packedMeanwhile) return packedMeanwhile;
+    const staging = await mkdtemp(path.join(cacheDir, '.pack-'));
+    try {
+      const tarball = await npmPack(root, staging, options);
+      const sha256 = await sha256Of(tarball);
+      const bytes = statSync(tarball).size;
+      const file = path.join(cacheDir, `${key}.tgz`);
+      renameSync(tarball, file);
+      const entry: CacheEntry = { name, version, sha256, bytes };
+      writeFileSync(path.join(cacheDir, `${key}.json`), `${JSON.stringify(entry)}\n`);
+      evict(cacheDir);
+      return { ...entry, file, fromCache: false };
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  } finally {
+    release();
+  }
+}
+
+function readManifest(root: string): PackageManifest {
+  const file = path.join(root, 'package.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as PackageManifest;
+  } catch (error) {
+    throw new InputError(`cannot pack ${root}: no readable package.json`, [{ where: file, message: error instanceof Error ? error.message : String(error) }], { cause: error });
+  }
+}
+
+/** What a complete, self-contained tarball needs of the folder. */
+function checkPackable(root: string, manifest: PackageManifest): void {
+  const where = path.join(root, 'package.json');
+  if (!manifest.name || !manifest.version) {
+    throw new InputError(`cannot pack ${root}`, [{ where, message: 'needs a name and a version' }]);
+  }
+  const bundled = manifest.bundleDependencies ?? manifest.bundledDependencies;
+  const dependencies = Object.keys(manifest.dependencies ?? {});
+  const unbundled = bundled === true ? [] : dependencies.filter((d) => !(Array.isArray(bundled) && bundled.includes(d)));
+  if (unbundled.length > 0) {
+    throw new InputError(`cannot pack ${manifest.name} from ${root} into a tarball that installs without a registry`, [
+      { where: `${where} bundleDependencies`, message: `does not bundle ${unbundled.join(', ')}; set "bundleDependencies": true` },
+    ]);
+  }
+  const entryFiles = [manifest.main, ...(typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {}))].filter((f): f is string => !!f);
+  const missing = entryFiles.filter((f) => !existsSync(path.join(root, f)));
+  if (missing.length > 0) {
+    throw new InputError(`${manifest.name} in ${root} is not built`, [
+      { where: root, message: `${missing.join(', ')} missing: run \`npm run build\` there (\`npm ci\` does it too)` },
+    ]);
+  }
+}
+
+/**
+ * The folders of every package the tarball bundles: the production dependencies, transitively,
+ * each found as Node finds it from the package that needs it, without leaving `root` (npm packs
+ * only what is installed inside the folder it packs).
+ */
+function dependencyFolders(root: string, manifest: PackageManifest): string[] {
+  const found = new Set<string>();
+  const missing: string[] = [];
+  const visit = (dir: string, from: PackageManifest, parentName: string) => {
+    const required = Object.keys(from.dependencies ?? {});
+    const optional = Object.keys(from.optionalDependencies ?? {});
+    for (const dependency of [...required, ...optional]) {
+      const folder = resolvePackage(root, dir, dependency);
+      if (!folder) {
+        if (!optional.includes(dependency)) missing.push(`${dependency} (needed by ${parentName})`);
+        continue;
+      }
+      if (found.has(folder)) continue;
+      found.add(folder);
+      visit(folder, readManifest(folder), dependency);
+    }
+  };
+  visit(root, manifest, manifest.name ?? root);
+  if (missing.length > 0) {
+    throw new InputError(`cannot pack ${manifest.name} from ${root}: dependencies are not installed inside it`, [
+      {
+        where: path.join(root, 'node_modules'),
+        message: `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? `, and ${missing.length - 5} more` : ''} missing; run \`npm ci\` in a checkout, or install service-pipelines from its tarball (its dependencies come bundled)`,
+      },
+    ]);
+  }
+  return [...found].sort();
+}
+
+/** Where Node finds `name` from `dir`, looking in `node_modules` folders up to `root`. */
+function resolvePackage(root: string, dir: string, name: string): string | undefined {
+  for (let current = dir; ; current = path.dirname(current)) {
+    if (path.basename(current) !== 'node_modules') {
+      const candidate = path.join(current, 'node_modules', name);
+      if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+    }
+    if (current === root || path.dirname(current) === current || !current.startsWith(root)) return undefined;
+  }
+}
+
+/**
+ * A digest of every file that can go into the tarball: the package's own files (its top-level
+ * files and its `files` entries), npm's record of the installed tree (which changes what npm
+ * packs), and each bundled package's folder. A file's path, size, mode, and modification and
+ * change times stand for its content: editing, rebuilding or reinstalling changes the change time.
+ */
+function fingerprint(root: string, manifest: PackageManifest, packages: readonly string[]): string {
+  const hash = createHash('sha256').update(`${PACK_FORMAT}\n`);
+  const add = (file: string) => {
+    const stat = lstatSync(file, { bigint: true, throwIfNoEntry: false });
+    if (!stat) return;
+    hash.update(`${path.relative(root, file)}\0${stat.size}\0${stat.mode}\0${stat.mtimeNs}\0${stat.ctimeNs}\n`);
+  };
+  const walk = (dir: string, skip: (entry: string) => boolean) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (skip(entry.name)) continue;
+      const full = path.join(dir, entry.name);
+      add(full);
+      if (entry.isDirectory()) walk(full, skip);
+    }
+  };
+  for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (entry.isFile()) add(path.join(root, entry.name));
+  }
+  // A `files` entry that is a pattern could match anything: then the whole folder counts.
+  const own = manifest.files && !manifest.files.some((f) => /[*?[\]{}!]/.test(f)) ? manifest.files : ['.'];
+  for (const entry of [...own].sort()) {
+    const full = path.join(root, entry);
+    add(full);
+    if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full, (name) => name === 'node_modules' || name === '.git');
+  }
+  add(path.join(root, 'node_modules', '.package-lock.json'));
+  for (const folder of packages) {
+    add(folder);
+    walk(folder, (name) => name === 'node_modules');
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+interface CacheEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/** A cached tarball, if there is a sound one: its digest is checked again, so a damaged entry is packed anew. */
+async function fromCache(cacheDir: string, key: string): Promise<PackedTool | undefined> {
+  const file = path.join(cacheDir, `${key}.tgz`);
+  const metaFile = path.join(cacheDir, `${key}.json`);
+  let entry: CacheEntry;
+  try {
+    entry = JSON.parse(readFileSync(metaFile, 'utf8')) as CacheEntry;
+  } catch {
+    return undefined;
+  }
+  if (statSync(file, { throwIfNoEntry: false })?.size !== entry.bytes || (await sha256Of(file)) !== entry.sha256) {
+    rmSync(metaFile, { force: true });
+    rmSync(file, { force: true });
+    return undefined;
+  }
+  const now = new Date();
+  utimesSync(metaFile, now, now);
+  return { ...entry, file, fromCache: true };
+}
+
+/** Keep the most recently used entries only (a tarball is tens of megabytes). */
+function evict(cacheDir: string): void {
+  const entries = readdirSync(cacheDir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => ({ key: name.slice(0, -'.json'.length), used: statSync(path.join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.used - a.used);
+  for (const { key } of entries.slice(TOOL_CACHE_ENTRIES)) {
+    rmSync(path.join(cacheDir, `${key}.json`), { force: true });
+    rmSync(path.join(cacheDir, `${key}.tgz`), { force: true });
+  }
+}
+
+/** One packing process per fingerprint at a time: the others wait for its tarball. */
+async function lock(cacheDir: string, key: string, clock: Clock): Promise<() => void> {
+  const dir = path.join(cacheDir, `${key}.lock`);
+  for (;;) {
+    try {
+      mkdirSync(dir);
+      return () => rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const held = statSync(dir, { throwIfNoEntry: false });
+    if (held && clock.now() - held.mtimeMs > LOCK_STALE_MS) {
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+    await clock.sleep(250);
+  }
+}
+
+/** `npm pack` of `root` into the empty folder `into`; the tarball's path. */
+async function npmPack(root: string, into: string, options: PackToolOptions): Promise<string> {
+  const env = Object.fromEntries(Object.entries(options.env ?? process.env).filter(([key]) => !key.startsWith('npm_')));
+  // Scripts stay off: `prepare` would rebuild dist/ (and needs devDependencies an installed copy lacks); the tarball holds the code that runs.
+  const args = ['pack', root, '--ignore-scripts', '--pack-destination', into, '--loglevel', 'error', '--no-update-notifier'];
+  let run;
+  try {
+    run = await runCaptured(options.processes, 'npm', args, { cwd: root, env });
+  } catch (error) {
+    throw new FailureError(`cannot pack ${root}: npm did not start (${error instanceof Error ? error.message : String(error)}); npm must be on PATH`, { cause: error });
+  }
+  if (run.code !== 0) {
+    const detail = run.stderr.trim().split('\n').slice(-10).join('\n');
+    throw new FailureError(`npm pack failed in ${root} (exit ${run.code ?? run.signal}):\n${detail}`);
+  }
+  // npm's own output is not read for the file's name (npm masks parts of what it prints): the folder holds only it.
+  const tarballs = readdirSync(into).filter((name) => name.endsWith('.tgz'));
+  if (tarballs.length !== 1) {
+    throw new FailureError(`npm pack in ${root} wrote ${tarballs.length} tarballs to ${into}; expected one`);
+  }
+  return path.join(into, tarballs[0]!);
+}
+
+/** A file's sha256, in hex. */
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
