@@ -1,15 +1,22 @@
 /**
  * Packing the running service-pipelines into one tarball that installs without a registry:
- * `npm pack` of the package with every dependency bundled (`bundleDependencies: true`), exactly
- * as installed beside it: the lockfile's versions in a source checkout, the bundle it came with in
- * an installed copy. The AWS actions install this tarball, so that they run the code that
- * synthesized them.
+ * `npm pack` with every dependency bundled, exactly as installed beside the running code (the
+ * lockfile's versions in a source checkout; the bundle it came with, or the packages npm hoisted
+ * next to it, in an installed copy). The AWS actions install this tarball, so that they run the
+ * code that synthesized them.
+ *
+ * npm packs a staging folder, not the package's own: the package's files, its package.json with
+ * `bundleDependencies: true` (which the repository's own package.json cannot carry: npm would
+ * then try to fetch, at `npm ci`, what aws-cdk-lib bundles), and every dependency, transitively,
+ * laid out so that each resolves as it does where it is installed. npm packs each bundled package
+ * by its own `files`, so the tarball is the same from a checkout and from an installed copy, and
+ * holds no build output of this machine: native modules (better-sqlite3) come as their sources.
  *
  * Packing takes half a minute, so tarballs are kept in a cache keyed by a fingerprint of every
- * file that goes into them (path, size, modification and change times): the same tree packs once.
+ * file that goes into them (path, size, modification time, inode): the same tree packs once.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -65,7 +72,7 @@ export interface PackToolOptions {
 export const TOOL_CACHE_ENTRIES = 3;
 
 /** Bump when what goes into a tarball changes for the same files: older cache entries then miss. */
-const PACK_FORMAT = 'service-pipelines pack 1';
+const PACK_FORMAT = 'service-pipelines pack 2';
 
 /** How long a lock of another packing process is honoured before it is taken as abandoned. */
 const LOCK_STALE_MS = 15 * 60_000;
@@ -89,8 +96,7 @@ interface PackageManifest {
   readonly files?: readonly string[];
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
-  readonly bundleDependencies?: boolean | readonly string[];
-  readonly bundledDependencies?: boolean | readonly string[];
+  readonly scripts?: Record<string, string>;
 }
 
 /**
@@ -100,13 +106,13 @@ interface PackageManifest {
  * @throws FailureError when npm is missing or `npm pack` fails
  */
 export async function packTool(options: PackToolOptions): Promise<PackedTool> {
-  const root = path.resolve(options.root ?? toolRoot());
+  const root = realpathSync(path.resolve(options.root ?? toolRoot()));
   const manifest = readManifest(root);
   const name = manifest.name ?? '';
   const version = manifest.version ?? '';
   checkPackable(root, manifest);
-  const packages = dependencyFolders(root, manifest);
-  const key = fingerprint(root, manifest, packages);
+  const placements = dependencyLayout(root, manifest);
+  const key = fingerprint(root, manifest, placements);
   const cacheDir = path.resolve(options.cacheDir ?? defaultToolCacheDir(options.env));
   mkdirSync(cacheDir, { recursive: true });
 
@@ -119,7 +125,11 @@ export async function packTool(options: PackToolOptions): Promise<PackedTool> {
     if (packedMeanwhile) return packedMeanwhile;
     const staging = await mkdtemp(path.join(cacheDir, '.pack-'));
     try {
-      const tarball = await npmPack(root, staging, options);
+      const folder = path.join(staging, 'package');
+      stage(root, manifest, placements, folder);
+      const out = path.join(staging, 'out');
+      mkdirSync(out);
+      const tarball = await npmPack(folder, out, options);
       const sha256 = await sha256Of(tarball);
       const bytes = statSync(tarball).size;
       const file = path.join(cacheDir, `${key}.tgz`);
@@ -145,19 +155,11 @@ function readManifest(root: string): PackageManifest {
   }
 }
 
-/** What a complete, self-contained tarball needs of the folder. */
+/** What a complete tarball needs of the folder: a name, a version, and the build its entry points run. */
 function checkPackable(root: string, manifest: PackageManifest): void {
   const where = path.join(root, 'package.json');
   if (!manifest.name || !manifest.version) {
     throw new InputError(`cannot pack ${root}`, [{ where, message: 'needs a name and a version' }]);
-  }
-  const bundled = manifest.bundleDependencies ?? manifest.bundledDependencies;
-  const dependencies = Object.keys(manifest.dependencies ?? {});
-  const unbundled = bundled === true ? [] : dependencies.filter((d) => !(Array.isArray(bundled) && bundled.includes(d)));
-  if (unbundled.length > 0) {
-    throw new InputError(`cannot pack ${manifest.name} from ${root} into a tarball that installs without a registry`, [
-      { where: `${where} bundleDependencies`, message: `does not bundle ${unbundled.join(', ')}; set "bundleDependencies": true` },
-    ]);
   }
   const entryFiles = [manifest.main, ...(typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {}))].filter((f): f is string => !!f);
   const missing = entryFiles.filter((f) => !existsSync(path.join(root, f)));
@@ -168,63 +170,85 @@ function checkPackable(root: string, manifest: PackageManifest): void {
   }
 }
 
+/** Where a bundled package goes in the tarball (`node_modules/a/node_modules/b`), and the folder it comes from. */
+interface Placement {
+  readonly at: string;
+  readonly folder: string;
+}
+
 /**
- * The folders of every package the tarball bundles: the production dependencies, transitively,
- * each found as Node finds it from the package that needs it, without leaving `root` (npm packs
- * only what is installed inside the folder it packs).
+ * Every package the tarball bundles, laid out under `node_modules/` so that each dependency
+ * resolves, from the package that needs it, to the folder Node resolves it to where it is
+ * installed (inside the package, or hoisted next to it): at the top when that is free, else
+ * nested under the package that needs it. Production and optional dependencies, transitively.
  */
-function dependencyFolders(root: string, manifest: PackageManifest): string[] {
-  const found = new Set<string>();
+function dependencyLayout(root: string, manifest: PackageManifest): Placement[] {
+  const placed = new Map<string, string>();
   const missing: string[] = [];
-  const visit = (dir: string, from: PackageManifest, parentName: string) => {
-    const required = Object.keys(from.dependencies ?? {});
-    const optional = Object.keys(from.optionalDependencies ?? {});
-    for (const dependency of [...required, ...optional]) {
-      const folder = resolvePackage(root, dir, dependency);
-      if (!folder) {
-        if (!optional.includes(dependency)) missing.push(`${dependency} (needed by ${parentName})`);
+  const queue: { folder: string; at: string; manifest: PackageManifest; name: string }[] = [{ folder: root, at: '', manifest, name: manifest.name ?? root }];
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const optional = Object.keys(next.manifest.optionalDependencies ?? {});
+    for (const dependency of [...Object.keys(next.manifest.dependencies ?? {}), ...optional]) {
+      const found = resolveInstalled(next.folder, dependency);
+      if (!found) {
+        if (!optional.includes(dependency)) missing.push(`${dependency} (needed by ${next.name})`);
         continue;
       }
-      if (found.has(folder)) continue;
-      found.add(folder);
-      visit(folder, readManifest(folder), dependency);
+      const resolved = resolveInLayout(placed, next.at, dependency);
+      if (resolved !== undefined && placed.get(resolved) === found) continue;
+      const top = `node_modules/${dependency}`;
+      const at = resolved === undefined && !placed.has(top) ? top : `${next.at ? `${next.at}/` : ''}node_modules/${dependency}`;
+      placed.set(at, found);
+      queue.push({ folder: found, at, manifest: readManifest(found), name: dependency });
     }
-  };
-  visit(root, manifest, manifest.name ?? root);
+  }
   if (missing.length > 0) {
-    throw new InputError(`cannot pack ${manifest.name} from ${root}: dependencies are not installed inside it`, [
+    throw new InputError(`cannot pack ${manifest.name} from ${root}: dependencies are not installed`, [
       {
-        where: path.join(root, 'node_modules'),
-        message: `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? `, and ${missing.length - 5} more` : ''} missing; run \`npm ci\` in a checkout, or install service-pipelines from its tarball (its dependencies come bundled)`,
+        where: root,
+        message: `${[...new Set(missing)].slice(0, 5).join(', ')}${missing.length > 5 ? `, and ${missing.length - 5} more` : ''} missing; run \`npm ci\` in a checkout, or install service-pipelines again in your project`,
       },
     ]);
   }
-  return [...found].sort();
+  return [...placed].map(([at, folder]) => ({ at, folder })).sort((a, b) => a.at.localeCompare(b.at));
 }
 
-/** Where Node finds `name` from `dir`, looking in `node_modules` folders up to `root`. */
-function resolvePackage(root: string, dir: string, name: string): string | undefined {
+/** Where Node finds package `name` from `dir` on disk (the `node_modules` folders of `dir` and every folder above it), as a real path. */
+function resolveInstalled(dir: string, name: string): string | undefined {
   for (let current = dir; ; current = path.dirname(current)) {
     if (path.basename(current) !== 'node_modules') {
       const candidate = path.join(current, 'node_modules', name);
-      if (existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (existsSync(path.join(candidate, 'package.json'))) return realpathSync(candidate);
     }
-    if (current === root || path.dirname(current) === current || !current.startsWith(root)) return undefined;
+    if (path.dirname(current) === current) return undefined;
+  }
+}
+
+/** Where `name` resolves from the placement `at` in the layout being built, if anywhere. */
+function resolveInLayout(placed: ReadonlyMap<string, string>, at: string, name: string): string | undefined {
+  for (let current = at; ; ) {
+    const candidate = `${current ? `${current}/` : ''}node_modules/${name}`;
+    if (placed.has(candidate)) return candidate;
+    if (!current) return undefined;
+    // Up one package: `node_modules/a/node_modules/@s/b` → `node_modules/a`.
+    const cut = current.lastIndexOf('/node_modules/');
+    current = cut < 0 ? '' : current.slice(0, cut);
   }
 }
 
 /**
  * A digest of every file that can go into the tarball: the package's own files (its top-level
- * files and its `files` entries), npm's record of the installed tree (which changes what npm
- * packs), and each bundled package's folder. A file's path, size, mode, and modification and
- * change times stand for its content: editing, rebuilding or reinstalling changes the change time.
+ * files and its `files` entries), the layout of the bundled packages, and each one's folder. A
+ * file's path, size, mode, modification time and inode stand for its content: editing,
+ * rebuilding or reinstalling gives a file a new modification time or a new inode (npm installs
+ * every file with one date; the change time would not do either: staging links change it).
  */
-function fingerprint(root: string, manifest: PackageManifest, packages: readonly string[]): string {
+function fingerprint(root: string, manifest: PackageManifest, placements: readonly Placement[]): string {
   const hash = createHash('sha256').update(`${PACK_FORMAT}\n`);
   const add = (file: string) => {
     const stat = lstatSync(file, { bigint: true, throwIfNoEntry: false });
     if (!stat) return;
-    hash.update(`${path.relative(root, file)}\0${stat.size}\0${stat.mode}\0${stat.mtimeNs}\0${stat.ctimeNs}\n`);
+    hash.update(`${path.relative(root, file)}\0${stat.size}\0${stat.mode}\0${stat.mtimeNs}\0${stat.ino}\n`);
   };
   const walk = (dir: string, skip: (entry: string) => boolean) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -244,12 +268,57 @@ function fingerprint(root: string, manifest: PackageManifest, packages: readonly
     add(full);
     if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full, (name) => name === 'node_modules' || name === '.git');
   }
-  add(path.join(root, 'node_modules', '.package-lock.json'));
-  for (const folder of packages) {
+  const folders = new Set<string>();
+  for (const { at, folder } of placements) {
+    hash.update(`${at}\0${folder}\n`);
+    folders.add(folder);
+  }
+  for (const folder of folders) {
     add(folder);
     walk(folder, (name) => name === 'node_modules');
   }
   return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * The folder npm packs: the package's own files, its package.json with every dependency bundled
+ * (and without `prepare`), and the bundled packages at their places. Files are hard links where the file system
+ * allows (copies elsewhere); nothing in the package's own folder is changed.
+ */
+function stage(root: string, manifest: PackageManifest, placements: readonly Placement[], into: string): void {
+  mkdirSync(into, { recursive: true });
+  const own = manifest.files ?? [];
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name !== 'package.json') linkTree(path.join(root, entry.name), path.join(into, entry.name), () => false);
+  }
+  for (const entry of own) {
+    const from = path.join(root, entry);
+    if (existsSync(from) && !/[*?[\]{}!]/.test(entry)) linkTree(from, path.join(into, entry), (name) => name === 'node_modules' || name === '.git');
+  }
+  // `prepare` builds a checkout; the tarball holds the build, and npm would list the script for approval at every install.
+  const { prepare: _prepare, ...scripts } = manifest.scripts ?? {};
+  const packed = { ...manifest, ...(manifest.scripts ? { scripts } : {}), bundleDependencies: true };
+  writeFileSync(path.join(into, 'package.json'), `${JSON.stringify(packed, null, 2)}\n`);
+  for (const { at, folder } of placements) {
+    linkTree(folder, path.join(into, at), (name) => name === 'node_modules');
+  }
+}
+
+/** Hard-link (else copy) a file or a folder's files; symbolic links are left out (npm packs none). */
+function linkTree(from: string, to: string, skip: (name: string) => boolean): void {
+  const stat = lstatSync(from);
+  if (stat.isDirectory()) {
+    mkdirSync(to, { recursive: true });
+    for (const name of readdirSync(from)) {
+      if (!skip(name)) linkTree(path.join(from, name), path.join(to, name), skip);
+    }
+  } else if (stat.isFile()) {
+    try {
+      linkSync(from, to);
+    } catch {
+      copyFileSync(from, to);
+    }
+  }
 }
 
 interface CacheEntry {

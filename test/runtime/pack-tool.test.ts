@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -157,7 +157,7 @@ describe('packTool', () => {
     expect(second).toEqual({ ...first, fromCache: false });
   });
 
-  it('GIVEN a dependency not installed inside the folder WHEN packed THEN the error names it and what needs it', async () => {
+  it('GIVEN a dependency not installed WHEN packed THEN the error names it and what needs it', async () => {
     const root = writeFixturePackage(tempFolder());
     rmSync(path.join(root, 'node_modules/fixture-dep-b'), { recursive: true });
     const error = await pack(root, tempFolder()).catch((e: unknown) => e);
@@ -173,14 +173,38 @@ describe('packTool', () => {
     expect((error as InputError).message).toMatch(/not built[\s\S]*dist\/index\.js[\s\S]*npm run build/);
   });
 
-  it('GIVEN a package that does not bundle its dependencies WHEN packed THEN it is refused: the tarball would need a registry', async () => {
+  it('GIVEN a checkout whose package.json bundles nothing (npm ci would fail if it did) WHEN packed THEN the tarball\'s package.json bundles every dependency, drops prepare, and the checkout is unchanged', async () => {
     const root = writeFixturePackage(tempFolder());
-    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-    delete manifest['bundleDependencies'];
-    writeFileSync(path.join(root, 'package.json'), JSON.stringify(manifest));
-    const error = await pack(root, tempFolder()).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).message).toMatch(/does not bundle fixture-dep-a; set "bundleDependencies": true/);
+    const before = readFileSync(path.join(root, 'package.json'), 'utf8');
+    const packed = await pack(root, tempFolder());
+    const target = tempFolder();
+    execFileSync('tar', ['-xzf', packed.file, '-C', target]);
+    const manifest = JSON.parse(readFileSync(path.join(target, 'package/package.json'), 'utf8')) as { bundleDependencies?: unknown; scripts?: Record<string, string> };
+    expect(manifest.bundleDependencies).toBe(true);
+    expect(manifest.scripts).toEqual({ test: 'echo testing' });
+    expect(readFileSync(path.join(root, 'package.json'), 'utf8')).toBe(before);
+  });
+
+  it('GIVEN an installed copy whose dependencies npm hoisted next to it (a git dependency), two majors of one WHEN packed THEN they are bundled, each resolving as it did', async () => {
+    const project = tempFolder();
+    const source = writeFixturePackage(tempFolder());
+    const installed = path.join(project, 'node_modules', 'fixture-tool');
+    for (const entry of ['package.json', 'bin', 'dist']) cpSync(path.join(source, entry), path.join(installed, entry), { recursive: true });
+    // The tool needs fixture-dep-b 2 (hoisted at the top); fixture-dep-a keeps its 1, nested.
+    const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    writeFileSync(path.join(installed, 'package.json'), JSON.stringify({ ...manifest, dependencies: { ...manifest.dependencies, 'fixture-dep-b': '2.0.0' } }));
+    writeFileSync(path.join(installed, 'dist/index.js'), "module.exports = () => `tool+${require('fixture-dep-a')()}+${require('fixture-dep-b')()}`;\n");
+    cpSync(path.join(source, 'node_modules/fixture-dep-a'), path.join(project, 'node_modules/fixture-dep-a'), { recursive: true });
+    cpSync(path.join(source, 'node_modules/fixture-dep-b'), path.join(project, 'node_modules/fixture-dep-a/node_modules/fixture-dep-b'), { recursive: true });
+    mkdirSync(path.join(project, 'node_modules/fixture-dep-b'));
+    writeFileSync(path.join(project, 'node_modules/fixture-dep-b/package.json'), JSON.stringify({ name: 'fixture-dep-b', version: '2.0.0', main: 'index.js' }));
+    writeFileSync(path.join(project, 'node_modules/fixture-dep-b/index.js'), "module.exports = () => 'b2';\n");
+    expect(execFileSync(process.execPath, [path.join(installed, 'bin/service-pipelines.js')], { encoding: 'utf8' }).trim()).toBe('tool+a+b+b2');
+    const packed = await pack(installed, tempFolder());
+    const target = tempFolder();
+    execFileSync('tar', ['-xzf', packed.file, '-C', target]);
+    expect(entriesOf(packed.file)).toEqual(expect.arrayContaining(['node_modules/fixture-dep-b/index.js', 'node_modules/fixture-dep-a/node_modules/fixture-dep-b/index.js']));
+    expect(execFileSync(process.execPath, [path.join(target, 'package/bin/service-pipelines.js')], { encoding: 'utf8' }).trim()).toBe('tool+a+b+b2');
   });
 
   it('GIVEN no npm on PATH WHEN packed THEN it fails saying npm is needed', async () => {

@@ -21,8 +21,8 @@ export interface FixturePackageOptions {
 /**
  * A built package in `dir`, shaped as service-pipelines is: `bin/service-pipelines.js` (prints
  * the version for `--version`, else what its dependencies return), `dist/`, sources that are not
- * published, a dependency with a dependency of its own, and a devDependency, all installed in
- * `node_modules/`; every dependency bundled.
+ * published, a `prepare` script, a dependency with a dependency of its own, and a devDependency,
+ * all installed in `node_modules/`.
  */
 export function writeFixturePackage(dir: string, options: FixturePackageOptions = {}): string {
   const write = (file: string, text: string) => {
@@ -41,7 +41,7 @@ export function writeFixturePackage(dir: string, options: FixturePackageOptions 
         files: ['bin', 'dist'],
         dependencies: { 'fixture-dep-a': '1.0.0' },
         devDependencies: { 'fixture-dev': '1.0.0' },
-        bundleDependencies: true,
+        scripts: { prepare: 'echo building', test: 'echo testing' },
       },
       null,
       2,
