@@ -179,8 +179,9 @@ interface Placement {
 /**
  * Every package the tarball bundles, laid out under `node_modules/` so that each dependency
  * resolves, from the package that needs it, to the folder Node resolves it to where it is
- * installed (inside the package, or hoisted next to it): at the top when that is free, else
- * nested under the package that needs it. Production and optional dependencies, transitively.
+ * installed (inside the package, or hoisted next to it): nested under the package that needs it
+ * where npm nested it or where the top holds another, else at the top. Production and optional
+ * dependencies, transitively.
  */
 function dependencyLayout(root: string, manifest: PackageManifest): Placement[] {
   const placed = new Map<string, string>();
@@ -196,8 +197,10 @@ function dependencyLayout(root: string, manifest: PackageManifest): Placement[] 
       }
       const resolved = resolveInLayout(placed, next.at, dependency);
       if (resolved !== undefined && placed.get(resolved) === found) continue;
+      // Nested where npm nested it (a package's own bundle stays in it), else at the top when free.
+      const nested = found.startsWith(`${path.join(next.folder, 'node_modules')}${path.sep}`);
       const top = `node_modules/${dependency}`;
-      const at = resolved === undefined && !placed.has(top) ? top : `${next.at ? `${next.at}/` : ''}node_modules/${dependency}`;
+      const at = !nested && resolved === undefined && !placed.has(top) ? top : `${next.at ? `${next.at}/` : ''}node_modules/${dependency}`;
       placed.set(at, found);
       queue.push({ folder: found, at, manifest: readManifest(found), name: dependency });
     }
@@ -261,9 +264,7 @@ function fingerprint(root: string, manifest: PackageManifest, placements: readon
   for (const entry of readdirSync(root, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (entry.isFile()) add(path.join(root, entry.name));
   }
-  // A `files` entry that is a pattern could match anything: then the whole folder counts.
-  const own = manifest.files && !manifest.files.some((f) => /[*?[\]{}!]/.test(f)) ? manifest.files : ['.'];
-  for (const entry of [...own].sort()) {
+  for (const entry of [...ownEntries(manifest)].sort()) {
     const full = path.join(root, entry);
     add(full);
     if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) walk(full, (name) => name === 'node_modules' || name === '.git');
@@ -287,14 +288,15 @@ function fingerprint(root: string, manifest: PackageManifest, placements: readon
  */
 function stage(root: string, manifest: PackageManifest, placements: readonly Placement[], into: string): void {
   mkdirSync(into, { recursive: true });
-  const own = manifest.files ?? [];
   for (const entry of readdirSync(root, { withFileTypes: true })) {
-    if (entry.isFile() && entry.name !== 'package.json') linkTree(path.join(root, entry.name), path.join(into, entry.name), () => false);
+    if (entry.isFile()) linkTree(path.join(root, entry.name), path.join(into, entry.name), () => false);
   }
-  for (const entry of own) {
+  for (const entry of ownEntries(manifest)) {
     const from = path.join(root, entry);
-    if (existsSync(from) && !/[*?[\]{}!]/.test(entry)) linkTree(from, path.join(into, entry), (name) => name === 'node_modules' || name === '.git');
+    if (existsSync(from)) linkTree(from, path.join(into, entry), (name) => name === 'node_modules' || name === '.git');
   }
+  // The staged package.json is a link to the package's own: replace the link, never write through it.
+  rmSync(path.join(into, 'package.json'), { force: true });
   // `prepare` builds a checkout; the tarball holds the build, and npm would list the script for approval at every install.
   const { prepare: _prepare, ...scripts } = manifest.scripts ?? {};
   const packed = { ...manifest, ...(manifest.scripts ? { scripts } : {}), bundleDependencies: true };
@@ -307,6 +309,7 @@ function stage(root: string, manifest: PackageManifest, placements: readonly Pla
 /** Hard-link (else copy) a file or a folder's files; symbolic links are left out (npm packs none). */
 function linkTree(from: string, to: string, skip: (name: string) => boolean): void {
   const stat = lstatSync(from);
+  if (existsSync(to) && !stat.isDirectory()) return;
   if (stat.isDirectory()) {
     mkdirSync(to, { recursive: true });
     for (const name of readdirSync(from)) {
@@ -319,6 +322,11 @@ function linkTree(from: string, to: string, skip: (name: string) => boolean): vo
       copyFileSync(from, to);
     }
   }
+}
+
+/** The package's own entries that npm may pack: its `files`, or the whole folder when it has none or one is a pattern. */
+function ownEntries(manifest: PackageManifest): readonly string[] {
+  return manifest.files && !manifest.files.some((f) => /[*?[\]{}!]/.test(f)) ? manifest.files : ['.'];
 }
 
 interface CacheEntry {

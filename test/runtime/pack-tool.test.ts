@@ -185,6 +185,17 @@ describe('packTool', () => {
     expect(readFileSync(path.join(root, 'package.json'), 'utf8')).toBe(before);
   });
 
+  it('GIVEN a package without a files list WHEN packed THEN npm packs its whole folder, and its package.json is left as it was', async () => {
+    const root = writeFixturePackage(tempFolder());
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
+    delete manifest['files'];
+    writeFileSync(path.join(root, 'package.json'), JSON.stringify(manifest));
+    const before = readFileSync(path.join(root, 'package.json'), 'utf8');
+    const packed = await pack(root, tempFolder());
+    expect(entriesOf(packed.file)).toEqual(expect.arrayContaining(['dist/index.js', 'src/index.ts', 'node_modules/fixture-dep-a/index.js']));
+    expect(readFileSync(path.join(root, 'package.json'), 'utf8')).toBe(before);
+  });
+
   it('GIVEN an installed copy whose dependencies npm hoisted next to it (a git dependency), two majors of one WHEN packed THEN they are bundled, each resolving as it did', async () => {
     const project = tempFolder();
     const source = writeFixturePackage(tempFolder());
