@@ -74,8 +74,9 @@ export const TOOL_CACHE_ENTRIES = 3;
 /** Bump when what goes into a tarball changes for the same files: older cache entries then miss. */
 const PACK_FORMAT = 'service-pipelines pack 2';
 
-/** How long a lock of another packing process is honoured before it is taken as abandoned. */
-const LOCK_STALE_MS = 15 * 60_000;
+/** How long a lock of another packing process is honoured after its last sign of life (it touches the lock every few seconds). */
+const LOCK_STALE_MS = 2 * 60_000;
+const LOCK_HEARTBEAT_MS = 5_000;
 
 /** The folder of the running service-pipelines package (from `src/runtime/` and `dist/runtime/` alike). */
 export function toolRoot(): string {
@@ -102,7 +103,7 @@ interface PackageManifest {
 /**
  * Pack a package with its dependencies bundled, from the cache when the same files were packed before.
  *
- * @throws InputError when the folder cannot give a complete tarball: not built, dependencies not bundled or not installed inside it
+ * @throws InputError when the folder cannot give a complete tarball: not built, or dependencies not installed
  * @throws FailureError when npm is missing or `npm pack` fails
  */
 export async function packTool(options: PackToolOptions): Promise<PackedTool> {
@@ -368,13 +369,29 @@ function evict(cacheDir: string): void {
   }
 }
 
-/** One packing process per fingerprint at a time: the others wait for its tarball. */
+/**
+ * One packing process per fingerprint at a time: the others wait for its tarball. The holder
+ * touches the lock while it packs, so a lock left by a process that was killed is taken over
+ * soon after, not waited on.
+ */
 async function lock(cacheDir: string, key: string, clock: Clock): Promise<() => void> {
   const dir = path.join(cacheDir, `${key}.lock`);
   for (;;) {
     try {
       mkdirSync(dir);
-      return () => rmSync(dir, { recursive: true, force: true });
+      const heartbeat = setInterval(() => {
+        const now = new Date(clock.now());
+        try {
+          utimesSync(dir, now, now);
+        } catch {
+          // Taken over as abandoned: the tarball is written all the same, by rename.
+        }
+      }, LOCK_HEARTBEAT_MS);
+      heartbeat.unref();
+      return () => {
+        clearInterval(heartbeat);
+        rmSync(dir, { recursive: true, force: true });
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }

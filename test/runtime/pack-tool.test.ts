@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -133,6 +133,22 @@ describe('packTool', () => {
     expect(processes.npmRuns).toBe(1);
     expect(a.sha256).toBe(b.sha256);
     expect(a.file).toBe(b.file);
+  });
+
+  it('GIVEN a lock left by a packing process that was killed WHEN packed THEN the lock is taken over, not waited on for long', async () => {
+    const root = writeFixturePackage(tempFolder());
+    const cacheDir = tempFolder();
+    const first = await pack(root, cacheDir);
+    const key = path.basename(first.file, '.tgz');
+    rmSync(first.file);
+    rmSync(path.join(cacheDir, `${key}.json`));
+    mkdirSync(path.join(cacheDir, `${key}.lock`));
+    const longAgo = new Date(Date.now() - 3 * 60_000);
+    utimesSync(path.join(cacheDir, `${key}.lock`), longAgo, longAgo);
+    const started = Date.now();
+    const second = await pack(root, cacheDir);
+    expect(second.sha256).toBe(first.sha256);
+    expect(Date.now() - started).toBeLessThan(60_000);
   });
 
   it(`GIVEN more than ${TOOL_CACHE_ENTRIES} packed trees WHEN packed THEN the cache keeps the ${TOOL_CACHE_ENTRIES} most recent`, async () => {
