@@ -15,4 +15,5 @@ const out = path.resolve(values.out);
 mkdirSync(out, { recursive: true });
 const file = path.join(out, `${packed.name.replace(/^@/, '').replace('/', '-')}-${packed.version}.tgz`);
 copyFileSync(packed.file, file);
-console.log(`${path.relative(process.cwd(), file) || file}  ${(packed.bytes / 1e6).toFixed(1)} MB  sha256 ${packed.sha256}`);
+const shown = path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file);
+console.log(`${shown}  ${(packed.bytes / 1e6).toFixed(1)} MB  sha256 ${packed.sha256}`);
