@@ -1,83 +1,74 @@
 #!/usr/bin/env node
 /**
- * Synthesis of 1, 50 and 300 services: wall time, peak memory, and whether every template stays
- * within CloudFormation's limits (500 resources, 1 MB).
+ * `service-pipelines synth` of 1, 40 and 300 services, with aws-cdk-lib's template validation
+ * (the default) and without it (`--no-validate`): wall time, CPU time and peak memory of the
+ * whole command, as a user runs it, and whether every template stays within CloudFormation's
+ * limits (500 resources, 1 MB).
  *
- *   npm run build && node bench/synth.mjs [counts...] [--no-validate]
+ *   npm run build && node bench/synth.mjs [--counts 1,40,300] [--runs 3] [--only validated|unvalidated]
  *
- * Each count runs in a child process of its own, so that its peak memory (max RSS) is its own.
- * The config is the article's (dev, staging, prod in three accounts; prod behind an approval,
- * rolled back on failure; pull requests validated), repeated for N services.
+ * The two modes run back to back, one pair at a time (validated, then unvalidated, then the next
+ * pair), so that both see the same load; the ratio is taken pair by pair and its median printed.
+ * Each run is a process of its own (`node bin/service-pipelines.js synth --config F --json`);
+ * `synth-process-report.mjs` is preloaded to report the process's peak memory and CPU time.
+ * The config is the article's, repeated for N services (`synth-support.mjs`).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { median } from './support.mjs';
+import { pipelinesConfig, runSynth } from './synth-support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.join(here, '..', 'dist');
+const work = path.resolve(import.meta.dirname, 'out', 'synth');
 
-function config(count) {
-  const connectionArn = 'arn:aws:codeconnections:us-east-1:111111111111:connection/0a1b2c3d-4e5f-6789-abcd-ef0123456789';
-  return {
-    cicd: { account: '111111111111', region: 'us-east-1' },
-    environments: [
-      { name: 'dev', account: '222222222222', region: 'us-east-1' },
-      { name: 'staging', account: '333333333333', region: 'us-east-1' },
-      { name: 'prod', account: '444444444444', region: 'us-east-1', approval: true, rollbackOnFailure: true },
-    ],
-    notifications: { email: ['alerts@example.com'] },
-    services: Array.from({ length: count }, (_, i) => {
-      const name = `service-${String(i).padStart(3, '0')}`;
-      return { name, source: { github: { owner: 'example-org', repo: name, branch: 'main', connectionArn } } };
-    }),
-  };
-}
+const { values } = parseArgs({
+  options: {
+    counts: { type: 'string', default: '1,40,300' },
+    runs: { type: 'string', default: '3' },
+    only: { type: 'string' },
+  },
+});
+const counts = values.counts.split(',').map(Number);
+const runs = Number(values.runs);
+const modes = values.only ? [values.only] : ['validated', 'unvalidated'];
 
-async function child(count, validate) {
-  const { validateConfig } = await import(path.join(dist, 'model/index.js'));
-  const { synthesizeCicd } = await import(path.join(dist, 'aws/index.js'));
-  const outdir = mkdtempSync(path.join(tmpdir(), `sp-bench-${count}-`));
-  const started = process.hrtime.bigint();
-  const result = synthesizeCicd(validateConfig(config(count)), { outdir: path.join(outdir, 'cdk.out'), validateTemplates: validate });
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const cicd = result.stacks.filter((s) => s.account === '111111111111');
-  const summary = {
-    services: count,
-    validate,
-    seconds: Number(seconds.toFixed(1)),
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    stacks: result.stacks.length,
-    pipelineStacks: cicd.filter((s) => /-pipelines-\d+$/.test(s.stackName)).length,
-    cicdResources: cicd.reduce((n, s) => n + s.resources, 0),
-    maxResources: Math.max(...result.stacks.map((s) => s.resources)),
-    maxTemplateKb: Math.round(Math.max(...result.stacks.map((s) => s.bytes)) / 1024),
-    withinLimits: result.stacks.every((s) => s.resources <= 500 && s.bytes <= 1_000_000),
-  };
-  rmSync(outdir, { recursive: true, force: true });
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-}
-
-const args = process.argv.slice(2);
-if (args[0] === '--child') {
-  await child(Number(args[1]), args[2] === 'validate');
-} else {
-  const validate = !args.includes('--no-validate');
-  const counts = args.filter((a) => /^\d+$/.test(a)).map(Number);
-  const rows = [];
-  for (const count of counts.length ? counts : [1, 50, 300]) {
-    const run = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', String(count), validate ? 'validate' : 'no-validate'], {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    if (run.status !== 0) {
-      process.stderr.write(run.stderr);
-      process.exit(run.status ?? 1);
+const round = (n, digits = 1) => Number(n.toFixed(digits));
+const rows = [];
+console.log(`${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start; ${runs} run(s) per figure`);
+for (const count of counts) {
+  const dir = path.join(work, String(count));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, 'pipelines.config.json');
+  writeFileSync(configFile, JSON.stringify(pipelinesConfig(count)));
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let run = 0; run < runs; run++) {
+    for (const mode of modes) {
+      results[mode].push(await runSynth({ configFile, outdir: path.join(dir, `cdk.out-${mode}`), validate: mode === 'validated' }));
     }
-    const row = JSON.parse(run.stdout.trim().split('\n').pop());
-    rows.push(row);
-    process.stdout.write(`${JSON.stringify(row)}\n`);
   }
-  console.table(rows);
+  for (const mode of modes) {
+    const all = results[mode];
+    const stacks = all[0].stacks;
+    rows.push({
+      services: count,
+      mode,
+      wallSeconds: round(median(all.map((r) => r.wallSeconds))),
+      cpuSeconds: round(median(all.map((r) => r.cpuSeconds))),
+      peakRssMb: median(all.map((r) => r.maxRssMb)),
+      stacks: stacks.length,
+      maxResources: Math.max(...stacks.map((s) => s.resources)),
+      maxTemplateKb: Math.round(Math.max(...stacks.map((s) => s.bytes)) / 1024),
+      withinLimits: stacks.every((s) => s.resources <= 500 && s.bytes <= 1_000_000),
+    });
+  }
+  if (modes.length === 2) {
+    const ratios = results.validated.map((v, i) => v.wallSeconds / results.unvalidated[i].wallSeconds);
+    const cpuRatios = results.validated.map((v, i) => v.cpuSeconds / results.unvalidated[i].cpuSeconds);
+    console.log(`${count} services: validated / unvalidated, pair by pair: wall ${round(median(ratios), 2)}x, cpu ${round(median(cpuRatios), 2)}x`);
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
+console.table(rows);
+console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end`);

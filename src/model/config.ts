@@ -299,6 +299,27 @@ export const serviceSchema = z.strictObject({
   timeoutMinutes: z.number().int().min(5).max(480).optional(),
 });
 
+/** A package of a registry the AWS actions install service-pipelines from, pinned by its integrity. */
+export const toolSourceSchema = z.strictObject({
+  /** The package with its exact version, as npm takes it: `@my-org/service-pipelines@1.2.3`. */
+  package: z
+    .string({ error: 'required: the package with its exact version, e.g. "@my-org/service-pipelines@1.2.3"' })
+    .regex(
+      /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*@\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/,
+      'must be a package name with an exact version, e.g. "@my-org/service-pipelines@1.2.3" (not a range, tag or URL: the integrity pins one tarball)',
+    ),
+  /** The tarball's integrity as the registry publishes it (`npm view <package> dist.integrity`): `sha512-...`. */
+  integrity: z
+    .string({ error: 'required: the tarball\'s integrity ("sha512-...", as `npm view <package> dist.integrity` prints it); the actions install only the tarball that has it' })
+    .regex(/^sha512-[A-Za-z0-9+/]{86}==$/, 'must be a sha512 integrity: "sha512-" and 88 base64 characters, as `npm view <package> dist.integrity` prints it'),
+  /**
+   * The registry to fetch it from.
+   *
+   * @default - the npm configuration of the actions' environment
+   */
+  registry: z.url({ protocol: /^https$/, error: 'must be an https URL (e.g. "https://npm.example.com/")' }).optional(),
+});
+
 /** Everything `pipelines.config.ts` holds. */
 export const configSchema = z
   .strictObject({
@@ -334,6 +355,15 @@ export const configSchema = z
      * @default 'SUPERSEDED'
      */
     executionMode: z.enum(['SUPERSEDED', 'QUEUED', 'PARALLEL']).optional(),
+    /**
+     * Where the AWS actions get service-pipelines itself. By default `synth` packs the tool that
+     * synthesizes (with its dependencies) into the cloud assembly, and `cdk deploy` uploads it to
+     * the CICD account. Teams that publish the tool to a registry of their own give its exact
+     * version and integrity instead: the actions install nothing whose digest differs (AWS only).
+     *
+     * @default - the tool that synthesizes, packed into the cloud assembly
+     */
+    toolSource: toolSourceSchema.optional(),
   });
 
 /**
