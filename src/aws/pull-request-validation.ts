@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { renderBuildspec, type Buildspec } from '../buildspec/index.js';
 import { InputError } from '../model/errors.js';
 import type { CommandsPlanAction, PipelinePlan } from '../model/plan-schema.js';
-import { STEP_COMMAND } from '../model/plan.js';
+import { actionCommandLines, stepCommandLine } from '../model/plan.js';
 
 /** Properties of a `PullRequestValidation`. */
 export interface PullRequestValidationProps {
@@ -142,19 +142,20 @@ function sharedEnvironment(actions: readonly CommandsPlanAction[], pipelineName:
 }
 
 /**
- * The build actions' commands in the plan's order, one after the other in one build. The
- * `step install` line each action starts with runs once: it installs the same dependencies.
+ * The build actions' commands in the plan's order, one after the other in one build. A setup
+ * step the actions share (the same `install`) runs once: it prepares the same workspace.
  */
 export function buildCommands(actions: readonly CommandsPlanAction[]): string[] {
-  const seen = new Set<string>();
+  const setups = new Set<string>();
   const lines: string[] = [];
   const ordered = [...actions].sort((a, b) => a.runOrder - b.runOrder);
   for (const action of ordered) {
-    for (const line of action.commands) {
-      if (line.startsWith(`${STEP_COMMAND} install`) && seen.has(line)) continue;
-      seen.add(line);
+    for (const line of action.setup.map(stepCommandLine)) {
+      if (setups.has(line)) continue;
+      setups.add(line);
       lines.push(line);
     }
+    lines.push(...actionCommandLines({ setup: [], ...(action.step ? { step: action.step } : {}), ...(action.commands ? { commands: action.commands } : {}) }));
   }
   return lines;
 }

@@ -6,7 +6,7 @@ import { artifactOutputDirectory, secondarySourceVariable } from '../model/contr
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanAction, PlanStage, SourcePlanAction } from '../model/plan-schema.js';
 import { COMMANDS_ACTION_TIMEOUT_MINUTES } from '../model/config.js';
-import { outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
+import { actionCommandLines, outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
 import {
   artifactKeyPrefix,
   buildActionRoleName,
@@ -402,12 +402,26 @@ export class ServicePipeline extends Construct {
     };
   }
 
+  /** The role of an action, by the privilege the plan gives it. */
+  private roleFor(action: CommandsPlanAction): iam.Role {
+    switch (action.privilege) {
+      case 'read':
+        return this.buildRole;
+      case 'write-package':
+        return this.packageRole;
+      case 'deploy':
+        return this.deployRole(action.environment ?? '');
+      default:
+        throw new Error(`ServicePipeline: this backend does not support actions of privilege "${String(action.privilege)}" (${this.pipelineName}, action ${action.name})`);
+    }
+  }
+
   private renderCommands(action: CommandsPlanAction): codepipeline.CfnPipeline.ActionDeclarationProperty {
-    const role = action.assumesDeployerRole ? this.deployRole(action.environment ?? '') : action.outputs.length > 0 ? this.packageRole : this.buildRole;
+    const role = this.roleFor(action);
     const packages = action.outputs.includes(PACKAGE_ARTIFACT);
     // A deploy receives the digest the Package action recorded, as variables that no action can
     // change (a rollback receives those of the execution it rolls back to).
-    const digests = action.assumesDeployerRole && action.inputs.includes(PACKAGE_ARTIFACT)
+    const digests = action.privilege === 'deploy' && action.inputs.includes(PACKAGE_ARTIFACT)
       ? Object.values(PACKAGE_DIGEST_VARIABLES).map((name): [string, string] => [name, `#{${PACKAGE_DIGEST_NAMESPACE}.${name}}`])
       : [];
     const variables = [...digests, ...Object.entries(action.env)];
@@ -420,7 +434,7 @@ export class ServicePipeline extends Construct {
       this.installCommand,
       ...exported,
       ...action.inputs.slice(1).map((name) => secondaryInputLine(name, this.cloudArtifactName(name))),
-      ...action.commands.map(limit.wrap),
+      ...actionCommandLines(action).map(limit.wrap),
       ...(packages ? packageDigestLines() : []),
     ];
     checkCommands(this.plan, action, commands);

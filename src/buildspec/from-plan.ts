@@ -4,6 +4,7 @@
  */
 import { artifactOutputDirectory } from '../model/contract.js';
 import type { CommandsPlanAction } from '../model/plan-schema.js';
+import { actionCommandLines } from '../model/plan.js';
 import type { Buildspec, BuildspecArtifacts } from './types.js';
 
 /** Options of `buildspecForAction`. */
@@ -28,7 +29,7 @@ export interface BuildspecForActionOptions {
  * one output is the primary artifact; with several, each is a secondary artifact named after
  * it, as CodePipeline matches a CodeBuild action's output artifacts to secondary artifact ids.
  */
-export function buildspecForAction(action: Pick<CommandsPlanAction, 'commands' | 'env' | 'outputs'>, options: BuildspecForActionOptions = {}): Buildspec {
+export function buildspecForAction(action: Pick<CommandsPlanAction, 'setup' | 'step' | 'commands' | 'env' | 'outputs'>, options: BuildspecForActionOptions = {}): Buildspec {
   const exported = options.exportedVariables ?? [];
   return {
     version: 0.2,
@@ -37,7 +38,7 @@ export function buildspecForAction(action: Pick<CommandsPlanAction, 'commands' |
       ...(Object.keys(action.env).length ? { variables: { ...action.env } } : {}),
       ...(exported.length ? { 'exported-variables': [...exported] } : {}),
     },
-    phases: { build: { commands: [...action.commands] } },
+    phases: { build: { commands: actionCommandLines(action) } },
     ...(action.outputs.length ? { artifacts: outputArtifacts(action.outputs) } : {}),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * A plan as a tree a person reads at a glance, like CodePipeline's stage view turned sideways.
  */
-import type { PipelinePlan, PlanAction } from '../model/plan-schema.js';
+import type { CommandsPlanAction, PipelinePlan, PlanAction } from '../model/plan-schema.js';
 
 export function formatPlanTree(plan: PipelinePlan): string {
   const lines: string[] = [];
@@ -35,6 +35,13 @@ function triggerOf(plan: PipelinePlan): string {
     : `${local} \`service-pipelines run ${plan.service} --pull-request\` (test only)`;
 }
 
+/** What the tree says of an action's privilege. */
+const PRIVILEGE_NOTE: Record<CommandsPlanAction['privilege'], string> = {
+  read: '',
+  'write-package': ', writes the package',
+  deploy: ', assumes the deployer role',
+};
+
 function describeAction(action: PlanAction): string {
   const io = [
     action.inputs.length ? `in: ${action.inputs.join(', ')}` : '',
@@ -49,7 +56,7 @@ function describeAction(action: PlanAction): string {
       case 'approval':
         return 'manual approval';
       case 'commands':
-        return `step ${action.step}${action.assumesDeployerRole ? ', assumes the deployer role' : ''}`;
+        return `${action.step ? `step ${action.step.step}` : `${action.commands?.length ?? 0} command(s)`}${PRIVILEGE_NOTE[action.privilege]}`;
       default:
         throw new Error(`unknown action kind ${(action as { kind: string }).kind}`);
     }

@@ -10,7 +10,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
 import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
-import { STEP_COMMAND, buildPipelinePlan, deployStageName, shellQuote, unknownServiceError } from '../model/plan.js';
+import { actionCommandLines, buildPipelinePlan, deployStageName, unknownServiceError } from '../model/plan.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
 import type { ValidConfig } from '../model/validate.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -269,7 +269,7 @@ class ExecutionRun {
           name: stage.name,
           ...(stage.environment ? { environment: stage.environment } : {}),
           onFailure: stage.onFailure,
-          actions: stage.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' ? { step: a.step } : {}) })),
+          actions: stage.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' && a.step ? { step: a.step.step } : {}) })),
         })),
       };
       const recorded = await this.record(execution);
@@ -458,7 +458,7 @@ class ExecutionRun {
           : '';
         return { status: 'FAILED', reason: `${stage.name} failed: ${outcome.reason ?? 'an action failed'}${rolledBack}` };
       }
-      if (stage.environment && stage.actions.some((a) => a.kind === 'commands' && a.step === 'deploy')) {
+      if (stage.environment && stage.actions.some((a) => a.kind === 'commands' && a.privilege === 'deploy')) {
         await this.markGood(stage.environment);
       }
     }
@@ -727,7 +727,7 @@ class ExecutionRun {
         result = await this.runBuildspec({
           // The action's buildspec, as the AWS engine gives CodeBuild: its outputs are collected below
           // from `.pipeline/<artifact>/` (the contract's folder) by hard links, not copied by the executor.
-          buildspec: { file: `${stage.name}.${action.name} buildspec`, document: { version: 0.2, env: { variables: action.env }, phases: { build: { commands: action.commands } } } },
+          buildspec: { file: `${stage.name}.${action.name} buildspec`, document: { version: 0.2, env: { variables: action.env }, phases: { build: { commands: actionCommandLines(action) } } } },
           srcDir,
           secondarySources,
           env: {
@@ -782,7 +782,7 @@ class ExecutionRun {
         this.artifacts.set(output, stored);
         this.recordArtifact(output, stored, `${stage.name}.${action.name}`);
       }
-      if (action.step === 'deploy' && action.environment) {
+      if (action.privilege === 'deploy' && action.environment) {
         await this.recordDeployedRelease(action.environment);
       }
       await closeLog();
@@ -854,31 +854,15 @@ class ExecutionRun {
     const lastGood = (await this.localStage(environment, false))?.lastGood;
     this.store.startRollback({ executionId: this.id, stage: stage.name, environment, toRelease: lastGood?.release ?? null, reason, startedAt: this.clock.now() });
     this.emit({ type: 'rollback-started', stage: stage.name, environment, reason });
-    const commandsActions = stage.actions.filter((a): a is CommandsPlanAction => a.kind === 'commands');
-    const deploy = commandsActions.find((a) => a.step === 'deploy');
-    const acceptance = commandsActions.find((a) => a.step === 'test-acceptance');
+    // What rolling back is, the plan says: put the last good release back, then verify it.
     let ok = false;
-    let failure = 'the stage has no deploy action to roll back with';
-    if (deploy) {
-      const lastOrder = Math.max(...stage.actions.map((a) => a.runOrder));
-      const rollbackAction: CommandsPlanAction = {
-        ...deploy,
-        name: 'Rollback',
-        step: 'rollback',
-        runOrder: lastOrder + 1,
-        commands: [deploy.commands[0]!, this.rollbackCommand(environment)],
-      };
-      this.store.addAction(this.id, stage.name, { name: rollbackAction.name, runOrder: rollbackAction.runOrder, kind: 'rollback', step: 'rollback' });
-      const rolledBack = await this.runCommands(stage, rollbackAction);
-      ok = rolledBack.ok;
-      failure = `${rollbackAction.name}: ${rolledBack.reason ?? 'failed'}`;
-      if (ok && acceptance) {
-        const verification: CommandsPlanAction = { ...acceptance, name: 'RollbackVerification', runOrder: lastOrder + 2 };
-        this.store.addAction(this.id, stage.name, { name: verification.name, runOrder: verification.runOrder, kind: 'rollback', step: 'test-acceptance' });
-        const verified = await this.runCommands(stage, verification);
-        ok = verified.ok;
-        failure = `${verification.name}: ${verified.reason ?? 'failed'}`;
-      }
+    let failure = 'the plan says no way to roll this stage back';
+    for (const action of stage.rollback?.actions ?? []) {
+      this.store.addAction(this.id, stage.name, { name: action.name, runOrder: action.runOrder, kind: 'rollback', ...(action.step ? { step: action.step.step } : {}) });
+      const outcome = await this.runCommands(stage, action);
+      ok = outcome.ok;
+      failure = `${action.name}: ${outcome.reason ?? 'failed'}`;
+      if (!ok) break;
     }
     const release = ok ? (await this.localStage(environment, true))?.current?.release : undefined;
     this.store.finishRollback(this.id, stage.name, ok ? 'SUCCEEDED' : 'FAILED', this.clock.now(), {
@@ -888,15 +872,6 @@ class ExecutionRun {
     this.emit({ type: 'rollback-finished', stage: stage.name, environment, status: ok ? 'SUCCEEDED' : 'FAILED', ...(release !== undefined ? { release } : {}) });
   }
 
-  /** `service-pipelines step rollback` for an environment, with the service's flavor and overrides. */
-  private rollbackCommand(environment: string): string {
-    const service = this.options.config.services.find((s) => s.name === this.plan.service)!;
-    const region = this.plan.environments.find((e) => e.name === environment)?.region ?? '';
-    const override = service.commands?.rollback;
-    const overrides = override === undefined ? [] : typeof override === 'string' ? [override] : override;
-    const words = ['--stage', environment, '--region', region, ...(this.plan.flavor === 'custom' ? ['--flavor', 'custom'] : []), ...overrides.flatMap((line) => ['--command', line])];
-    return [STEP_COMMAND, 'rollback', ...words.map(shellQuote)].join(' ');
-  }
 }
 
 /** A failure's message, with its cause from the command's output when there is one. */

@@ -29,17 +29,60 @@ export const sourceActionSchema = z.object({
   ...actionBase,
 });
 
-/** Run shell commands (in CodeBuild, or through the local buildspec executor). */
-export const commandsActionSchema = z.object({
-  kind: z.literal('commands'),
-  ...actionBase,
-  step: stepNameSchema.describe('The main step this action runs (after `install`).'),
-  environment: z.string().optional().describe('The environment this action targets, if any.'),
-  commands: z.array(z.string()).min(1).describe('The shell lines to run, in one shell, in order (the buildspec build phase).'),
-  env: envSchema,
-  assumesDeployerRole: z.boolean().describe('Whether this action may assume the environment deployer role (deploy and rollback only).'),
-  timeoutMinutes: z.number().int().describe('Time limit of the action.'),
-});
+/**
+ * One `service-pipelines step <step>` invocation: the same line runs in CodeBuild, in a GitHub
+ * Actions job and on a laptop (`stepCommandLine` renders it; the local engine may run it in-process).
+ */
+export const stepCallSchema = z
+  .object({
+    step: stepNameSchema,
+    args: z.array(z.string()).describe('Its arguments, before the flavor and the commands (`--stage dev@us-east-1`...).'),
+    flavor: z.enum(['serverless', 'custom']).describe("The service's flavor: whose default the step runs."),
+    commands: z
+      .array(z.string())
+      .describe("The service's own command lines that replace the flavor's default (`commands.<step>` of the config), in order; none for the default."),
+  })
+  .describe('One `service-pipelines step` invocation.');
+export type StepCall = z.infer<typeof stepCallSchema>;
+
+/**
+ * What an action may do, which each engine maps to its own identity (a role in AWS, a job's
+ * permissions in GitHub Actions): nothing is guessed from the action's other fields.
+ */
+export const privilegeSchema = z
+  .enum(['read', 'write-package', 'deploy'])
+  .describe(
+    '`read`: reads its input artifacts, writes none and reaches no deployer (lint, tests, acceptance tests); ' +
+      '`write-package`: the one action that writes the package (Package); ' +
+      "`deploy`: may assume its environment's deployer role and writes only that environment's outputs (Deploy, Rollback).",
+  );
+export type Privilege = z.infer<typeof privilegeSchema>;
+
+/** Run steps (in CodeBuild, a GitHub Actions job, or through the local buildspec executor). */
+export const commandsActionSchema = z
+  .object({
+    kind: z.literal('commands'),
+    ...actionBase,
+    privilege: privilegeSchema,
+    environment: z.string().optional().describe('The environment this action targets, if any (required for `deploy`).'),
+    setup: z.array(stepCallSchema).describe('What prepares the workspace first (`install`), in order.'),
+    step: stepCallSchema.optional().describe('The step the action is for (every action the plan builder makes has one).'),
+    commands: z
+      .array(z.string())
+      .min(1)
+      .optional()
+      .describe('Instead of a step: plain shell lines, run in one shell, in order (a plan written by hand or by a tool).'),
+    env: envSchema,
+    timeoutMinutes: z.number().int().describe('Time limit of the action.'),
+  })
+  .refine((action) => action.privilege !== 'deploy' || action.environment !== undefined, {
+    message: 'a deploy action names its environment',
+    path: ['environment'],
+  })
+  .refine((action) => (action.step === undefined) !== (action.commands === undefined), {
+    message: 'an action runs either a step or commands, not both and not neither',
+    path: ['step'],
+  });
 
 /** Wait for a person to approve. */
 export const approvalActionSchema = z.object({
@@ -55,14 +98,39 @@ export type SourcePlanAction = z.infer<typeof sourceActionSchema>;
 export type CommandsPlanAction = z.infer<typeof commandsActionSchema>;
 export type ApprovalPlanAction = z.infer<typeof approvalActionSchema>;
 
-export const planStageSchema = z.object({
-  name: z.string().describe('The stage name, unique in the pipeline.'),
-  environment: z.string().optional().describe('The environment this stage deploys to, if any.'),
-  onFailure: z
-    .enum(['FAIL', 'ROLLBACK'])
-    .describe('What happens when the stage fails: FAIL stops the execution; ROLLBACK puts the last good release back, then fails.'),
-  actions: z.array(planActionSchema).min(1),
+/**
+ * What rolling an environment back means: its last good release (the package of the last
+ * execution whose deploy and acceptance tests passed there) deployed again, then verified.
+ *
+ * Engines that carry rollback out themselves (local, GitHub Actions) run `actions` in runOrder.
+ * CodePipeline rolls a stage back by itself: it re-runs the stage with the artifacts and variables
+ * of the last execution that succeeded in it, so the AWS engine maps `onFailure: ROLLBACK` to the
+ * stage's rollback and does not render `actions`.
+ */
+export const planRollbackSchema = z.object({
+  strategy: z.literal('redeploy-last-good'),
+  environment: z.string().describe('The environment rolled back.'),
+  actions: z
+    .array(commandsActionSchema)
+    .min(1)
+    .describe('What puts the last good release back (a `deploy` action running `step rollback`), then verifies it (the acceptance tests).'),
 });
+export type PlanRollback = z.infer<typeof planRollbackSchema>;
+
+export const planStageSchema = z
+  .object({
+    name: z.string().describe('The stage name, unique in the pipeline.'),
+    environment: z.string().optional().describe('The environment this stage deploys to, if any.'),
+    onFailure: z
+      .enum(['FAIL', 'ROLLBACK'])
+      .describe('What happens when the stage fails: FAIL stops the execution; ROLLBACK carries out `rollback`, then fails.'),
+    actions: z.array(planActionSchema).min(1),
+    rollback: planRollbackSchema.optional().describe('With `onFailure: ROLLBACK`: what rolling back is.'),
+  })
+  .refine((stage) => (stage.onFailure === 'ROLLBACK') === (stage.rollback !== undefined), {
+    message: 'a stage has a rollback exactly when its onFailure is ROLLBACK',
+    path: ['rollback'],
+  });
 export type PlanStage = z.infer<typeof planStageSchema>;
 
 export const planEnvironmentSchema = z.object({
@@ -98,9 +166,37 @@ export const planWebhookSchema = z.union([
 ]);
 export type PlanWebhook = z.infer<typeof planWebhookSchema>;
 
+/** An IAM statement as JSON (the config's `deployPermissions` statements). */
+const planPolicyStatementSchema = z.object({
+  Sid: z.string().optional(),
+  Effect: z.enum(['Allow', 'Deny']).optional(),
+  Action: z.union([z.string(), z.array(z.string())]),
+  Resource: z.union([z.string(), z.array(z.string())]),
+  Condition: z.record(z.string(), z.record(z.string(), z.union([z.string(), z.array(z.string()), z.boolean()]))).optional(),
+});
+
+/** What each deployer role of the service may do in its target account (always under the guardrails and the boundary). */
+export const planDeployPermissionsSchema = z
+  .discriminatedUnion('kind', [
+    z.object({ kind: z.literal('default') }).describe("The statements a default Serverless service needs, scoped to the service's own names."),
+    z.object({ kind: z.literal('statements'), statements: z.array(planPolicyStatementSchema) }).describe("The config's own statements."),
+    z
+      .object({
+        kind: z.literal('infer'),
+        template: z.string().describe('The packaged template or package folder, relative to the config folder.'),
+        extra: z.array(planPolicyStatementSchema).describe('Statements added to the inferred ones.'),
+      })
+      .describe("Inferred from the service's packaged template when the engine builds the pipeline."),
+  ])
+  .describe('The deployer roles\' permissions.');
+export type PlanDeployPermissions = z.infer<typeof planDeployPermissionsSchema>;
+
+/** The schema version of plans this version of service-pipelines writes and reads. */
+export const PLAN_SCHEMA_VERSION = 2;
+
 export const pipelinePlanSchema = z
   .object({
-    schemaVersion: z.literal(1),
+    schemaVersion: z.literal(PLAN_SCHEMA_VERSION),
     pipelineName: z.string().describe('The pipeline name (`<service>`, or `<service>-pr` for pull requests).'),
     service: z.string(),
     serverlessService: z
@@ -119,6 +215,14 @@ export const pipelinePlanSchema = z
         })
         .optional(),
       path: z.string().optional().describe('The local folder of the service (as written in the config, relative to it).'),
+      directory: z
+        .string()
+        .describe("The service's folder inside its repository (`.` for a repository of its own): its steps run there."),
+      triggerPaths: z
+        .array(z.string())
+        .describe(
+          'Glob patterns, relative to the repository root, of the changes that start the pipeline (its directory and what it depends on); empty: any change.',
+        ),
     }),
     cicd: z.object({ account: z.string(), region: z.string() }),
     executionMode: z.enum(['SUPERSEDED', 'QUEUED', 'PARALLEL']),
@@ -130,14 +234,38 @@ export const pipelinePlanSchema = z
       slack: z.object({ workspaceId: z.string(), channelId: z.string() }).optional(),
       webhook: planWebhookSchema.optional(),
     }),
+    deployPermissions: planDeployPermissionsSchema,
+    acknowledgeWildcards: z
+      .record(z.string(), z.string())
+      .describe('Why each wildcard statement of the service\'s own deploy permissions is acceptable, by Sid (the config\'s `acknowledgeWildcards`).'),
   })
   .describe('The pipeline of one service, as every engine runs it.');
 export type PipelinePlan = z.infer<typeof pipelinePlanSchema>;
 
+const githubRepositorySchema = z.object({
+  owner: z.string(),
+  repo: z.string(),
+  branch: z.string(),
+  connectionArn: z.string().optional(),
+  githubTokenSecret: z.string().optional(),
+});
+
 export const plansDocumentSchema = z
   .object({
-    schemaVersion: z.literal(1),
+    schemaVersion: z.literal(PLAN_SCHEMA_VERSION),
+    cicd: z.object({ account: z.string(), region: z.string() }).describe('Where the pipelines live.'),
+    selfUpdate: z
+      .object({
+        github: githubRepositorySchema.describe("The pipelines' own repository."),
+        directory: z.string().describe('The folder of that repository holding the config.'),
+      })
+      .optional()
+      .describe("The pipeline that tests and synthesizes the pipelines' own repository, then updates them (AWS)."),
+    toolSource: z
+      .object({ package: z.string(), integrity: z.string(), registry: z.string().optional() })
+      .optional()
+      .describe('Where CI runners install service-pipelines from, pinned by integrity; absent: the packed tool that built the plan.'),
     pipelines: z.array(pipelinePlanSchema),
   })
-  .describe('pipelines.plan.json: every pipeline of a config.');
+  .describe('pipelines.plan.json: every pipeline of a config, and what they share.');
 export type PlansDocument = z.infer<typeof plansDocumentSchema>;

@@ -3,16 +3,21 @@
  */
 import type { CommandName } from './config.js';
 import { InputError } from './errors.js';
-import type {
-  CommandsPlanAction,
-  PipelinePlan,
-  PlanAction,
-  PlanArtifact,
-  PlanEnvironment,
-  PlanStage,
-  PlansDocument,
-  PlanWebhook,
-  StepName,
+import {
+  PLAN_SCHEMA_VERSION,
+  plansDocumentSchema,
+  type CommandsPlanAction,
+  type PipelinePlan,
+  type PlanAction,
+  type PlanArtifact,
+  type PlanDeployPermissions,
+  type PlanEnvironment,
+  type PlanStage,
+  type PlansDocument,
+  type PlanWebhook,
+  type Privilege,
+  type StepCall,
+  type StepName,
 } from './plan-schema.js';
 import type { ValidConfig } from './validate.js';
 
@@ -110,7 +115,53 @@ export function buildPlans(config: ValidConfig, options: BuildPlanOptions = {}):
     const main = buildPipelinePlan(config, service.name, 'push');
     return service.pullRequests === false ? [main] : [main, buildPipelinePlan(config, service.name, 'pull-request')];
   });
-  return { schemaVersion: 1, pipelines };
+  const selfUpdate = config.selfUpdate;
+  return {
+    schemaVersion: PLAN_SCHEMA_VERSION,
+    cicd: { account: config.cicd.account, region: config.cicd.region },
+    ...(selfUpdate
+      ? {
+          selfUpdate: {
+            github: {
+              owner: selfUpdate.github.owner,
+              repo: selfUpdate.github.repo,
+              branch: selfUpdate.github.branch ?? 'main',
+              ...(selfUpdate.github.connectionArn ? { connectionArn: selfUpdate.github.connectionArn } : {}),
+              ...(selfUpdate.github.githubTokenSecret ? { githubTokenSecret: selfUpdate.github.githubTokenSecret } : {}),
+            },
+            directory: selfUpdate.directory ?? '.',
+          },
+        }
+      : {}),
+    ...(config.toolSource ? { toolSource: { ...config.toolSource } } : {}),
+    pipelines,
+  };
+}
+
+/**
+ * Read a plans document (`pipelines.plan.json`, or `plan --json`), as every engine takes it.
+ *
+ * @param where - what to name in errors (the file)
+ * @throws InputError when it is not a plans document of this schema version, naming each problem by its path
+ */
+export function parsePlansDocument(value: unknown, where = 'the plan'): PlansDocument {
+  const version = value !== null && typeof value === 'object' ? (value as { schemaVersion?: unknown }).schemaVersion : undefined;
+  if (typeof version === 'number' && version !== PLAN_SCHEMA_VERSION) {
+    throw new InputError(`${where} is a plan of schema version ${version}; this service-pipelines reads version ${PLAN_SCHEMA_VERSION}`, [
+      {
+        where: `${where}: schemaVersion`,
+        message: `write it again from the config with this version: \`service-pipelines plan --json > ${where === 'the plan' ? 'pipelines.plan.json' : where}\` (or \`synth\`)`,
+      },
+    ]);
+  }
+  const parsed = plansDocumentSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new InputError(
+      `${where} is not a plans document`,
+      parsed.error.issues.map((issue) => ({ where: `${where}: ${issue.path.join('.') || '(the document)'}`, message: issue.message })),
+    );
+  }
+  return parsed.data;
 }
 
 /** The error for a service name the config does not have, listing those it has. */
@@ -143,22 +194,24 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
       description: 'The code bundle, built once, with its sha256 and the deployment template of each environment.',
     },
   ];
+  const flavor = service.flavor ?? 'serverless';
+  const install = stepCall(service, 'install', []);
   const commandsAction = (
     name: string,
     step: StepName,
     runOrder: number,
-    fields: { inputs: string[]; outputs: string[]; env: Record<string, string>; environment?: string; args?: string[] },
+    fields: { inputs: string[]; outputs: string[]; env: Record<string, string>; privilege: Privilege; environment?: string; args?: string[] },
   ): CommandsPlanAction => ({
     kind: 'commands',
     name,
     runOrder,
     inputs: fields.inputs,
     outputs: fields.outputs,
-    step,
+    privilege: fields.privilege,
     ...(fields.environment === undefined ? {} : { environment: fields.environment }),
-    commands: [stepCommand(service, 'install', []), stepCommand(service, step, fields.args ?? [])],
+    setup: [install],
+    step: stepCall(service, step, fields.args ?? []),
     env: fields.env,
-    assumesDeployerRole: step === 'deploy' || step === 'rollback',
     timeoutMinutes,
   });
 
@@ -178,13 +231,14 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
       name: 'Build',
       onFailure: 'FAIL',
       actions: [
-        commandsAction('Lint', 'lint', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
-        commandsAction('UnitTests', 'test-unit', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
-        commandsAction('IntegrationTests', 'test-integration', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv }),
+        commandsAction('Lint', 'lint', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv, privilege: 'read' }),
+        commandsAction('UnitTests', 'test-unit', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv, privilege: 'read' }),
+        commandsAction('IntegrationTests', 'test-integration', 1, { inputs: [SOURCE_ARTIFACT], outputs: [], env: buildEnv, privilege: 'read' }),
         commandsAction('Package', 'package', 1, {
           inputs: [SOURCE_ARTIFACT],
           outputs: [PACKAGE_ARTIFACT],
           env: buildEnv,
+          privilege: 'write-package',
           // The roles of each environment's template are made here, with that environment's boundary.
           args: environments.flatMap((e) => ['--stage', `${e.name}@${e.region}`, '--permissions-boundary', `${e.name}=${e.permissionsBoundaryArn}`]),
         }),
@@ -229,38 +283,52 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
         producedBy: `${deployStageName(environment.name)}.Deploy`,
         description: `The outputs of the ${environment.stackName} stack (stack-outputs.json), for the acceptance tests.`,
       });
-      const actions: PlanAction[] = [
-        commandsAction('Deploy', 'deploy', 1, {
-          inputs: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT],
-          outputs: [outputs],
-          env: deployEnv,
-          environment: environment.name,
-          args: stageArgs,
-        }),
-        commandsAction('AcceptanceTests', 'test-acceptance', 2, {
-          inputs: [SOURCE_ARTIFACT, outputs],
-          outputs: [],
-          env,
-          environment: environment.name,
-          args: stageArgs,
-        }),
-      ];
+      const deploy = commandsAction('Deploy', 'deploy', 1, {
+        inputs: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT],
+        outputs: [outputs],
+        env: deployEnv,
+        privilege: 'deploy',
+        environment: environment.name,
+        args: stageArgs,
+      });
+      const acceptance = commandsAction('AcceptanceTests', 'test-acceptance', 2, {
+        inputs: [SOURCE_ARTIFACT, outputs],
+        outputs: [],
+        env,
+        privilege: 'read',
+        environment: environment.name,
+        args: stageArgs,
+      });
+      const actions: PlanAction[] = [deploy, acceptance];
       stages.push({
         name: deployStageName(environment.name),
         environment: environment.name,
         onFailure: environment.rollbackOnFailure ? 'ROLLBACK' : 'FAIL',
         actions,
+        ...(environment.rollbackOnFailure
+          ? {
+              rollback: {
+                strategy: 'redeploy-last-good' as const,
+                environment: environment.name,
+                actions: [
+                  // The last good release deployed again, with the deploy's rights, then verified as a deploy is.
+                  { ...commandsAction('Rollback', 'rollback', 3, { ...fieldsOf(deploy), privilege: 'deploy', environment: environment.name, args: stageArgs }), inputs: [SOURCE_ARTIFACT], outputs: [outputs] },
+                  { ...acceptance, name: 'RollbackVerification', runOrder: 4 },
+                ],
+              },
+            }
+          : {}),
       });
     }
   }
 
   return {
-    schemaVersion: 1,
+    schemaVersion: PLAN_SCHEMA_VERSION,
     pipelineName: trigger === 'push' ? service.name : `${service.name}-pr`,
     service: service.name,
     serverlessService: serverlessServiceOf(service),
     trigger,
-    flavor: service.flavor ?? 'serverless',
+    flavor,
     source: {
       branch: service.source.github?.branch ?? 'main',
       ...(service.source.github
@@ -274,6 +342,8 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
           }
         : {}),
       ...(service.source.path ? { path: service.source.path } : {}),
+      directory: '.',
+      triggerPaths: [],
     },
     cicd: { account: config.cicd.account, region: config.cicd.region },
     executionMode: trigger === 'push' ? (config.executionMode ?? 'SUPERSEDED') : 'PARALLEL',
@@ -285,7 +355,26 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
       ...(config.notifications?.slack ? { slack: config.notifications.slack } : {}),
       ...(config.notifications?.webhook ? { webhook: planWebhook(config.notifications.webhook) } : {}),
     },
+    deployPermissions: deployPermissionsOf(service),
+    acknowledgeWildcards: { ...service.acknowledgeWildcards },
   };
+}
+
+/** The fields of an action `commandsAction` takes again (a rollback is made from its deploy). */
+function fieldsOf(action: CommandsPlanAction): { inputs: string[]; outputs: string[]; env: Record<string, string> } {
+  return { inputs: action.inputs, outputs: action.outputs, env: action.env };
+}
+
+/** What the service's deployer roles may do, as the plan says it. */
+function deployPermissionsOf(service: ServiceDefinition): PlanDeployPermissions {
+  const permissions = service.deployPermissions;
+  if (permissions === undefined) {
+    return { kind: 'default' };
+  }
+  if (Array.isArray(permissions)) {
+    return { kind: 'statements', statements: permissions.map((statement) => ({ ...statement })) };
+  }
+  return { kind: 'infer', template: permissions.infer, extra: (permissions.extra ?? []).map((statement) => ({ ...statement })) };
 }
 
 /** The plan's webhook: the secret that holds its URL, or a URL on this machine (the config allows no other). */
@@ -329,16 +418,30 @@ export function partitionOf(region: string): string {
 }
 
 /**
- * The shell line that runs a step. Every step goes through `service-pipelines step`, which
- * gives the documented environment, assumes the deployer role where allowed, and runs the
- * flavor's default or the service's own command (`--command`).
+ * How a service runs a step: every step goes through `service-pipelines step`, which gives the
+ * documented environment, assumes the deployer role where allowed, and runs the flavor's default
+ * or the service's own commands (`commands.<step>` of the config).
  */
-function stepCommand(service: ServiceDefinition, step: StepName, args: string[]): string {
+function stepCall(service: ServiceDefinition, step: StepName, args: string[]): StepCall {
   const override = service.commands?.[commandKeyOfStep[step]];
-  const overrides = override === undefined ? [] : typeof override === 'string' ? [override] : override;
-  const flavor = service.flavor === 'custom' ? ['--flavor', 'custom'] : [];
-  const words = [...args, ...flavor, ...overrides.flatMap((line) => ['--command', line])];
-  return [STEP_COMMAND, step, ...words.map(shellQuote)].join(' ');
+  return {
+    step,
+    args,
+    flavor: service.flavor ?? 'serverless',
+    commands: override === undefined ? [] : typeof override === 'string' ? [override] : [...override],
+  };
+}
+
+/** The shell line of a step call: what CI runners run, and what the local engine runs or does in-process. */
+export function stepCommandLine(call: StepCall): string {
+  const flavor = call.flavor === 'custom' ? ['--flavor', 'custom'] : [];
+  const words = [...call.args, ...flavor, ...call.commands.flatMap((line) => ['--command', line])];
+  return [STEP_COMMAND, call.step, ...words.map(shellQuote)].join(' ');
+}
+
+/** The shell lines of a commands action, in one shell and in order: its setup, then its step (or its commands). */
+export function actionCommandLines(action: Pick<CommandsPlanAction, 'setup' | 'step' | 'commands'>): string[] {
+  return [...action.setup.map(stepCommandLine), ...(action.step ? [stepCommandLine(action.step)] : (action.commands ?? []))];
 }
 
 /** Find an action of a plan by `<stage>.<action>`. */

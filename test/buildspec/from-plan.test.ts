@@ -9,6 +9,7 @@ describe('buildspecForAction', () => {
   it('renders an action to a buildspec CodeBuild reads, and the local executor runs it to the same artifacts', async () => {
     // GIVEN a commands action with two outputs, written where steps write them
     const action = {
+      setup: [],
       commands: ['mkdir -p .pipeline/Package .pipeline/Reports', 'echo "zip of $SERVICE_NAME" > .pipeline/Package/code.zip', 'echo "<x/>" > .pipeline/Reports/junit.xml'],
       env: { SERVICE_NAME: 'ac-rest-api' },
       outputs: ['Package', 'Reports'],
@@ -34,7 +35,7 @@ describe('buildspecForAction', () => {
 
   it('makes a single output the primary artifact', () => {
     // GIVEN an action with one output / WHEN its buildspec is made / THEN it is the primary artifact
-    const buildspec = buildspecForAction({ commands: ['make'], env: {}, outputs: ['Outputs_dev'] });
+    const buildspec = buildspecForAction({ setup: [], commands: ['make'], env: {}, outputs: ['Outputs_dev'] });
     expect(buildspec.artifacts).toEqual({ files: ['**/*'], 'base-directory': '.pipeline/Outputs_dev' });
     expect(buildspec.env).toEqual({ shell: 'bash' });
   });

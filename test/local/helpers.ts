@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunPipelineOptions } from '../../src/local/engine.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
-import type { PipelinePlan } from '../../src/model/plan-schema.js';
+import type { CommandsPlanAction, PipelinePlan } from '../../src/model/plan-schema.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
 
 /** A temp folder, removed (read-only stored artifacts included) by the returned cleanup. */
@@ -90,6 +90,12 @@ export function customConfig(sourcePath: string, extra: { webhook?: string; exec
  * The service's plan with each commands action's commands replaced by plain shell lines
  * (`Stage.Action` → lines; actions not named get `true`).
  */
+/** A commands action that runs plain shell lines instead of its setup and step. */
+function asShell(action: CommandsPlanAction, commands: string[]): CommandsPlanAction {
+  const { step: _step, ...rest } = action;
+  return { ...rest, setup: [], commands };
+}
+
 export function shellPlan(config: ValidConfig, commands: Record<string, string[]>, trigger: 'push' | 'pull-request' = 'push'): PipelinePlan {
   const plan = buildPipelinePlan(config, 'svc', trigger);
   return {
@@ -97,8 +103,14 @@ export function shellPlan(config: ValidConfig, commands: Record<string, string[]
     stages: plan.stages.map((stage) => ({
       ...stage,
       actions: stage.actions.map((action) =>
-        action.kind === 'commands' ? { ...action, commands: commands[`${stage.name}.${action.name}`] ?? ['true'] } : action,
+        action.kind === 'commands' ? asShell(action, commands[`${stage.name}.${action.name}`] ?? ['true']) : action,
       ),
+      ...(stage.rollback
+        ? {
+            // Rolling back runs the plan's own steps unless the test names lines for them.
+            rollback: { ...stage.rollback, actions: stage.rollback.actions.map((action) => (commands[`${stage.name}.${action.name}`] ? asShell(action, commands[`${stage.name}.${action.name}`]!) : action)) },
+          }
+        : {}),
     })),
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/model/errors.js';
 import { pipelinePlanSchema, plansDocumentSchema, type CommandsPlanAction } from '../../src/model/plan-schema.js';
-import { buildPipelinePlan, buildPlans, deployerRoleArn, shellQuote } from '../../src/model/plan.js';
+import { actionCommandLines, buildPipelinePlan, buildPlans, deployerRoleArn, parsePlansDocument, shellQuote, stepCommandLine } from '../../src/model/plan.js';
 import { validateConfig } from '../../src/model/validate.js';
 import { articleConfig } from '../fixtures/configs.js';
 
@@ -24,7 +24,12 @@ describe('buildPipelinePlan (push)', () => {
     ]);
     const packageAction = build.actions[3] as CommandsPlanAction;
     expect(packageAction.outputs).toEqual(['Package']);
-    expect(packageAction.commands).toEqual([
+    expect(packageAction.privilege).toBe('write-package');
+    expect(build.actions.slice(0, 3).map((a) => (a as CommandsPlanAction).privilege)).toEqual(['read', 'read', 'read']);
+    // Setup and step apart: no engine has to find the install line among the commands.
+    expect(packageAction.setup).toEqual([{ step: 'install', args: [], flavor: 'serverless', commands: [] }]);
+    expect(packageAction.step).toMatchObject({ step: 'package', flavor: 'serverless', commands: [] });
+    expect(actionCommandLines(packageAction)).toEqual([
       'service-pipelines step install',
       'service-pipelines step package' +
         ' --stage dev@us-east-1 --permissions-boundary dev=arn:aws:iam::222222222222:policy/ac-rest-api-dev-boundary' +
@@ -36,8 +41,8 @@ describe('buildPipelinePlan (push)', () => {
   it('THEN each environment deploys the one package, then runs acceptance tests against its outputs', () => {
     const prod = plan.stages.find((s) => s.name === 'Deploy-prod')!;
     const [deploy, acceptance] = prod.actions as CommandsPlanAction[];
-    expect(deploy).toMatchObject({ name: 'Deploy', runOrder: 1, inputs: ['Source', 'Package'], outputs: ['Outputs_prod'], assumesDeployerRole: true });
-    expect(acceptance).toMatchObject({ name: 'AcceptanceTests', runOrder: 2, inputs: ['Source', 'Outputs_prod'], assumesDeployerRole: false });
+    expect(deploy).toMatchObject({ name: 'Deploy', runOrder: 1, inputs: ['Source', 'Package'], outputs: ['Outputs_prod'], privilege: 'deploy', environment: 'prod' });
+    expect(acceptance).toMatchObject({ name: 'AcceptanceTests', runOrder: 2, inputs: ['Source', 'Outputs_prod'], privilege: 'read', environment: 'prod' });
     expect(deploy!.env).toEqual({
       SERVICE_NAME: 'ac-rest-api',
       STAGE: 'prod',
@@ -52,6 +57,17 @@ describe('buildPipelinePlan (push)', () => {
   it('THEN the approval comes before prod and only prod rolls back on failure', () => {
     expect(plan.stages.find((s) => s.name === 'Approve-prod')?.actions[0]).toMatchObject({ kind: 'approval', environment: 'prod' });
     expect(plan.stages.filter((s) => s.onFailure === 'ROLLBACK').map((s) => s.name)).toEqual(['Deploy-prod']);
+    expect(plan.stages.filter((s) => s.rollback !== undefined).map((s) => s.name)).toEqual(['Deploy-prod']);
+  });
+
+  it('THEN rolling prod back is said in the plan: the last good release deployed again with the deploy\'s rights, then the acceptance tests', () => {
+    const prod = plan.stages.find((s) => s.name === 'Deploy-prod')!;
+    const [deploy, acceptance] = prod.actions as CommandsPlanAction[];
+    const [rollback, verification] = prod.rollback!.actions;
+    expect(prod.rollback).toMatchObject({ strategy: 'redeploy-last-good', environment: 'prod' });
+    expect(rollback).toMatchObject({ name: 'Rollback', runOrder: 3, privilege: 'deploy', environment: 'prod', inputs: ['Source'], outputs: ['Outputs_prod'], env: deploy!.env });
+    expect(stepCommandLine(rollback!.step!)).toBe('service-pipelines step rollback --stage prod --region eu-west-1');
+    expect(verification).toEqual({ ...acceptance, name: 'RollbackVerification', runOrder: 4 });
   });
 
   it('THEN every artifact an action reads is written before it (an earlier stage, or a lower runOrder)', () => {
@@ -81,7 +97,7 @@ describe('buildPipelinePlan (pull request)', () => {
     expect(plan.pipelineName).toBe('ac-rest-api-pr');
     expect(plan.stages.map((s) => s.name)).toEqual(['Source', 'Build']);
     expect(plan.environments).toEqual([]);
-    const commands = plan.stages.flatMap((s) => s.actions).flatMap((a) => (a.kind === 'commands' ? a.commands : []));
+    const commands = plan.stages.flatMap((s) => s.actions).flatMap((a) => (a.kind === 'commands' ? actionCommandLines(a) : []));
     expect(commands.some((c) => / step (deploy|test-acceptance|rollback)/.test(c))).toBe(false);
   });
 });
@@ -99,7 +115,7 @@ describe('service options', () => {
     const plan = buildPipelinePlan(validateConfig(raw), 'ac-rest-api', 'push');
     expect(plan.stages.map((s) => s.name)).toEqual(['Source', 'Build', 'Deploy-dev', 'Approve-prod', 'Deploy-prod']);
     const deploy = plan.stages[2]!.actions[0] as CommandsPlanAction;
-    expect(deploy.commands[1]).toBe(
+    expect(stepCommandLine(deploy.step!)).toBe(
       `service-pipelines step deploy --stage dev --region us-east-1 --flavor custom --command './deploy.sh --stage "$STAGE" --note '\\''it'\\'''\\''s'\\'''`,
     );
     expect(deploy.env.LOG_LEVEL).toBe('debug');
@@ -152,5 +168,52 @@ describe('the names a service deploys under', () => {
       deployerRoleName: `http-dynamodb-${plan.environments[0]!.name}-deployer`,
       permissionsBoundaryArn: `arn:aws:iam::${plan.environments[0]!.account}:policy/http-dynamodb-${plan.environments[0]!.name}-boundary`,
     });
+  });
+});
+
+describe('plans documents', () => {
+  it('GIVEN a config WHEN its plans are built THEN the document holds what every engine needs besides the pipelines, and reads back', () => {
+    const raw = articleConfig();
+    raw.services[0] = { ...raw.services[0]!, deployPermissions: { infer: './ac-rest-api/.serverless', extra: [{ Sid: 'Queue', Action: 'sqs:CreateQueue', Resource: '*' }] }, acknowledgeWildcards: { Queue: 'queues are named at deploy time' } };
+    const document = buildPlans(validateConfig(raw));
+    expect(document).toMatchObject({ schemaVersion: 2, cicd: { account: '111111111111' } });
+    expect(document.pipelines[0]).toMatchObject({
+      deployPermissions: { kind: 'infer', template: './ac-rest-api/.serverless', extra: [{ Sid: 'Queue', Action: 'sqs:CreateQueue', Resource: '*' }] },
+      acknowledgeWildcards: { Queue: 'queues are named at deploy time' },
+    });
+    expect(parsePlansDocument(JSON.parse(JSON.stringify(document)))).toEqual(document);
+  });
+
+  it('GIVEN a plan of schema version 1 WHEN read THEN it is refused, saying how to write it again', () => {
+    const error = (() => {
+      try {
+        return parsePlansDocument({ schemaVersion: 1, pipelines: [] }, 'pipelines.plan.json');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message.split('\n')[0]).toBe('pipelines.plan.json is a plan of schema version 1; this service-pipelines reads version 2');
+    expect((error as InputError).problems[0]!.message).toMatch(/service-pipelines plan --json > pipelines.plan.json/);
+  });
+
+  it('GIVEN an action with both a step and commands, or a ROLLBACK stage without its rollback WHEN read THEN each problem is named by its path', () => {
+    const document = JSON.parse(JSON.stringify(buildPlans(config()))) as { pipelines: { stages: { onFailure: string; rollback?: unknown; actions: Record<string, unknown>[] }[] }[] };
+    const build = document.pipelines[0]!.stages[1]!;
+    build.actions[0]!.commands = ['make lint'];
+    delete document.pipelines[0]!.stages.find((s) => s.onFailure === 'ROLLBACK')!.rollback;
+    const error = (() => {
+      try {
+        return parsePlansDocument(document, 'plan.json');
+      } catch (e) {
+        return e;
+      }
+    })() as InputError;
+    expect(error.problems.map((p) => `${p.where}: ${p.message}`)).toEqual(
+      expect.arrayContaining([
+        'plan.json: pipelines.0.stages.1.actions.0.step: an action runs either a step or commands, not both and not neither',
+        'plan.json: pipelines.0.stages.5.rollback: a stage has a rollback exactly when its onFailure is ROLLBACK',
+      ]),
+    );
   });
 });

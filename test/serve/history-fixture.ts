@@ -42,7 +42,7 @@ export function recordExecution(
       name: s.name,
       ...(s.environment ? { environment: s.environment } : {}),
       onFailure: s.onFailure,
-      actions: s.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' ? { step: a.step } : {}) })),
+      actions: s.actions.map((a) => ({ name: a.name, runOrder: a.runOrder, kind: a.kind, ...(a.kind === 'commands' && a.step ? { step: a.step.step } : {}) })),
     })),
   });
   store.setSource(options.id, options.revision ?? '0123456789abcdef0123456789abcdef01234567', false);
