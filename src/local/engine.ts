@@ -9,8 +9,8 @@ import { createWriteStream, statSync } from 'node:fs';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
-import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
-import { actionCommandLines, buildPipelinePlan, deployStageName, unknownServiceError } from '../model/plan.js';
+import { LOCAL_ENV } from '../model/contract.js';
+import { actionCommandLines, buildPipelinePlan, deployStageName, enterDirectoryLine, repositoryFolderOf, serviceOutputDirectory, unknownServiceError } from '../model/plan.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
 import type { ValidConfig } from '../model/validate.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
@@ -176,6 +176,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
       { where, message: `${sourcePath} is a file; give the service's folder (the one with its package.json)` },
     ]);
   }
+  if (repositoryFolderOf(sourcePath, plan.source.directory) === undefined) {
+    throw new InputError(`the source folder of service "${service.name}" is not the folder ${plan.source.directory} of a clone: ${sourcePath}`, [
+      { where, message: `with source.directory, source.path names the service's folder in a clone of the repository (…/${plan.source.directory})` },
+    ]);
+  }
   if (options.revision !== undefined && !/^[0-9a-f]{7,64}$/i.test(options.revision)) {
     throw new InputError(`--revision ${options.revision}: not a commit id`, [{ where: '--revision', message: 'give a commit sha (hexadecimal, 7 to 64 characters)' }]);
   }
@@ -231,6 +236,14 @@ class ExecutionRun {
     this.id = options.queuedExecutionId ?? randomUUID();
     this.home = path.resolve(options.home);
     this.artifactStore = new ArtifactStore(path.join(this.home, 'artifacts'));
+  }
+
+  /**
+   * What the Source action takes: the service's folder, or, for a service in a folder of its
+   * repository (`source.directory`), the whole clone, as CodePipeline's source takes the repository.
+   */
+  private get sourceRoot(): string {
+    return repositoryFolderOf(this.sourcePath, this.plan.source.directory) ?? this.sourcePath;
   }
 
   /** Why the run was stopped, as its caller said (`interrupted`...). */
@@ -574,7 +587,7 @@ class ExecutionRun {
   private async runSource(stage: PlanStage, action: string): Promise<ActionOutcome> {
     const startedAt = this.actionStarted(stage.name, action);
     try {
-      const snapshot = this.options.revision === undefined ? await snapshotSource(this.sourcePath, this.artifactStore, this.processes, this.sourceWhere) : await this.snapshotRevision(this.options.revision);
+      const snapshot = this.options.revision === undefined ? await snapshotSource(this.sourceRoot, this.artifactStore, this.processes, this.sourceWhere) : await this.snapshotRevision(this.options.revision);
       this.resolvedVersion = snapshot.resolvedVersion;
       this.artifacts.set('Source', snapshot.artifact);
       this.store.transaction(() => {
@@ -605,7 +618,7 @@ class ExecutionRun {
     try {
       const github = this.plan.source.github;
       const checkout = await checkoutRevision({
-        sourcePath: this.sourcePath,
+        sourcePath: this.sourceRoot,
         revision,
         into,
         processes: this.processes,
@@ -722,12 +735,14 @@ class ExecutionRun {
       const timeout = AbortSignal.timeout(action.timeoutMinutes * 60_000);
       const signal = AbortSignal.any([this.controller.signal, timeout]);
       const baseEnv = this.options.baseEnv ?? process.env;
+      // The source of a service of a monorepo is the whole repository: its steps run in its folder.
+      const enter = enterDirectoryLine(this.plan);
       let result: BuildspecRunResult;
       try {
         result = await this.runBuildspec({
           // The action's buildspec, as the AWS engine gives CodeBuild: its outputs are collected below
           // from `.pipeline/<artifact>/` (the contract's folder) by hard links, not copied by the executor.
-          buildspec: { file: `${stage.name}.${action.name} buildspec`, document: { version: 0.2, env: { variables: action.env }, phases: { build: { commands: actionCommandLines(action) } } } },
+          buildspec: { file: `${stage.name}.${action.name} buildspec`, document: { version: 0.2, env: { variables: action.env }, phases: { build: { commands: [...(enter ? [enter] : []), ...actionCommandLines(action)] } } } },
           srcDir,
           secondarySources,
           env: {
@@ -772,11 +787,11 @@ class ExecutionRun {
         });
       }
       for (const output of action.outputs) {
-        const folder = path.join(srcDir, artifactOutputDirectory(output));
+        const folder = path.join(srcDir, serviceOutputDirectory(this.plan, output));
         const info = await stat(folder).catch(() => undefined);
         if (!info?.isDirectory()) {
           await closeLog();
-          return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: `it did not write its output artifact ${output} (expected in ${artifactOutputDirectory(output)}/)` }, { log: lines.join('\n'), exitCode: 0 });
+          return this.actionFinished(stage.name, action.name, startedAt, { ok: false, reason: `it did not write its output artifact ${output} (expected in ${serviceOutputDirectory(this.plan, output)}/)` }, { log: lines.join('\n'), exitCode: 0 });
         }
         const stored = await this.artifactStore.put(folder, { mode: 'link' });
         this.artifacts.set(output, stored);

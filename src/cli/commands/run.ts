@@ -15,13 +15,16 @@ interface RunOptions {
   keepStages?: boolean;
   revision?: string;
   queuedExecution?: string;
+  changed?: boolean;
+  since?: string;
+  concurrency?: string;
 }
 
 export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
     .description("run a service's pipeline on this machine: source snapshot, build, local stages, approvals, rollback; history in .service-pipelines/")
-    .argument('<service>', 'the service whose pipeline runs')
+    .argument('[service]', 'the service whose pipeline runs (or --changed)')
     .option('-c, --config <file>', 'the config file', 'pipelines.config.ts')
     .option('--until <env>', "stop after this environment's deploy stage")
     .option('--approve', 'approve every manual approval (for scripts)')
@@ -30,17 +33,28 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--keep-stages', 'keep the local stages this run started serving after it ends')
     .option('--revision <commit>', "run the service's folder as it is in this commit (fetched from the repository's remote when absent), not the working tree")
     .addOption(new Option('--queued-execution <id>', 'take over the execution `serve` recorded for this run').hideHelp())
+    .option('--changed', 'run the pipelines of the services whose folder or dependsOn changed since their last successful run, in parallel')
+    .option('--since <ref>', 'with --changed: count changes since this commit, branch or tag instead')
+    .option('--concurrency <n>', 'with --changed: how many pipelines run at once (default 4)')
     .option('--json', 'print one JSON document at the end (the execution, as `show --json` prints it, without logs)')
     .addHelpText(
       'after',
       '\nWithout a terminal and without --approve/--reject, a run waiting for approval waits until\n`service-pipelines approve <execution-id>` (or reject) is run from another shell.',
     )
-    .action(async (service: string, options: RunOptions) => {
+    .action(async (service: string | undefined, options: RunOptions) => {
       if (options.approve && options.reject) {
         throw new InputError('--approve and --reject cannot both be given', [{ where: '--approve, --reject', message: 'give one of them, or neither to decide when asked' }]);
       }
       if (options.pullRequest && options.until) {
         throw new InputError('--until has no meaning with --pull-request', [{ where: '--until', message: 'the pull-request pipeline deploys nowhere: drop --until' }]);
+      }
+      if (options.changed) {
+        return (await import('./run-changed.js')).runChanged(ctx, service, options);
+      }
+      if (service === undefined || options.since !== undefined || options.concurrency !== undefined) {
+        throw new InputError(service === undefined ? 'which service? give its name, or --changed' : '--since and --concurrency go with --changed', [
+          { where: service === undefined ? '<service>' : '--since, --concurrency', message: '`run <service>` runs one pipeline; `run --changed [--since <ref>]` runs those whose files changed' },
+        ]);
       }
       const [{ loadConfig }, local] = await Promise.all([import('../../runtime/load-config.js'), import('../../local/index.js')]);
       const loaded = await loadConfig(options.config, ctx.cwd);
