@@ -91,6 +91,16 @@ describe('synth of the monorepo example', () => {
   });
 });
 
+describe('plan of the monorepo example', () => {
+  it('GIVEN two services of one repository WHEN their plans are printed THEN each says which changes start it', async () => {
+    const run = await runCli(['plan', '--config', 'pipelines.config.ts'], { cwd: example });
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toContain('orders  (custom; starts on push to main changing services/orders/**, libs/money/**; SUPERSEDED)');
+    expect(run.stdout).toContain('invoices-pr  (custom; starts on pull request changing services/invoices/**, libs/money/** (test only); PARALLEL)');
+  });
+});
+
 describe('synth of a config beyond the trigger filter limits', () => {
   it('GIVEN a service whose directory and dependsOn make 9 patterns WHEN synthesized THEN exit 2 names its dependsOn and the limit, and nothing is written', async () => {
     const cwd = tempFolder('sp-monorepo-limits-');
