@@ -225,6 +225,16 @@ describe('run --changed and plan --changed on the monorepo example', () => {
     expect(prod.stdout).toContain('run   orders: no successful run yet to compare with');
   }, 60_000);
 
+  it('GIVEN a commit of the monorepo WHEN one service runs it (--revision, as serve does for a push) THEN its folder of that commit builds, the library beside it', async () => {
+    const first = git('rev-list', '--max-parents=0', 'HEAD');
+
+    const run = await cli('run', 'invoices', '--revision', first, '--until', 'dev', '--json');
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    const execution = JSON.parse(run.stdout) as { status: string; source: { revision: string; uncommittedChanges: boolean } };
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', source: { revision: first, uncommittedChanges: false } });
+  }, 120_000);
+
   it('GIVEN bad arguments WHEN run THEN exit 2, saying what to give', async () => {
     const none = await cli('run');
     const both = await cli('run', 'orders', '--changed');

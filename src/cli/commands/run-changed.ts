@@ -47,14 +47,15 @@ export interface ChangedDecision {
  * successful run in the history of this folder (one that went as far as `until`).
  */
 export async function decideChanged(ctx: CliContext, options: { config: string; since?: string; until?: string; pullRequest?: boolean }): Promise<ChangedDecision> {
-  const [{ loadConfig }, { changedServices, lastSuccessfulRun }, { StateStore, STATE_FOLDER }, { nodeProcesses }] = await Promise.all([
+  // The state store alone, not the engine: deciding loads what it reads (plan --changed stays quick).
+  const [{ loadConfig }, { changedServices, lastSuccessfulRun }, { StateStore }, { nodeProcesses }] = await Promise.all([
     import('../../runtime/load-config.js'),
     import('../../local/changes.js'),
-    import('../../local/index.js'),
+    import('../../local/state-store.js'),
     import('../../runtime/process.js'),
   ]);
   const loaded = await loadConfig(options.config, ctx.cwd);
-  const home = path.join(ctx.cwd, STATE_FOLDER);
+  const home = path.join(ctx.cwd, '.service-pipelines');
   const started = performance.now();
   // Read only: deciding writes nothing, and a history nobody ran yet is not created.
   const store = options.since === undefined && existsSync(path.join(home, 'state.db')) ? StateStore.open(home, { readOnly: true }) : undefined;
