@@ -48,7 +48,8 @@ export function validateConfig(value: unknown, origin = 'config', options: Valid
 /**
  * The folders a service of a monorepo names, against the clone on this machine: `source.path` is
  * the repository's `source.directory` there, and each `dependsOn` path exists in that clone (a
- * typo would leave the pipeline deaf to the changes it was meant to follow).
+ * typo would leave the pipeline deaf to the changes it was meant to follow). Where the clone is
+ * not on this machine (the CI of another repository synthesizing), there is nothing to check.
  */
 function localSourceProblems(config: ValidConfig, baseDir: string, pathKind: (absolute: string) => PathKind): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -65,6 +66,10 @@ function localSourceProblems(config: ValidConfig, baseDir: string, pathKind: (ab
         where: `${where}.path`,
         message: `${folder} is not the folder ${directory} of a clone: with source.directory, source.path names the service's folder in a clone of the repository (…/${directory})`,
       });
+      return;
+    }
+    if (pathKind(root) !== 'folder') {
+      // The clone is not on this machine (a synth in the CI of another repository): nothing to check against.
       return;
     }
     if (pathKind(folder) !== 'folder') {

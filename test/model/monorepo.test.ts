@@ -186,6 +186,12 @@ describe('validation against the clone on this machine', () => {
     expect(problems['services[0].source.directory']).toBe(`no folder services/invoices in the clone at ${root} (source.path ./services/invoices): check the directory's spelling`);
   });
 
+  it('GIVEN a clone that is not on this machine (a synth in the CI of another repository) WHEN validated THEN its folders are not checked', () => {
+    const config = monorepo([service('orders', { path: '../elsewhere/shop/services/orders', directory: 'services/orders', dependsOn: ['libs/money/'] })]);
+
+    expect(() => validateConfig(config, 'pipelines.config.ts', onDisk())).not.toThrow();
+  });
+
   it('GIVEN dependsOn naming what the clone lacks, and a folder without its slash WHEN validated THEN each entry is refused with the fix', () => {
     const config = monorepo([service('orders', { path: './services/orders', directory: 'services/orders', dependsOn: ['libs/mony/', 'libs/money', 'package-lock.json/'] })]);
 
