@@ -3,10 +3,8 @@
  * tarball `synth` packs (the same bytes the AWS engine ships), checked by its sha256, or the
  * config's `toolSource` (a package of your registry) checked by its sha512. Never a bare name.
  */
-import { toolSourceSchema } from '../model/config.js';
-import { InputError } from '../model/errors.js';
+import { ToolSource, type RegistryToolSource } from '../aws/tool-source.js';
 import type { PlansDocument } from '../model/plan-schema.js';
-import { formatPath } from '../model/validate.js';
 import type { Step } from './workflow-model.js';
 import { expr } from './workflow-model.js';
 
@@ -23,18 +21,7 @@ export interface ReleaseAssetToolSource {
   readonly version: string;
 }
 
-/** A package of a registry, by exact version and integrity. */
-export interface RegistryToolSource {
-  readonly kind: 'registry';
-  /** `<name>@<exact version>`. */
-  readonly package: string;
-  readonly version: string;
-  /** The tarball's sha512, in hex (what `sha512sum -c` checks). */
-  readonly sha512: string;
-  /** @default - npm's configuration */
-  readonly registry?: string;
-}
-
+export type { RegistryToolSource };
 export type GitHubToolSource = ReleaseAssetToolSource | RegistryToolSource;
 
 /** The packed tool as a release asset: `service-pipelines-<version>.tgz` under the tag `service-pipelines-<version>-<sha256, 12>`. */
@@ -55,26 +42,12 @@ export function releaseAssetToolSource(tool: { readonly sha256: string; readonly
 }
 
 /**
- * The plans' `toolSource` (validated with the config: an exact version and a sha512 integrity).
+ * The plans' `toolSource`: the AWS engine's registry source, the same package, version and sha512.
  *
- * @throws InputError when the integrity is not sha512 or the package has no exact version
+ * @throws InputError when the package has no exact version, the integrity is not sha512, or the registry is not https
  */
 export function registryToolSource(toolSource: NonNullable<PlansDocument['toolSource']>): RegistryToolSource {
-  const parsed = toolSourceSchema.safeParse(toolSource);
-  if (!parsed.success) {
-    throw new InputError(
-      'the tool cannot be installed on the runners pinned',
-      parsed.error.issues.map((issue) => ({ where: formatPath(['toolSource', ...issue.path]), message: issue.message })),
-    );
-  }
-  const { package: spec, integrity, registry } = parsed.data;
-  return {
-    kind: 'registry',
-    package: spec,
-    version: spec.slice(spec.lastIndexOf('@') + 1),
-    sha512: Buffer.from(integrity.slice('sha512-'.length), 'base64').toString('hex'),
-    ...(registry ? { registry } : {}),
-  };
+  return ToolSource.fromRegistry(toolSource).source as RegistryToolSource;
 }
 
 /** Where a job installs the tool (one runner per job). */
