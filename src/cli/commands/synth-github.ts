@@ -63,7 +63,9 @@ export async function synthGitHubActions(command: Command, ctx: CliContext): Pro
     tarball = packed.file;
     tool = github.releaseAssetToolSource(packed);
   }
-  const regenerate = ['npx service-pipelines synth --target github-actions', ...(options.config === 'pipelines.config.ts' ? [] : ['--config', options.config]), ...(command.getOptionValueSource('out') === 'default' ? [] : ['--out', options.out])].join(' ');
+  // Relative to where synth runs: the heading is committed, and names no folder of this machine.
+  const configShown = path.relative(ctx.cwd, path.resolve(ctx.cwd, options.config)).split(path.sep).join('/');
+  const regenerate = ['npx service-pipelines synth --target github-actions', ...(configShown === 'pipelines.config.ts' ? [] : ['--config', configShown]), ...(command.getOptionValueSource('out') === 'default' ? [] : ['--out', options.out])].join(' ');
   const rendered = github.renderGitHubWorkflows(plans, { tool, regenerate });
   const shown = (file: string) => path.relative(ctx.cwd, file) || '.';
 
