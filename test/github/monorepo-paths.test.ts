@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/runtime/load-config.js';
 import { actionlint, parseWorkflow, projectRoot, render, type ParsedJob, type ParsedWorkflow } from './support.js';
 
 describe('GitHub Actions workflows of the monorepo example', () => {
-  let texts: Map<string, string>;
+  let texts: ReadonlyMap<string, string>;
   const workflow = (name: string): ParsedWorkflow => parseWorkflow(texts.get(name)!);
 
   beforeAll(async () => {
