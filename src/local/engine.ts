@@ -10,9 +10,9 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
 import { LOCAL_ENV, artifactOutputDirectory } from '../model/contract.js';
-import { actionCommandLines, buildPipelinePlan, deployStageName, unknownServiceError } from '../model/plan.js';
+import { actionCommandLines, deployStageName } from '../model/plan.js';
+import { pipelinePlanSchema } from '../model/plan-schema.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanStage } from '../model/plan-schema.js';
-import type { ValidConfig } from '../model/validate.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { nodeProcesses, nodeProcessTable, type Processes, type ProcessTable } from '../runtime/process.js';
 import { ArtifactStore, removeReadOnly, type StoredArtifact } from './artifact-store.js';
@@ -54,24 +54,24 @@ export interface ApprovalDecision {
 /** Asks a person (on a terminal) to decide; aborted when the decision came from elsewhere. */
 export type ApprovalPrompt = (request: ApprovalRequest, signal: AbortSignal) => Promise<ApprovalDecision>;
 
-/** What `runPipeline` needs. */
+/** What `runPipeline` needs besides the plan: where to keep state, how to decide approvals, and the seams. */
 export interface RunPipelineOptions {
-  /** The validated config. */
-  readonly config: ValidConfig;
-  /** The config file (recorded in the history). */
-  readonly configFile: string;
-  /** The folder `source.path` is relative to. */
-  readonly baseDir: string;
-  /** The service whose pipeline runs. */
-  readonly service: string;
   /** The state folder (`<working folder>/.service-pipelines`), absolute. */
   readonly home: string;
+  /** The folder the plan's relative paths (`source.path`) are relative to: the config's folder. */
+  readonly baseDir: string;
   /**
-   * Which pipeline: the main one, or the test-only pull-request one.
+   * The file the plan came from (the config, or a plans document), recorded in the history.
    *
-   * @default 'push'
+   * @default - none recorded
    */
-  readonly trigger?: 'push' | 'pull-request';
+  readonly definitionFile?: string;
+  /**
+   * How errors name the plan's `source.path` (the config key it came from, `services[0].source.path`).
+   *
+   * @default - `source.path of the <pipeline> plan`
+   */
+  readonly sourceWhere?: string;
   /**
    * Stop after this environment's deploy stage.
    *
@@ -108,12 +108,6 @@ export interface RunPipelineOptions {
   readonly baseEnv?: NodeJS.ProcessEnv;
   /** How often waits (stage locks, approvals decided elsewhere) look again, in ms. @default 500 */
   readonly pollMs?: number;
-  /**
-   * The plan to run, as data (e.g. read from `pipelines.plan.json`, or made by a tool).
-   *
-   * @default - `buildPipelinePlan(config, service, trigger)`
-   */
-  readonly plan?: PipelinePlan;
   /** Called once the execution is recorded, with its id. */
   readonly onExecutionCreated?: (executionId: string) => void;
   /**
@@ -148,31 +142,30 @@ interface ActionOutcome {
 }
 
 /**
- * Run a service's pipeline. Bad input (unknown service, missing source folder, bad `--until`)
- * throws `InputError` before anything is recorded; everything after is recorded, and a failure
- * of the pipeline is a result with status FAILED, not an exception.
+ * Run a pipeline plan on this machine: the plan is the whole contract (`source.path`, relative
+ * to `options.baseDir`, is the service's folder). Bad input (a plan that is not one, a missing
+ * source folder, a bad `until` or `revision`) throws `InputError` before anything is recorded;
+ * everything after is recorded, and a failure of the pipeline is a result with status FAILED,
+ * not an exception.
  */
-export async function runPipeline(options: RunPipelineOptions): Promise<RunPipelineResult> {
-  const trigger = options.trigger ?? 'push';
-  const plan = options.plan ?? buildPipelinePlan(options.config, options.service, trigger);
-  const serviceIndex = options.config.services.findIndex((s) => s.name === plan.service);
-  if (serviceIndex < 0) {
-    throw unknownServiceError(options.config, plan.service);
+export async function runPipeline(plan: PipelinePlan, options: RunPipelineOptions): Promise<RunPipelineResult> {
+  const parsed = pipelinePlanSchema.safeParse(plan);
+  if (!parsed.success) {
+    throw new InputError('the plan to run is not a pipeline plan', parsed.error.issues.map((issue) => ({ where: `plan: ${issue.path.join('.') || '(the plan)'}`, message: issue.message })));
   }
-  const service = options.config.services[serviceIndex]!;
-  const where = `services[${serviceIndex}].source.path`;
-  if (service.source.path === undefined) {
-    throw new InputError(`service "${service.name}" has no source.path: local runs need the service's folder`, [
+  const where = options.sourceWhere ?? `source.path of the ${plan.pipelineName} plan`;
+  if (plan.source.path === undefined) {
+    throw new InputError(`the ${plan.pipelineName} pipeline has no source.path: local runs need the service's folder`, [
       { where, message: 'required for local runs: the folder of the service, relative to the config file' },
     ]);
   }
-  const sourcePath = path.resolve(options.baseDir, service.source.path);
+  const sourcePath = path.resolve(options.baseDir, plan.source.path);
   const source = statSync(sourcePath, { throwIfNoEntry: false });
   if (!source) {
-    throw new InputError(`the source folder of service "${service.name}" does not exist: ${sourcePath}`, [{ where, message: `no folder at ${sourcePath}` }]);
+    throw new InputError(`the source folder of service "${plan.service}" does not exist: ${sourcePath}`, [{ where, message: `no folder at ${sourcePath}` }]);
   }
   if (!source.isDirectory()) {
-    throw new InputError(`the source of service "${service.name}" is not a folder: ${sourcePath}`, [
+    throw new InputError(`the source of service "${plan.service}" is not a folder: ${sourcePath}`, [
       { where, message: `${sourcePath} is a file; give the service's folder (the one with its package.json)` },
     ]);
   }
@@ -260,7 +253,7 @@ class ExecutionRun {
         executionMode: this.plan.executionMode,
         process: this.table.identify(process.pid) ?? { pid: process.pid },
         processScope: this.table.scope(),
-        configFile: this.options.configFile,
+        configFile: this.options.definitionFile ?? '',
         sourcePath: this.sourcePath,
         ...(this.options.until ? { untilEnvironment: this.options.until } : {}),
         ...(this.options.revision ? { requestedRevision: this.options.revision } : {}),

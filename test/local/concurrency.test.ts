@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline, type RunPipelineOptions, type RunPipelineResult } from '../../src/local/engine.js';
+import type { RunPipelineResult } from '../../src/local/engine.js';
 import { listExecutions, showExecution } from '../../src/local/history.js';
 import { StateStore } from '../../src/local/state-store.js';
-import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact } from './helpers.js';
+import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, runPlanned, type PlannedRun } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 
@@ -26,13 +26,11 @@ const commands = (buildSeconds: number) => ({
   'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')],
 });
 
-function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
+function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<PlannedRun> = {}): PlannedRun {
   const config = customConfig(source, { executionMode: mode });
   return {
-    config,
-    configFile: 'pipelines.config.json',
+    definitionFile: 'pipelines.config.json',
     baseDir: work.dir,
-    service: 'svc',
     home,
     plan: shellPlan(config, commands(1.2)),
     until: 'dev',
@@ -46,15 +44,15 @@ function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<RunP
 async function threeRuns(mode: 'SUPERSEDED' | 'QUEUED'): Promise<[RunPipelineResult, RunPipelineResult, RunPipelineResult]> {
   let b: Promise<RunPipelineResult> | undefined;
   let c: Promise<RunPipelineResult> | undefined;
-  const a = runPipeline(
+  const a = runPlanned(
     options(mode, {
       onEvent: (event) => {
         if (event.type === 'stage-started' && event.stage === 'Build' && !b) {
-          b = runPipeline(
+          b = runPlanned(
             options(mode, {
               onEvent: (eventOfB) => {
                 if (eventOfB.type === 'stage-waiting' && eventOfB.stage === 'Build' && !c) {
-                  c = runPipeline(options(mode));
+                  c = runPlanned(options(mode));
                 }
               },
             }),
@@ -94,7 +92,7 @@ describe('executions of one pipeline at the same time', () => {
 
   it('GIVEN PARALLEL WHEN two executions start together THEN they run side by side, each in its own workspace', async () => {
     const begin = Date.now();
-    const [a, b] = await Promise.all([runPipeline(options('PARALLEL')), runPipeline(options('PARALLEL'))]);
+    const [a, b] = await Promise.all([runPlanned(options('PARALLEL')), runPlanned(options('PARALLEL'))]);
 
     expect([a.status, b.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
     const builds = await Promise.all([a, b].map(async (r) => (await showExecution({ home, executionId: r.executionId, localStages: noStages })).stages[1]!));
@@ -132,7 +130,7 @@ describe('executions of one pipeline at the same time', () => {
     expect(document.stages[1]).toMatchObject({ name: 'Build', status: 'FAILED' });
     expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')).toMatchObject({ status: 'ABANDONED' });
 
-    const next = await runPipeline(options('SUPERSEDED', { plan: shellPlan(config, commands(0)) }));
+    const next = await runPlanned(options('SUPERSEDED', { plan: shellPlan(config, commands(0)) }));
     expect(next.status).toBe('SUCCEEDED');
   });
 });

@@ -5,7 +5,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/local/engine.js';
 import type { RunEvent } from '../../src/local/events.js';
 import { collectGarbage } from '../../src/local/gc.js';
 import { listExecutions } from '../../src/local/history.js';
@@ -15,7 +14,7 @@ import { StateStore } from '../../src/local/state-store.js';
 import { nodeProcessTable } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
 import { runCli } from '../support/cli.js';
-import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles, runPlanned } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 
@@ -36,7 +35,7 @@ async function run(n: number, extra: { onEvent?: (event: RunEvent) => void } = {
   const config = customConfig(source);
   const bundle = `bundle-${n}-${'x'.repeat(64_000)}`;
   const commands = { 'Build.Package': [writeArtifact('Package', 'bundle.txt', bundle)], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
-  const result = await runPipeline(shellRunOptions(config, commands, { baseDir: work.dir, home }, { until: 'dev', ...extra }));
+  const result = await runPlanned(shellRunOptions(config, commands, { baseDir: work.dir, home }, { until: 'dev', ...extra }));
   expect(result.status).toBe('SUCCEEDED');
   return result.executionId;
 }

@@ -6,11 +6,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatExecution, formatHistory } from '../../src/local/describe.js';
-import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import { failureCause } from '../../src/local/failure-cause.js';
 import { listExecutions, showExecution } from '../../src/local/history.js';
 import { validateConfig } from '../../src/model/validate.js';
-import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact } from './helpers.js';
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, runPlanned, type PlannedRun } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 const built = existsSync(path.resolve(import.meta.dirname, '../../dist/cli/main.js'));
@@ -27,7 +26,7 @@ beforeEach(() => {
 });
 afterEach(() => work.cleanup());
 
-function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
+function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<PlannedRun> = {}): PlannedRun {
   return shellRunOptions(config, commands, { baseDir: work.dir, home }, extra);
 }
 
@@ -58,7 +57,7 @@ describe('failureCause', () => {
 
 describe('the history of a failed run', () => {
   it('GIVEN a failing unit test WHEN the run ends THEN the history\'s detail and show name the cause from its output, not only the exit status', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), {
         ...passing,
         'Build.UnitTests': ['echo "running 3 tests"', 'echo "Error: the handler returned 500 for GET /items" >&2; echo "npm error code 1" >&2; exit 1'],
@@ -74,7 +73,7 @@ describe('the history of a failed run', () => {
   });
 
   it.skipIf(!built)('GIVEN a prod deploy that fails and a rollback that fails too WHEN the run ends THEN the rollback shows its own reason, and the run\'s reason includes it', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), { ...passing, 'Deploy-prod.Deploy': ['true', 'echo "Error: the prod stack is locked" >&2; exit 4'] }, { approval: 'approve' }),
     );
 
@@ -103,7 +102,7 @@ describe('releases of a run', () => {
       `printf '{"release":1,"packageSha256":"abc123","executionId":"%s","deployedAt":"2026-12-01T00:00:00.000Z"}' "$SERVICE_PIPELINES_EXECUTION_ID" > ${stage}/current.json`,
       writeArtifact('Outputs_dev', 'stack-outputs.json', '{}'),
     ];
-    const result = await runPipeline(options(config, { ...passing, 'Deploy-dev.Deploy': deploy }));
+    const result = await runPlanned(options(config, { ...passing, 'Deploy-dev.Deploy': deploy }));
 
     expect(result.status).toBe('SUCCEEDED');
     const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });

@@ -5,10 +5,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import { showExecution } from '../../src/local/history.js';
 import { InputError } from '../../src/model/errors.js';
-import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
+import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles, runPlanned, type PlannedRun } from './helpers.js';
 
 const noStages = { stopStagesStartedBy: async () => [] as string[] };
 
@@ -22,7 +21,7 @@ beforeEach(() => {
 afterEach(() => work.cleanup());
 
 /** The Package artifact carries the source's version.txt, as the run saw it. */
-function options(source: string, revision: string): RunPipelineOptions {
+function options(source: string, revision: string): PlannedRun {
   const commands = { 'Build.Package': ['mkdir -p .pipeline/Package && cp version.txt .pipeline/Package/'], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
   return shellRunOptions(customConfig(source), commands, { baseDir: work.dir, home }, { until: 'dev', revision });
 }
@@ -41,7 +40,7 @@ describe('runPipeline with a revision', () => {
     git(source, 'commit', '-qam', 'later');
     writeFiles(source, { 'version.txt': 'uncommitted\n' });
 
-    const result = await runPipeline(options(source, wanted));
+    const result = await runPlanned(options(source, wanted));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('wanted\n');
@@ -64,7 +63,7 @@ describe('runPipeline with a revision', () => {
     git(upstream, 'push', '-q', origin, 'HEAD:refs/heads/main');
     const pushed = git(upstream, 'rev-parse', 'HEAD');
 
-    const result = await runPipeline(options(clone, pushed));
+    const result = await runPlanned(options(clone, pushed));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('pushed later\n');
@@ -80,7 +79,7 @@ describe('runPipeline with a revision', () => {
     git(source, 'remote', 'add', 'origin', origin);
     const missing = 'b'.repeat(40);
 
-    const result = await runPipeline(options(source, missing));
+    const result = await runPlanned(options(source, missing));
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain(`Source failed: Source: commit ${missing} is not in the repository of ${source}, and fetching it from origin failed`);
@@ -94,7 +93,7 @@ describe('runPipeline with a revision', () => {
     writeFiles(repository, { 'services/svc/version.txt': 'later\n' });
     git(repository, 'commit', '-qam', 'later');
 
-    const result = await runPipeline(options(path.join(repository, 'services', 'svc'), wanted));
+    const result = await runPlanned(options(path.join(repository, 'services', 'svc'), wanted));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('svc at wanted\n');
@@ -107,6 +106,6 @@ describe('runPipeline with a revision', () => {
     const source = path.join(work.dir, 'svc');
     gitRepository(source, { 'version.txt': 'v1\n' });
 
-    await expect(runPipeline(options(source, 'main; rm -rf /'))).rejects.toThrow(InputError);
+    await expect(runPlanned(options(source, 'main; rm -rf /'))).rejects.toThrow(InputError);
   });
 });
