@@ -9,8 +9,6 @@ import { decideApproval, showExecution, listExecutions } from '../../src/local/h
 import { InputError } from '../../src/model/errors.js';
 import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, writeFiles, runPlanned, type PlannedRun } from './helpers.js';
 
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
-
 let work: { dir: string; cleanup: () => void };
 let source: string;
 let home: string;
@@ -30,7 +28,6 @@ function options(config: ReturnType<typeof customConfig>, commands: Record<strin
     baseDir: work.dir,
     home,
     plan: shellPlan(config, commands),
-    localStages: noStages,
     pollMs: 50,
     ...extra,
   };
@@ -55,7 +52,7 @@ describe('runPipeline (plain shell plans)', () => {
     const result = await runPlanned(options(customConfig(source), happyCommands, { approval: 'approve', onEvent: (e) => events.push(e) }));
 
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.map((s) => [s.name, s.status])).toEqual([
       ['Source', 'SUCCEEDED'],
       ['Build', 'SUCCEEDED'],
@@ -82,9 +79,9 @@ describe('runPipeline (plain shell plans)', () => {
     const result = await runPlanned(options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['grep -q changed app.sh'] }, { until: 'dev' }));
 
     expect(result.status).toBe('SUCCEEDED');
-    const [execution] = await listExecutions({ home, localStages: noStages });
+    const [execution] = await listExecutions({ home });
     expect(execution).toMatchObject({ sourceRevision: commit, sourceDirty: true, status: 'SUCCEEDED' });
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.filter((s) => s.status === 'SKIPPED').map((s) => s.name)).toEqual(['Approve-prod', 'Deploy-prod']);
   });
 
@@ -95,7 +92,7 @@ describe('runPipeline (plain shell plans)', () => {
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain('Build failed: UnitTests');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const unit = document.stages[1]!.actions.find((a) => a.name === 'UnitTests')!;
     expect(unit).toMatchObject({ status: 'FAILED', exitCode: 3, failedCommand: 'exit 3' });
     expect(unit.log).toContain('1 test failed');
@@ -106,7 +103,7 @@ describe('runPipeline (plain shell plans)', () => {
     const result = await runPlanned(options(customConfig(source), happyCommands, { approval: 'reject' }));
 
     expect(result.status).toBe('FAILED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'FAILED', 'SKIPPED']);
     expect(document.stages[3]!.actions[0]).toMatchObject({ status: 'REJECTED' });
   });
@@ -119,7 +116,7 @@ describe('runPipeline (plain shell plans)', () => {
         onEvent: (event) => {
           events.push(event);
           if (event.type === 'approval-waiting') {
-            approvedFromOutside = decideApproval({ home, executionId: event.executionId.slice(0, 8), decision: 'APPROVED', summary: 'looks good', localStages: noStages });
+            approvedFromOutside = decideApproval({ home, executionId: event.executionId.slice(0, 8), decision: 'APPROVED', summary: 'looks good' });
           }
         },
       }),
@@ -127,7 +124,7 @@ describe('runPipeline (plain shell plans)', () => {
 
     await approvedFromOutside;
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.approvals[0]).toMatchObject({ status: 'APPROVED', decidedBy: 'approve command', summary: 'looks good' });
     expect(events.map((e) => e.type)).toContain('approval-waiting');
   });
@@ -174,7 +171,7 @@ describe('runPipeline (plain shell plans)', () => {
         options(config, happyCommands, {
           onEvent: (event) => {
             if (event.type === 'approval-waiting') {
-              void decideApproval({ home, executionId: event.executionId, decision: 'APPROVED', localStages: noStages });
+              void decideApproval({ home, executionId: event.executionId, decision: 'APPROVED' });
             }
           },
         }),
@@ -198,7 +195,7 @@ describe('runPipeline (plain shell plans)', () => {
     );
 
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const stored = document.artifacts.find((a) => a.name === 'Source')!;
     expect(readFileSync(path.join(stored.path, 'README.md'), 'utf8')).toBe('# svc\n');
     // Appending in place fails on a read-only hard link, or (as root) changes a private copy.
@@ -223,7 +220,7 @@ describe('runPipeline (plain shell plans)', () => {
 
     expect(result).toMatchObject({ status: 'STOPPED', reason: 'stopped (interrupted by SIGINT)' });
     expect(Date.now() - started).toBeLessThan(15_000);
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')).toMatchObject({ status: 'FAILED', statusReason: 'stopped (interrupted by SIGINT)' });
     expect(document.stages.slice(2).every((s) => s.status === 'SKIPPED')).toBe(true);
   });

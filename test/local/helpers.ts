@@ -171,7 +171,6 @@ export function shellRunOptions(
     baseDir: where.baseDir,
     home: where.home,
     plan: shellPlan(config, commands),
-    localStages: { stopStagesStartedBy: async () => [] },
     pollMs: 50,
     ...extra,
   };

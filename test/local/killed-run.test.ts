@@ -11,7 +11,6 @@ import { listExecutions } from '../../src/local/history.js';
 import { StateStore } from '../../src/local/state-store.js';
 import { customConfig, gitRepository, killProcessesCarrying, processesCarrying, shellPlan, tempFolder, writeArtifact } from './helpers.js';
 
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
 const linux = existsSync('/proc/self/environ');
 
 let work: { dir: string; cleanup: () => void };
@@ -128,12 +127,12 @@ describe.skipIf(!linux)('a run killed with SIGKILL in the middle of an action', 
       }
     }
     // The next run finds the last killed one, marks it failed, and deploys alone.
-    const next = runPipeline(plan(config, 'quick'), { definitionFile: 'pipelines.config.json', baseDir: work.dir, home, until: 'dev', localStages: noStages, pollMs: 50 });
+    const next = runPipeline(plan(config, 'quick'), { definitionFile: 'pipelines.config.json', baseDir: work.dir, home, until: 'dev', pollMs: 50 });
     if (previous) await checkGone(previous);
     const finished = await next;
     killed.push(finished.executionId);
     expect(finished.status).toBe('SUCCEEDED');
-    const history = await listExecutions({ home, localStages: noStages });
+    const history = await listExecutions({ home });
     expect(history.filter((e) => e.status === 'FAILED')).toHaveLength(kills);
     const intervals = [...deployIntervals().entries()].sort((a, b) => a[1][0] - b[1][0]);
     const overlaps = intervals.slice(1).flatMap(([id, [start]], i) => {

@@ -173,7 +173,6 @@ describe('a live run whose record another process ended', () => {
         definitionFile: 'c.json',
         baseDir: work.dir,
         home,
-        localStages: { stopStagesStartedBy: async () => [] },
         heartbeatMs: 100,
         onEvent: (event) => {
           if (event.type === 'action-started' && event.action === 'UnitTests') {

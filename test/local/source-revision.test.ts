@@ -9,8 +9,6 @@ import { showExecution } from '../../src/local/history.js';
 import { InputError } from '../../src/model/errors.js';
 import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles, runPlanned, type PlannedRun } from './helpers.js';
 
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
-
 let work: { dir: string; cleanup: () => void };
 let home: string;
 
@@ -27,7 +25,7 @@ function options(source: string, revision: string): PlannedRun {
 }
 
 async function packagedVersion(executionId: string): Promise<string> {
-  const document = await showExecution({ home, executionId, localStages: noStages });
+  const document = await showExecution({ home, executionId });
   const packaged = document.artifacts.find((a) => a.name === 'Package')!;
   return readFileSync(path.join(packaged.path, 'version.txt'), 'utf8');
 }
@@ -44,7 +42,7 @@ describe('runPipeline with a revision', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('wanted\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.source).toMatchObject({ revision: wanted, uncommittedChanges: false });
     expect(document.stages[0]!.actions[0]!.statusReason).toBe(`commit ${wanted.slice(0, 12)}`);
     // The user's working tree is as it was.
@@ -67,7 +65,7 @@ describe('runPipeline with a revision', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('pushed later\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages[0]!.actions[0]!.statusReason).toBe(`commit ${pushed.slice(0, 12)}, fetched from origin`);
   });
 
@@ -83,7 +81,7 @@ describe('runPipeline with a revision', () => {
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain(`Source failed: Source: commit ${missing} is not in the repository of ${source}, and fetching it from origin failed`);
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.source.revision).toBeNull();
   });
 
@@ -97,7 +95,7 @@ describe('runPipeline with a revision', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('svc at wanted\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const sourceFiles = document.artifacts.find((a) => a.name === 'Source')!;
     expect(sourceFiles.files).toBe(1);
   });

@@ -169,7 +169,7 @@ describe('the history schema', () => {
     mkdirSync(home, { recursive: true });
     const old = new Database(database);
     old.pragma('journal_mode = WAL');
-    old.exec(MIGRATIONS[0]!);
+    old.exec(MIGRATIONS[0] as string);
     old.pragma('user_version = 1');
     old.prepare(
       `INSERT INTO executions (id, pipeline, service, trigger, execution_mode, status, pid, host, config_file, source_path, started_at, finished_at) VALUES ('old-run', 'svc', 'svc', 'push', 'SUPERSEDED', 'SUCCEEDED', 42, 'laptop', 'c.ts', '/svc', 1, 2)`,
