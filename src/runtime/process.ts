@@ -254,6 +254,11 @@ export const nodeProcessTable: ProcessTable = {
   },
 };
 
+/** Send a signal to this very process, as if it came from outside (its handlers run, or its default action). */
+export function raiseSignal(signal: NodeJS.Signals): void {
+  process.kill(process.pid, signal);
+}
+
 /** A process to end, or the process group it leads. */
 export interface ProcessTarget {
   readonly process: ProcessIdentity;

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import type { ApprovalDecision, ApprovalRequest } from '../../local/index.js';
 import { InputError } from '../../model/errors.js';
 import type { PipelinePlan } from '../../model/plan-schema.js';
+import { raiseSignal } from '../../runtime/process.js';
 import type { CliContext } from '../context.js';
 
 interface RunOptions {
@@ -142,7 +143,7 @@ function promptApproval(ctx: CliContext, request: ApprovalRequest, signal: Abort
       });
     signal.addEventListener('abort', () => settle({ error: new Error('decided elsewhere') }), { once: true });
     // In raw mode Ctrl-C reaches readline, not the process: pass it on, so that it stops the run.
-    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
+    rl.on('SIGINT', () => raiseSignal('SIGINT'));
     rl.once('close', () => reject(new Error('the terminal closed')));
     ask();
   });
