@@ -314,6 +314,14 @@ export function stateDatabaseError(error: unknown, file: string): unknown {
       },
     ], { cause: error });
   }
+  if (/Could not locate the bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(detail)) {
+    return new InputError(`the run history ${file} cannot be opened: better-sqlite3's native module is missing or was built for another Node.js (${detail.split('\n')[0]})`, [
+      {
+        where: 'better-sqlite3',
+        message: `run \`npm rebuild better-sqlite3\` where service-pipelines is installed, with the Node.js that runs it (${process.version}); npm 11 builds it only when package.json's allowScripts approves better-sqlite3`,
+      },
+    ], { cause: error });
+  }
   if (code.startsWith('SQLITE_IOERR')) {
     return new InputError(`the run history ${file} could not be read or written (${detail})`, [
       { where: file, message: 'check the disk and the file system it is on; if the file is damaged, move it aside: a new history starts on the next run' },
