@@ -3,7 +3,7 @@
  * with few environments and one with many, against a shell script that runs the same commands
  * with the same parallelism.
  *
- *   npm run build && node bench/local-overhead.mjs [--environments 1,11] [--rounds 3] [--cli bin/service-pipelines.js]
+ *   npm run build && node bench/local-overhead.mjs [--environments 1,11] [--rounds 3] [--cli bin/service-pipelines.js] [--command-path]
  *
  * The service is of the custom flavor and every command is `true` (Package writes one file, as a
  * package must): what is left is what the engine itself costs. Each round runs, whole and in turn,
@@ -13,6 +13,11 @@
  * from the plan (`plan --json`): each action's step commands, each in `sh -c` as the step runs
  * them, the actions of a stage with the same runOrder side by side (`&`, then `wait`).
  * Target: engine slope minus script slope <= 20 ms per action.
+ *
+ * With --command-path, each round also runs the same plan through the engine with its step calls
+ * run as the commands the plan renders (`service-pipelines step ...`, a Node process each, as
+ * before the steps ran in-process): a whole Node process that calls `runPipeline(plan, {
+ * stepCalls: 'command' })` on the plan `plan --json` printed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,11 +31,22 @@ const { values } = parseArgs({
     environments: { type: 'string', default: '1,11' },
     rounds: { type: 'string', default: '3' },
     cli: { type: 'string', default: path.resolve(import.meta.dirname, '..', 'bin', 'service-pipelines.js') },
+    'command-path': { type: 'boolean', default: false },
   },
 });
 const counts = values.environments.split(',').map(Number);
 const rounds = Number(values.rounds);
 const cli = path.resolve(values.cli);
+const commandPath = values['command-path'];
+const engineModule = path.resolve(import.meta.dirname, '..', 'dist', 'local', 'engine.js');
+/** A whole process that runs a plan file through the engine with its step calls as commands. */
+const COMMAND_PATH_DRIVER = `
+const [planFile, home, baseDir] = process.argv.slice(1);
+const { runPipeline } = await import(${JSON.stringify(engineModule)});
+const plan = JSON.parse((await import('node:fs')).readFileSync(planFile, 'utf8'));
+const result = await runPipeline(plan, { home, baseDir, definitionFile: planFile, stepCalls: 'command' });
+if (result.status !== 'SUCCEEDED') { console.error(result.reason); process.exitCode = 1; }
+`;
 const quote = (word) => `'${String(word).replace(/'/g, `'\\''`)}'`;
 
 function timed(command, args, cwd) {
@@ -106,24 +122,33 @@ try {
     mkdirSync(scratch);
     const script = path.join(folder, 'pipeline.sh');
     writeFileSync(script, scriptOf(plan), { mode: 0o755 });
-    return { count, actions, folder, config, scratch, script, engine: [], plain: [] };
+    const planFile = path.join(folder, 'plan.json');
+    writeFileSync(planFile, JSON.stringify(plan));
+    return { count, actions, folder, config, scratch, script, planFile, engine: [], plain: [], commands: [] };
   });
 
   // One untimed run of each: the state folder, the shim and the file cache are warm.
-  for (const c of cases) timed(process.execPath, [cli, 'run', 'svc', '--config', c.config], c.folder);
+  const viaCommands = (c) => timed(process.execPath, ['--input-type=module', '-e', COMMAND_PATH_DRIVER, c.planFile, path.join(c.folder, '.service-pipelines-commands'), c.folder], c.folder);
+  for (const c of cases) {
+    timed(process.execPath, [cli, 'run', 'svc', '--config', c.config], c.folder);
+    if (commandPath) viaCommands(c);
+  }
   const loads = [loadavg()[0]];
   for (let round = 0; round < rounds; round++) {
     for (const c of cases) {
       c.engine.push(timed(process.execPath, [cli, 'run', 'svc', '--config', c.config], c.folder));
       c.plain.push(timed('sh', [c.script], c.scratch));
+      if (commandPath) c.commands.push(viaCommands(c));
     }
     loads.push(loadavg()[0]);
   }
 
   console.log(`rounds: ${rounds}; load average (1 min) ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}; medians`);
-  console.log(`${'environments'.padEnd(14)}${'actions'.padStart(8)}${'engine (run)'.padStart(16)}${'script'.padStart(12)}`);
+  console.log(`${'environments'.padEnd(14)}${'actions'.padStart(8)}${'engine (run)'.padStart(16)}${'script'.padStart(12)}${commandPath ? 'steps as commands'.padStart(20) : ''}`);
   for (const c of cases) {
-    console.log(`${String(c.count).padEnd(14)}${String(c.actions).padStart(8)}${`${median(c.engine).toFixed(0)} ms`.padStart(16)}${`${median(c.plain).toFixed(0)} ms`.padStart(12)}`);
+    console.log(
+      `${String(c.count).padEnd(14)}${String(c.actions).padStart(8)}${`${median(c.engine).toFixed(0)} ms`.padStart(16)}${`${median(c.plain).toFixed(0)} ms`.padStart(12)}${commandPath ? `${median(c.commands).toFixed(0)} ms`.padStart(20) : ''}`,
+    );
   }
   const [first, last] = [cases[0], cases.at(-1)];
   const between = last.actions - first.actions;
@@ -131,6 +156,10 @@ try {
   const scriptSlope = (median(last.plain) - median(first.plain)) / between;
   console.log(`per extra action (slope over ${between} actions): engine ${engineSlope.toFixed(1)} ms, script ${scriptSlope.toFixed(1)} ms`);
   console.log(`engine overhead per action: ${(engineSlope - scriptSlope).toFixed(1)} ms (target <= 20 ms)`);
+  if (commandPath) {
+    const commandSlope = (median(last.commands) - median(first.commands)) / between;
+    console.log(`with the step calls as commands (a Node process each): ${commandSlope.toFixed(1)} ms per extra action, overhead ${(commandSlope - scriptSlope).toFixed(1)} ms`);
+  }
 } finally {
   writable(work);
   rmSync(work, { recursive: true, force: true });
