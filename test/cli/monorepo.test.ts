@@ -243,7 +243,7 @@ describe('run --changed and plan --changed on the monorepo example', () => {
     const unknownRef = await cli('plan', '--changed', '--since', 'no-such-tag');
 
     expect([none, both, concurrency, since, unknownRef].map((r) => r.exitCode)).toEqual([2, 2, 2, 2, 2]);
-    expect(none.stderr).toContain('which service? give its name, or --changed');
+    expect(none.stderr).toContain('which service? give its name');
     expect(both.stderr).toContain('give a service or --changed, not both (orders)');
     expect(concurrency.stderr).toContain('--concurrency: give a whole number from 1 to 64');
     expect(since.stderr).toContain('--since and --concurrency go with --changed');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { ChangedServices, LastSuccess } from '../../local/changes.js';
 import type { RunPipelineResult } from '../../local/index.js';
 import { InputError } from '../../model/errors.js';
+import { buildPipelinePlan } from '../../model/plan.js';
 import type { PipelinePlan } from '../../model/plan-schema.js';
 import type { ValidConfig } from '../../model/validate.js';
 import type { CliContext } from '../context.js';
@@ -28,6 +29,8 @@ export interface RunChangedOptions {
   readonly keepStages?: boolean;
   readonly revision?: string;
   readonly queuedExecution?: string;
+  readonly plan?: string;
+  readonly service?: string;
   readonly json?: boolean;
 }
 
@@ -116,13 +119,12 @@ export async function runChanged(ctx: CliContext, service: string | undefined, o
       const prefix = `[${name}] `;
       const view = options.json ? undefined : new local.ProgressView(prefixedLines(ctx.stderr, prefix), { live: false });
       try {
-        const result = await local.runPipeline({
-          config: decision.config,
-          configFile: decision.configFile,
+        const index = decision.config.services.findIndex((s) => s.name === name);
+        const result = await local.runPipeline(buildPipelinePlan(decision.config, name, options.pullRequest ? 'pull-request' : 'push'), {
+          definitionFile: decision.configFile,
           baseDir: decision.baseDir,
-          service: name,
+          sourceWhere: `services[${index}].source.path`,
           home: decision.home,
-          trigger: options.pullRequest ? 'pull-request' : 'push',
           ...(options.until ? { until: options.until } : {}),
           ...(options.approve ? { approval: 'approve' as const } : options.reject ? { approval: 'reject' as const } : {}),
           keepStages: Boolean(options.keepStages),
@@ -173,6 +175,9 @@ function formatSummary(runs: ReadonlyArray<{ service: string; result?: RunPipeli
 function refuseWithChanged(service: string | undefined, options: RunChangedOptions): void {
   if (service !== undefined) {
     throw new InputError(`give a service or --changed, not both (${service})`, [{ where: '<service>, --changed', message: '`run <service>` runs one pipeline; `run --changed` picks the services whose files changed' }]);
+  }
+  if (options.plan !== undefined || options.service !== undefined) {
+    throw new InputError('--plan and --service have no meaning with --changed', [{ where: '--plan, --service', message: '--changed decides from the config which services run: drop --plan and --service' }]);
   }
   if (options.revision !== undefined || options.queuedExecution !== undefined) {
     throw new InputError('--revision has no meaning with --changed', [{ where: '--revision', message: '--changed runs each service\'s working tree; run one commit of one service with `run <service> --revision <sha>`' }]);

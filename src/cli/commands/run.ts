@@ -3,10 +3,15 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ApprovalDecision, ApprovalRequest } from '../../local/index.js';
 import { InputError } from '../../model/errors.js';
+import type { PipelinePlan } from '../../model/plan-schema.js';
+import { raiseSignal } from '../../runtime/process.js';
 import type { CliContext } from '../context.js';
 
 interface RunOptions {
   config: string;
+  plan?: string;
+  service?: string;
+  baseDir?: string;
   until?: string;
   approve?: boolean;
   reject?: boolean;
@@ -26,6 +31,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .description("run a service's pipeline on this machine: source snapshot, build, local stages, approvals, rollback; history in .service-pipelines/")
     .argument('[service]', 'the service whose pipeline runs (or --changed)')
     .option('-c, --config <file>', 'the config file', 'pipelines.config.ts')
+    .option('--plan <file>', 'run a plans document (`plan --json`, or `synth`\'s pipelines.plan.json) instead of the config\'s plan')
+    .option('--service <service>', 'with --plan: the service whose pipeline runs (default: the document\'s only service)')
+    .option('--base-dir <dir>', 'with --plan: the folder source.path is relative to (the config\'s folder)', '.')
     .option('--until <env>', "stop after this environment's deploy stage")
     .option('--approve', 'approve every manual approval (for scripts)')
     .option('--reject', 'reject the first manual approval (for scripts)')
@@ -51,13 +59,13 @@ export function registerRun(program: Command, ctx: CliContext): void {
       if (options.changed) {
         return (await import('./run-changed.js')).runChanged(ctx, service, options);
       }
-      if (service === undefined || options.since !== undefined || options.concurrency !== undefined) {
-        throw new InputError(service === undefined ? 'which service? give its name, or --changed' : '--since and --concurrency go with --changed', [
-          { where: service === undefined ? '<service>' : '--since, --concurrency', message: '`run <service>` runs one pipeline; `run --changed [--since <ref>]` runs those whose files changed' },
+      if (options.since !== undefined || options.concurrency !== undefined) {
+        throw new InputError('--since and --concurrency go with --changed', [
+          { where: '--since, --concurrency', message: '`run <service>` runs one pipeline; `run --changed [--since <ref>]` runs those whose files changed' },
         ]);
       }
-      const [{ loadConfig }, local] = await Promise.all([import('../../runtime/load-config.js'), import('../../local/index.js')]);
-      const loaded = await loadConfig(options.config, ctx.cwd);
+      const trigger = options.pullRequest ? 'pull-request' : 'push';
+      const [target, local] = await Promise.all([pipelineToRun(service, trigger, options, ctx), import('../../local/index.js')]);
       const home = path.join(ctx.cwd, local.STATE_FOLDER);
       const view = options.json ? undefined : new local.ProgressView(ctx.stderr, { live: Boolean(ctx.stderr.isTTY), columns: ctx.stdout.columns ?? 100 });
       const interactive = !options.approve && !options.reject && Boolean(ctx.stdin.isTTY) && Boolean(ctx.stderr.isTTY);
@@ -66,13 +74,11 @@ export function registerRun(program: Command, ctx: CliContext): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        const result = await local.runPipeline({
-          config: loaded.config,
-          configFile: loaded.file,
-          baseDir: loaded.baseDir,
-          service,
+        const result = await local.runPipeline(target.plan, {
+          definitionFile: target.file,
+          baseDir: target.baseDir,
+          ...(target.sourceWhere ? { sourceWhere: target.sourceWhere } : {}),
           home,
-          trigger: options.pullRequest ? 'pull-request' : 'push',
           ...(options.until ? { until: options.until } : {}),
           ...(options.approve ? { approval: 'approve' as const } : options.reject ? { approval: 'reject' as const } : {}),
           ...(interactive ? { prompt: (request, signal) => promptApproval(ctx, request, signal) } : {}),
@@ -95,6 +101,34 @@ export function registerRun(program: Command, ctx: CliContext): void {
         process.removeListener('SIGTERM', stop);
       }
     });
+}
+
+/** The pipeline a `run` runs: the config's plan of the service, or one of a plans document's. */
+async function pipelineToRun(
+  service: string | undefined,
+  trigger: 'push' | 'pull-request',
+  options: RunOptions,
+  ctx: CliContext,
+): Promise<{ plan: PipelinePlan; file: string; baseDir: string; sourceWhere?: string }> {
+  if (options.plan === undefined) {
+    if (options.service !== undefined || service === undefined) {
+      throw new InputError(service === undefined ? 'which service? give its name' : '--service goes with --plan', [
+        { where: service === undefined ? 'run <service>' : '--service', message: 'run <service> runs the config\'s pipeline of that service; --plan <file> --service <service> runs a plans document\'s' },
+      ]);
+    }
+    const [{ loadConfig }, { buildPipelinePlan }] = await Promise.all([import('../../runtime/load-config.js'), import('../../model/plan.js')]);
+    const loaded = await loadConfig(options.config, ctx.cwd);
+    const plan = buildPipelinePlan(loaded.config, service, trigger);
+    const index = loaded.config.services.findIndex((s) => s.name === service);
+    return { plan, file: loaded.file, baseDir: loaded.baseDir, sourceWhere: `services[${index}].source.path` };
+  }
+  if (service !== undefined && options.service !== undefined && service !== options.service) {
+    throw new InputError(`two services given: ${service} and --service ${options.service}`, [{ where: '--service', message: 'give the service once' }]);
+  }
+  const { readPlansFile, selectPipeline } = await import('../../local/plan-file.js');
+  const file = path.resolve(ctx.cwd, options.plan);
+  const document = await readPlansFile(file);
+  return { plan: selectPipeline(document, options.service ?? service, trigger, options.plan), file, baseDir: path.resolve(ctx.cwd, options.baseDir ?? '.') };
 }
 
 /** Ask on the terminal; a decision made meanwhile from another shell aborts the question. */
@@ -123,7 +157,7 @@ function promptApproval(ctx: CliContext, request: ApprovalRequest, signal: Abort
       });
     signal.addEventListener('abort', () => settle({ error: new Error('decided elsewhere') }), { once: true });
     // In raw mode Ctrl-C reaches readline, not the process: pass it on, so that it stops the run.
-    rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
+    rl.on('SIGINT', () => raiseSignal('SIGINT'));
     rl.once('close', () => reject(new Error('the terminal closed')));
     ask();
   });
