@@ -4,7 +4,8 @@ import { Construct } from 'constructs';
 import { renderBuildspec, type Buildspec } from '../buildspec/index.js';
 import { InputError } from '../model/errors.js';
 import type { CommandsPlanAction, PipelinePlan } from '../model/plan-schema.js';
-import { actionCommandLines, stepCommandLine } from '../model/plan.js';
+import { actionCommandLines, enterDirectoryLine, stepCommandLine } from '../model/plan.js';
+import { triggerPathsRegExpSource } from '../model/trigger-paths.js';
 
 /** Properties of a `PullRequestValidation`. */
 export interface PullRequestValidationProps {
@@ -73,13 +74,15 @@ export class PullRequestValidation extends Construct {
       throw new Error(`PullRequestValidation ${this.node.path}: the plan ${plan.pipelineName} has no commands to run`);
     }
     const variables = sharedEnvironment(actions, plan.pipelineName);
+    const enter = enterDirectoryLine(plan);
     // The buildspec is typed and rendered by src/buildspec, the same model the local engine runs.
     const buildSpec: Buildspec = {
       version: 0.2,
       env: { shell: 'bash', variables },
       phases: {
         install: { 'runtime-versions': { nodejs: '20' }, commands: [props.installCommand] },
-        build: { commands: buildCommands(actions) },
+        // The source is the whole repository: the steps run in the service's folder of it.
+        build: { commands: [...(enter ? [enter] : []), ...buildCommands(actions)] },
       },
     };
     this.project = new codebuild.CfnProject(this, 'Project', {
@@ -108,6 +111,8 @@ export class PullRequestValidation extends Construct {
           [
             { type: 'EVENT', pattern: 'PULL_REQUEST_CREATED, PULL_REQUEST_UPDATED, PULL_REQUEST_REOPENED' },
             { type: 'BASE_REF', pattern: `^refs/heads/${escapeRegExp(plan.source.branch)}$` },
+            // A service of a monorepo: only pull requests that change its folder or what it depends on.
+            ...(plan.source.triggerPaths.length ? [{ type: 'FILE_PATH', pattern: triggerPathsRegExpSource(plan.source.triggerPaths) }] : []),
           ],
         ],
         // A pull request runs its author's code (scripts, dependencies, tests): from anyone outside

@@ -2,11 +2,12 @@ import { Annotations, Stack } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { artifactOutputDirectory, secondarySourceVariable } from '../model/contract.js';
+import { secondarySourceVariable } from '../model/contract.js';
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanAction, PlanStage, SourcePlanAction } from '../model/plan-schema.js';
 import { COMMANDS_ACTION_TIMEOUT_MINUTES } from '../model/config.js';
-import { actionCommandLines, outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
+import { actionCommandLines, enterDirectoryLine, outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, serviceOutputDirectory, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
+import { FILE_PATH_FILTER_LIMITS } from '../model/trigger-paths.js';
 import {
   artifactKeyPrefix,
   buildActionRoleName,
@@ -256,7 +257,11 @@ export class ServicePipeline extends Construct {
             triggers: [
               {
                 providerType: 'CodeStarSourceConnection',
-                gitConfiguration: { sourceActionName: sourceActionOf(plan).name, push: [{ branches: { includes: [plan.source.branch] } }] },
+                gitConfiguration: {
+                  sourceActionName: sourceActionOf(plan).name,
+                  // A service of a monorepo starts on changes to its folder and what it depends on only.
+                  push: [{ branches: { includes: [plan.source.branch] }, ...(plan.source.triggerPaths.length ? { filePaths: { includes: [...plan.source.triggerPaths] } } : {}) }],
+                },
               },
             ],
           }
@@ -429,13 +434,16 @@ export class ServicePipeline extends Construct {
     // The action takes at most 10 variables; the rest are exported before the first command.
     const exported = variables.slice(COMMANDS_LIMITS.environmentVariables).map(([name, value]) => `export ${name}=${shellQuote(value)}`);
     const limit = timeLimitLines(action);
+    const enter = enterDirectoryLine(this.plan);
     const commands = [
       limit.start,
       this.installCommand,
       ...exported,
-      ...action.inputs.slice(1).map((name) => secondaryInputLine(name, this.cloudArtifactName(name))),
+      ...action.inputs.slice(1).map((name) => secondaryInputLine(name, this.cloudArtifactName(name), this.plan)),
+      // The Source artifact is the whole repository: the steps run in the service's folder of it.
+      ...(enter ? [enter] : []),
       ...actionCommandLines(action).map(limit.wrap),
-      ...(packages ? packageDigestLines() : []),
+      ...(packages ? packageDigestLines(this.plan) : []),
     ];
     checkCommands(this.plan, action, commands);
     return {
@@ -446,7 +454,7 @@ export class ServicePipeline extends Construct {
       commands,
       inputArtifacts: action.inputs.map((name) => ({ name: this.cloudArtifactName(name) })),
       ...(action.outputs.length > 0
-        ? { outputArtifacts: action.outputs.map((name) => ({ name: this.cloudArtifactName(name), files: [`${artifactOutputDirectory(name)}/**/*`] })) }
+        ? { outputArtifacts: action.outputs.map((name) => ({ name: this.cloudArtifactName(name), files: [`${serviceOutputDirectory(this.plan, name)}/**/*`] })) }
         : {}),
       ...(packages ? { namespace: PACKAGE_DIGEST_NAMESPACE, outputVariables: Object.values(PACKAGE_DIGEST_VARIABLES) } : {}),
       environmentVariables: asVariables.map(([name, value]) => ({ name, value, type: 'PLAINTEXT' })),
@@ -478,10 +486,10 @@ export function cloudArtifactNames(plan: PipelinePlan): Map<string, string> {
  * variable at the folder when it is there (and at the artifact CodePipeline knows by another
  * name, when it does). All commands of the action run in one shell.
  */
-function secondaryInputLine(name: string, cloudName: string): string {
+function secondaryInputLine(name: string, cloudName: string, plan: PipelinePlan): string {
   const variable = secondarySourceVariable(name);
   const renamed = cloudName === name ? '' : `export ${variable}="$${secondarySourceVariable(cloudName)}"; `;
-  const nested = `$${variable}/${artifactOutputDirectory(name)}`;
+  const nested = `$${variable}/${serviceOutputDirectory(plan, name)}`;
   return `${renamed}if [ -d "${nested}" ]; then export ${variable}="${nested}"; fi`;
 }
 
@@ -489,8 +497,8 @@ function secondaryInputLine(name: string, cloudName: string): string {
  * The Package action's last commands: its output variables, the digests of the package it wrote
  * (read by every Deploy action as `#{PackageDigest.PACKAGE_SHA256}`, outside any artifact).
  */
-function packageDigestLines(): string[] {
-  const manifest = `"$CODEBUILD_SRC_DIR/${artifactOutputDirectory(PACKAGE_ARTIFACT)}/${PACKAGE_MANIFEST}"`;
+function packageDigestLines(plan: PipelinePlan): string[] {
+  const manifest = `"$CODEBUILD_SRC_DIR/${serviceOutputDirectory(plan, PACKAGE_ARTIFACT)}/${PACKAGE_MANIFEST}"`;
   return [
     `export ${PACKAGE_DIGEST_VARIABLES.manifest}="$(sha256sum ${manifest} | cut -d ' ' -f 1)"`,
     `export ${PACKAGE_DIGEST_VARIABLES.bundle}="$(node -p 'const m = require(process.argv[1]); (m.bundle && m.bundle.sha256) || ""' ${manifest})"`,
@@ -544,6 +552,7 @@ function checkPlan(plan: PipelinePlan): void {
   if (!plan.source.github) {
     problems.push({ where: `${where}.source.github`, message: 'required for the AWS engine: the repository its pipeline builds from' });
   }
+  problems.push(...triggerPathProblems(plan, where));
   const timeouts = plan.stages.flatMap((s) => s.actions).filter((a): a is CommandsPlanAction => a.kind === 'commands').map((a) => a.timeoutMinutes);
   const longest = Math.max(0, ...timeouts);
   if (longest > COMMANDS_LIMITS.timeoutMinutes) {
@@ -555,6 +564,28 @@ function checkPlan(plan: PipelinePlan): void {
   if (problems.length > 0) {
     throw new InputError(`the pipeline of ${plan.service} cannot be built in AWS`, problems);
   }
+}
+
+/**
+ * The push trigger's file paths within CodePipeline's limits (`GitFilePathFilterCriteria`), and a
+ * source that can filter by them: the OAuth-token source starts on every push.
+ */
+function triggerPathProblems(plan: PipelinePlan, where: string): InputProblem[] {
+  const paths = plan.source.triggerPaths;
+  const problems: InputProblem[] = [];
+  if (paths.length > FILE_PATH_FILTER_LIMITS.patterns) {
+    problems.push({ where: `${where}.source.triggerPaths`, message: `${paths.length} file path patterns; a CodePipeline push trigger takes at most ${FILE_PATH_FILTER_LIMITS.patterns}` });
+  }
+  for (const path of paths.filter((p) => p.length > FILE_PATH_FILTER_LIMITS.patternLength)) {
+    problems.push({ where: `${where}.source.triggerPaths`, message: `"${path.slice(0, 40)}..." is ${path.length} characters; CodePipeline takes file path patterns of at most ${FILE_PATH_FILTER_LIMITS.patternLength}` });
+  }
+  if (paths.length > 0 && plan.source.github?.githubTokenSecret) {
+    problems.push({
+      where: `${where}.source.github.githubTokenSecret`,
+      message: `the OAuth-token source starts the pipeline on every push to the repository, whatever it changes; a service in a folder of it (source.directory ${plan.source.directory}) needs a CodeConnections source (connectionArn), whose trigger filters by file path`,
+    });
+  }
+  return problems;
 }
 
 function checkCommands(plan: PipelinePlan, action: CommandsPlanAction, commands: readonly string[]): void {

@@ -4,7 +4,7 @@
  */
 import { artifactOutputDirectory } from '../model/contract.js';
 import type { CommandsPlanAction } from '../model/plan-schema.js';
-import { actionCommandLines } from '../model/plan.js';
+import { actionCommandLines, shellQuote } from '../model/plan.js';
 import type { Buildspec, BuildspecArtifacts } from './types.js';
 
 /** Options of `buildspecForAction`. */
@@ -21,6 +21,13 @@ export interface BuildspecForActionOptions {
    * @default 'bash'
    */
   readonly shell?: 'bash' | 'sh';
+  /**
+   * The service's folder in the source (the plan's `source.directory`): the commands run there,
+   * and the outputs are collected from its `.pipeline/` folders.
+   *
+   * @default '.'
+   */
+  readonly directory?: string;
 }
 
 /**
@@ -31,6 +38,7 @@ export interface BuildspecForActionOptions {
  */
 export function buildspecForAction(action: Pick<CommandsPlanAction, 'setup' | 'step' | 'commands' | 'env' | 'outputs'>, options: BuildspecForActionOptions = {}): Buildspec {
   const exported = options.exportedVariables ?? [];
+  const directory = options.directory ?? '.';
   return {
     version: 0.2,
     env: {
@@ -38,13 +46,13 @@ export function buildspecForAction(action: Pick<CommandsPlanAction, 'setup' | 's
       ...(Object.keys(action.env).length ? { variables: { ...action.env } } : {}),
       ...(exported.length ? { 'exported-variables': [...exported] } : {}),
     },
-    phases: { build: { commands: actionCommandLines(action) } },
-    ...(action.outputs.length ? { artifacts: outputArtifacts(action.outputs) } : {}),
+    phases: { build: { commands: [...(directory === '.' ? [] : [`cd ${shellQuote(directory)}`]), ...actionCommandLines(action)] } },
+    ...(action.outputs.length ? { artifacts: outputArtifacts(action.outputs, directory) } : {}),
   };
 }
 
-function outputArtifacts(outputs: readonly string[]): BuildspecArtifacts {
-  const collect = (name: string) => ({ files: ['**/*'], 'base-directory': artifactOutputDirectory(name) });
+function outputArtifacts(outputs: readonly string[], directory: string): BuildspecArtifacts {
+  const collect = (name: string) => ({ files: ['**/*'], 'base-directory': directory === '.' ? artifactOutputDirectory(name) : `${directory}/${artifactOutputDirectory(name)}` });
   if (outputs.length === 1) {
     return collect(outputs[0]!);
   }

@@ -27,7 +27,8 @@ export function formatPlanTree(plan: PipelinePlan): string {
  */
 function triggerOf(plan: PipelinePlan): string {
   if (plan.source.github) {
-    return plan.trigger === 'push' ? `starts on push to ${plan.source.branch}` : 'starts on pull request (test only)';
+    const paths = plan.source.triggerPaths.length ? ` changing ${plan.source.triggerPaths.join(', ')}` : '';
+    return plan.trigger === 'push' ? `starts on push to ${plan.source.branch}${paths}` : `starts on pull request${paths} (test only)`;
   }
   const local = 'local only, no source.github: starts on';
   return plan.trigger === 'push'

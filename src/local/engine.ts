@@ -16,7 +16,7 @@ import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError, InputError } from '../model/errors.js';
-import { deployStageName } from '../model/plan.js';
+import { deployStageName, repositoryFolderOf } from '../model/plan.js';
 import { pipelinePlanSchema, type PipelinePlan, type PlanAction, type PlanStage } from '../model/plan-schema.js';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { nodeProcesses, nodeProcessTable, type Processes, type ProcessTable } from '../runtime/process.js';
@@ -164,6 +164,11 @@ export async function runPipeline(plan: PipelinePlan, options: RunPipelineOption
   if (!source.isDirectory()) {
     throw new InputError(`the source of service "${plan.service}" is not a folder: ${sourcePath}`, [
       { where, message: `${sourcePath} is a file; give the service's folder (the one with its package.json)` },
+    ]);
+  }
+  if (repositoryFolderOf(sourcePath, plan.source.directory) === undefined) {
+    throw new InputError(`the source folder of service "${plan.service}" is not the folder ${plan.source.directory} of a clone: ${sourcePath}`, [
+      { where, message: `with source.directory, source.path names the service's folder in a clone of the repository (…/${plan.source.directory})` },
     ]);
   }
   if (options.revision !== undefined && !/^[0-9a-f]{7,64}$/i.test(options.revision)) {
@@ -404,7 +409,9 @@ class ExecutionRun {
       signal: this.controller.signal,
       stopReason: () => this.stopReason(),
     };
-    const source = new SourceRunner(context, { ...this.origin, ...(this.options.revision ? { revision: this.options.revision } : {}) });
+    // A service in a folder of its repository (source.directory) takes the whole clone, as CodePipeline's source takes the repository.
+    const sourcePath = repositoryFolderOf(this.origin.sourcePath, this.plan.source.directory) ?? this.origin.sourcePath;
+    const source = new SourceRunner(context, { ...this.origin, sourcePath, ...(this.options.revision ? { revision: this.options.revision } : {}) });
     const commands = new CommandsRunner(context, {
       runBuildspec: this.runBuildspec,
       baseEnv: this.options.baseEnv ?? process.env,

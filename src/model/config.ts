@@ -6,6 +6,7 @@
  * (`validateConfig`) reports every problem at once with its path.
  */
 import { z } from 'zod';
+import { dependencyProblem, directoryProblem, FILE_PATH_FILTER_LIMITS, triggerPathsOf } from './trigger-paths.js';
 
 /** An AWS account id: exactly 12 digits. */
 export const accountIdSchema = z
@@ -175,8 +176,44 @@ export const sourceSchema = z
   .strictObject({
     /** The GitHub repository, for pipelines in AWS. */
     github: githubSourceSchema.optional(),
-    /** A folder on this machine (in a git repository or not), for local runs; relative to the config file. */
+    /**
+     * The service's folder on this machine (in a git repository or not), for local runs; relative
+     * to the config file. With `directory`, it is that folder of a clone of the repository.
+     */
     path: z.string().min(1, 'must not be empty').optional(),
+    /**
+     * The service's folder inside its repository, for a repository that holds several services
+     * (a monorepo): its steps run there, and only changes below it (or to `dependsOn`) start its
+     * pipeline. Relative to the repository's root, e.g. `services/orders`.
+     *
+     * @default '.' - the repository is the service's own: any change starts the pipeline
+     */
+    directory: z
+      .string()
+      .min(1, 'must not be empty: give the folder, or "." for the whole repository')
+      .superRefine((directory, ctx) => {
+        const problem = directoryProblem(directory);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    /**
+     * What else the service is built from, whose changes start its pipeline too (shared
+     * libraries, the root lockfile): files or patterns relative to the repository's root. A
+     * folder is written with a trailing slash (`libs/shared/`) or as `libs/shared/**`; `*` matches
+     * within a name. At most 7, since CodePipeline's trigger takes 8 patterns, the service's
+     * folder included.
+     *
+     * @default - only changes to the service's directory start it
+     */
+    dependsOn: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = dependencyProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .min(1, 'list at least one path, or leave dependsOn out')
+      .optional(),
   })
   .refine((source) => source.github !== undefined || source.path !== undefined, {
     message: 'required: source.github (for AWS) or source.path (for local runs), or both',
@@ -426,6 +463,7 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
         message: `${timeout} minutes is more than AWS can honour: every action runs as a CodePipeline Commands action, which stops at ${COMMANDS_ACTION_TIMEOUT_MINUTES} minutes; use at most ${COMMANDS_ACTION_TIMEOUT_MINUTES} (a service with only source.path, run locally, may take up to 480)`,
       });
     }
+    problems.push(...sourceProblems(service, serviceIndex));
     if (service?.flavor === 'custom') {
       const commands = asRecord(service.commands);
       for (const step of ['package', 'deploy'] as const) {
@@ -434,6 +472,74 @@ export function crossFieldProblems(input: unknown): CrossFieldProblem[] {
         }
       }
     }
+  });
+  problems.push(...sharedDirectoryProblems(services));
+  return problems;
+}
+
+/** A service's directory and dependencies as one set of trigger patterns: within CodePipeline's limits, and meaningful. */
+function sourceProblems(service: Record<string, unknown> | undefined, serviceIndex: number): CrossFieldProblem[] {
+  const source = asRecord(service?.source);
+  const dependsOn = asArray(source?.dependsOn);
+  const directory = typeof source?.directory === 'string' ? source.directory : '.';
+  const where = ['services', serviceIndex, 'source', 'dependsOn'];
+  if (dependsOn.length === 0) {
+    return [];
+  }
+  if (directory === '.') {
+    return [
+      {
+        path: where,
+        message:
+          'the service\'s folder is the whole repository (no source.directory): any change starts its pipeline already; give source.directory, the service\'s folder in the repository, for dependsOn to mean something',
+      },
+    ];
+  }
+  const patterns = triggerPathsOf(
+    directory,
+    dependsOn.filter((d): d is string => typeof d === 'string'),
+  );
+  if (patterns.length > FILE_PATH_FILTER_LIMITS.patterns) {
+    return [
+      {
+        path: where,
+        message: `${patterns.length} trigger patterns (the directory's and ${patterns.length - 1} of dependsOn); CodePipeline's push trigger takes at most ${FILE_PATH_FILTER_LIMITS.patterns}: list at most ${FILE_PATH_FILTER_LIMITS.patterns - 1}, e.g. a parent folder ("libs/") for several libraries`,
+      },
+    ];
+  }
+  return [];
+}
+
+/**
+ * Two services of one repository and branch in the same folder: a push there would start both,
+ * each owning the other's files. Each needs its own `source.directory`.
+ */
+function sharedDirectoryProblems(services: readonly unknown[]): CrossFieldProblem[] {
+  const seen = new Map<string, { index: number; name: unknown }>();
+  const problems: CrossFieldProblem[] = [];
+  services.forEach((raw, index) => {
+    const service = asRecord(raw);
+    const source = asRecord(service?.source);
+    const github = asRecord(source?.github);
+    if (typeof github?.owner !== 'string' || typeof github.repo !== 'string') {
+      return;
+    }
+    const directory = typeof source?.directory === 'string' ? source.directory : '.';
+    const branch = typeof github.branch === 'string' ? github.branch : 'main';
+    const repository = `${github.owner}/${github.repo}`;
+    const key = `${repository.toLowerCase()}@${branch}:${directory}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, { index, name: service?.name });
+      return;
+    }
+    problems.push({
+      path: ['services', index, 'source', 'directory'],
+      message:
+        directory === '.'
+          ? `services[${first.index}] (${String(first.name)}) builds the whole repository ${repository}@${branch} too: give each service its folder in the repository with source.directory`
+          : `services[${first.index}] (${String(first.name)}) has the same folder ${directory} of ${repository}@${branch}: each service of a repository needs a directory of its own`,
+    });
   });
   return problems;
 }

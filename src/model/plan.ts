@@ -1,7 +1,9 @@
 /**
  * The plan builder: a pure function from a validated config to the plan of each service.
  */
+import nodePath from 'node:path';
 import type { CommandName } from './config.js';
+import { artifactOutputDirectory } from './contract.js';
 import { InputError } from './errors.js';
 import {
   PLAN_SCHEMA_VERSION,
@@ -19,6 +21,7 @@ import {
   type StepCall,
   type StepName,
 } from './plan-schema.js';
+import { triggerPathsOf } from './trigger-paths.js';
 import type { ValidConfig } from './validate.js';
 
 type ServiceDefinition = ValidConfig['services'][number];
@@ -342,8 +345,8 @@ export function buildPipelinePlan(config: ValidConfig, serviceName: string, trig
           }
         : {}),
       ...(service.source.path ? { path: service.source.path } : {}),
-      directory: '.',
-      triggerPaths: [],
+      directory: service.source.directory ?? '.',
+      triggerPaths: triggerPathsOf(service.source.directory ?? '.', service.source.dependsOn),
     },
     cicd: { account: config.cicd.account, region: config.cicd.region },
     executionMode: trigger === 'push' ? (config.executionMode ?? 'SUPERSEDED') : 'PARALLEL',
@@ -442,6 +445,39 @@ export function stepCommandLine(call: StepCall): string {
 /** The shell lines of a commands action, in one shell and in order: its setup, then its step (or its commands). */
 export function actionCommandLines(action: Pick<CommandsPlanAction, 'setup' | 'step' | 'commands'>): string[] {
   return [...action.setup.map(stepCommandLine), ...(action.step ? [stepCommandLine(action.step)] : (action.commands ?? []))];
+}
+
+/**
+ * Where, relative to an action's primary source (`CODEBUILD_SRC_DIR`: the repository), its steps
+ * write an output artifact: `.pipeline/<name>` of the service's directory.
+ */
+export function serviceOutputDirectory(plan: Pick<PipelinePlan, 'source'>, artifactName: string): string {
+  return nodePath.posix.join(plan.source.directory, artifactOutputDirectory(artifactName));
+}
+
+/**
+ * The shell line that enters the service's directory before its steps run (the primary source is
+ * the whole repository), or none for a service whose directory is the repository.
+ */
+export function enterDirectoryLine(plan: Pick<PipelinePlan, 'source'>): string | undefined {
+  return plan.source.directory === '.' ? undefined : `cd ${shellQuote(plan.source.directory)}`;
+}
+
+/**
+ * The local clone's root for a service folder on this machine (`source.path`) that is the
+ * repository's `directory`, or undefined when the folder is not that directory of anything.
+ */
+export function repositoryFolderOf(serviceFolder: string, directory: string): string | undefined {
+  const folder = nodePath.resolve(serviceFolder);
+  if (directory === '.') {
+    return folder;
+  }
+  const suffix = directory.split('/');
+  const parts = folder.split(nodePath.sep);
+  if (parts.length <= suffix.length || parts.slice(-suffix.length).join('/') !== directory) {
+    return undefined;
+  }
+  return parts.slice(0, -suffix.length).join(nodePath.sep) || nodePath.sep;
 }
 
 /** Find an action of a plan by `<stage>.<action>`. */

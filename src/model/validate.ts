@@ -1,12 +1,31 @@
 /**
  * Validation of a loaded configuration: every problem at once, each with its path.
  */
+import nodePath from 'node:path';
 import type { z } from 'zod';
 import { configSchema, crossFieldProblems } from './config.js';
 import { InputError, type InputProblem } from './errors.js';
+import { repositoryFolderOf } from './plan.js';
+import { isPattern } from './trigger-paths.js';
 
 /** A configuration that passed validation. */
 export type ValidConfig = z.output<typeof configSchema>;
+
+/** What is at a path on this machine. */
+export type PathKind = 'folder' | 'file' | undefined;
+
+/** Options of `validateConfig`. */
+export interface ValidateConfigOptions {
+  /** The folder the config's relative paths are resolved against (the config file's). @default - no check of the folders */
+  readonly baseDir?: string;
+  /**
+   * What is at an absolute path: with `baseDir`, the folders a monorepo service names
+   * (`source.path`, `dependsOn`) are checked against the clone on this machine.
+   *
+   * @default - no check of the folders
+   */
+  readonly pathKind?: (absolute: string) => PathKind;
+}
 
 /**
  * Validate a configuration object.
@@ -15,14 +34,74 @@ export type ValidConfig = z.output<typeof configSchema>;
  * @param origin where it came from, for the error's summary (a file path)
  * @throws InputError listing every problem by path (`environments[1].account: required ...`)
  */
-export function validateConfig(value: unknown, origin = 'config'): ValidConfig {
+export function validateConfig(value: unknown, origin = 'config', options: ValidateConfigOptions = {}): ValidConfig {
   const result = configSchema.safeParse(value);
   const crossField = crossFieldProblems(value).map((p) => ({ where: formatPath(p.path), message: p.message }));
-  if (result.success && crossField.length === 0) {
+  const local = result.success && options.baseDir !== undefined && options.pathKind ? localSourceProblems(result.data, options.baseDir, options.pathKind) : [];
+  if (result.success && crossField.length === 0 && local.length === 0) {
     return result.data;
   }
-  const problems = [...(result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue, value))), ...crossField];
+  const problems = [...(result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue, value))), ...crossField, ...local];
   throw new InputError(`${origin}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the configuration`, problems);
+}
+
+/**
+ * The folders a service of a monorepo names, against the clone on this machine: `source.path` is
+ * the repository's `source.directory` there, and each `dependsOn` path exists in that clone (a
+ * typo would leave the pipeline deaf to the changes it was meant to follow). Where the clone is
+ * not on this machine (the CI of another repository synthesizing), there is nothing to check.
+ */
+function localSourceProblems(config: ValidConfig, baseDir: string, pathKind: (absolute: string) => PathKind): InputProblem[] {
+  const problems: InputProblem[] = [];
+  config.services.forEach((service, index) => {
+    const { path: local, directory = '.', dependsOn = [] } = service.source;
+    if (local === undefined || directory === '.') {
+      return;
+    }
+    const where = `services[${index}].source`;
+    const folder = nodePath.resolve(baseDir, local);
+    const root = repositoryFolderOf(folder, directory);
+    if (root === undefined) {
+      problems.push({
+        where: `${where}.path`,
+        message: `${folder} is not the folder ${directory} of a clone: with source.directory, source.path names the service's folder in a clone of the repository (…/${directory})`,
+      });
+      return;
+    }
+    if (pathKind(root) !== 'folder') {
+      // The clone is not on this machine (a synth in the CI of another repository): nothing to check against.
+      return;
+    }
+    if (pathKind(folder) !== 'folder') {
+      problems.push({ where: `${where}.directory`, message: `no folder ${directory} in the clone at ${root} (source.path ${local}): check the directory's spelling` });
+      return;
+    }
+    dependsOn.forEach((entry, entryIndex) => {
+      const problem = dependencyOnDisk(root, entry, pathKind);
+      if (problem) problems.push({ where: `${where}.dependsOn[${entryIndex}]`, message: problem });
+    });
+  });
+  return problems;
+}
+
+/** Whether a `dependsOn` entry names what is in the clone: a file, a folder with a trailing slash, or a pattern below a folder that is there. */
+function dependencyOnDisk(root: string, entry: string, pathKind: (absolute: string) => PathKind): string | undefined {
+  const folderEntry = entry.endsWith('/');
+  const literal = isPattern(entry) ? entry.split('/').slice(0, entry.split('/').findIndex((s) => s.includes('*'))).join('/') : entry.replace(/\/$/, '');
+  if (literal === '') {
+    return undefined;
+  }
+  const kind = pathKind(nodePath.join(root, literal));
+  if (kind === undefined) {
+    return `nothing at ${literal} in the clone at ${root}: check its spelling`;
+  }
+  if (kind === 'folder' && !folderEntry && !isPattern(entry)) {
+    return `${entry} is a folder: write "${entry}/" (or "${entry}/**") for the changes below it; a path without a slash names one file`;
+  }
+  if (kind === 'file' && (folderEntry || isPattern(entry))) {
+    return `${literal} is a file, not a folder`;
+  }
+  return undefined;
 }
 
 /** Format a path the way a reader of the config writes it: `services[1].source.github`. */

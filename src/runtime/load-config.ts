@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InputError, type InputProblem } from '../model/errors.js';
 import { validateConfig, type ValidConfig } from '../model/validate.js';
+import { pathKindOnDisk } from './path-kind.js';
 import { withServerlessServiceNames } from './serverless-config.js';
 
 /** The default config file, in the current folder. */
@@ -80,7 +81,7 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE, cwd: string
     throw new InputError(`could not read the config in ${absolute}`, problems);
   }
   const baseDir = path.dirname(absolute);
-  return { config: await withServerlessServiceNames(validateConfig(data, absolute), baseDir), file: absolute, baseDir };
+  return { config: await withServerlessServiceNames(validateConfig(data, absolute, { baseDir, pathKind: pathKindOnDisk }), baseDir), file: absolute, baseDir };
 }
 
 async function importDefault(absolute: string): Promise<unknown> {

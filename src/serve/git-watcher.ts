@@ -2,11 +2,16 @@
  * `serve --watch`: for services whose folder is not on GitHub (or to run before pushing),
  * start a service's pipeline when its branch's commit changes in the local repository, the
  * way a push to GitHub would. It polls `git rev-parse` through the process seam, on the
- * injectable clock; the first commit seen is the starting point, not a change.
+ * injectable clock; the first commit seen is the starting point, not a change. A commit starts
+ * only the services whose files it changed (below the service's folder, or its `dependsOn`), as
+ * CodePipeline's trigger filters them.
  */
 import path from 'node:path';
 import type { Clock } from '../runtime/clock.js';
 import { runCaptured, type Processes } from '../runtime/process.js';
+import { changedFiles } from '../local/changes.js';
+import { repositoryFolderOf } from '../model/plan.js';
+import { triggerPathsMatcher, triggerPathsOf } from '../model/trigger-paths.js';
 import type { RunStarter } from './run-starter.js';
 import type { ConfiguredService } from './webhook-router.js';
 
@@ -32,6 +37,10 @@ export interface GitWatcherProps {
 interface WatchedBranch {
   readonly service: string;
   readonly folder: string;
+  /** The clone the service's folder is `source.directory` of (the folder itself without one). */
+  readonly clone: string;
+  /** Which of the clone's paths the service follows (`triggerPaths`; none: all). */
+  readonly follows: readonly string[];
   /** The branch, or undefined until resolved from the checked-out branch. */
   branch: string | undefined;
   commit: string | undefined;
@@ -48,13 +57,19 @@ export class GitWatcher {
   constructor(private readonly props: GitWatcherProps) {
     this.watched = props.services
       .filter((s) => s.source.path !== undefined)
-      .map((s) => ({
-        service: s.name,
-        folder: path.resolve(props.baseDir, s.source.path!),
-        branch: s.source.github?.branch,
-        commit: undefined,
-        unwatchable: undefined,
-      }));
+      .map((s) => {
+        const folder = path.resolve(props.baseDir, s.source.path!);
+        const directory = s.source.directory ?? '.';
+        return {
+          service: s.name,
+          folder,
+          clone: repositoryFolderOf(folder, directory) ?? folder,
+          follows: triggerPathsOf(directory, s.source.dependsOn),
+          branch: s.source.github?.branch,
+          commit: undefined,
+          unwatchable: undefined,
+        };
+      });
   }
 
   /** The services watched, with their folder and branch (once known). */
@@ -104,11 +119,16 @@ export class GitWatcher {
       if (previous === commit) {
         continue;
       }
+      const touched = await this.touchedFile(watched, previous, commit);
+      if (touched === null) {
+        this.props.log?.(`${watched.service}: ${watched.branch} moved to ${commit.slice(0, 7)}, changing nothing it follows (${watched.follows.join(', ') || 'its folder'})`);
+        continue;
+      }
       try {
         const run = await this.props.starter.start({
           service: watched.service,
           trigger: 'push',
-          reason: `commit ${commit.slice(0, 7)} on ${watched.branch} in ${watched.folder} (was ${previous.slice(0, 7)})`,
+          reason: `commit ${commit.slice(0, 7)} on ${watched.branch} in ${watched.folder} (was ${previous.slice(0, 7)})${touched === undefined ? '' : `: ${touched} changed`}`,
           // The commit seen, not whatever the working tree holds when the run starts.
           revision: commit,
         });
@@ -120,6 +140,20 @@ export class GitWatcher {
       }
     }
     return started;
+  }
+
+  /**
+   * The first changed file the service follows between two commits; null when it follows none
+   * of them; undefined when the changes cannot be told (history rewritten): it runs then.
+   */
+  private async touchedFile(watched: WatchedBranch, previous: string, commit: string): Promise<string | null | undefined> {
+    const changes = await changedFiles(this.props.processes, watched.clone, previous, commit);
+    if (changes === undefined) {
+      return undefined;
+    }
+    const matcher = triggerPathsMatcher(watched.follows);
+    const touched = changes.find((c) => matcher(c.path) !== undefined || (c.renamedFrom !== undefined && matcher(c.renamedFrom) !== undefined));
+    return touched === undefined ? null : touched.path;
   }
 
   private async currentCommit(watched: WatchedBranch): Promise<string | undefined> {

@@ -7,12 +7,17 @@
  *   and branch, starts the service's test-only pipeline (unless `pullRequests: false`).
  * - `ping` (sent when the webhook is created) starts nothing and answers 200.
  *
- * Several services may live in one repository (a monorepo): a push starts each of them.
+ * Several services may live in one repository (a monorepo): a push starts those whose folder
+ * (`source.directory`) or dependencies (`source.dependsOn`) it changed, by the files its commits
+ * list, as CodePipeline's trigger filters by them. A push whose payload may not list every
+ * changed file (a new branch, a forced push, as many commits as the payload holds, commits that
+ * list no file) starts every service of the branch.
  */
 import { z } from 'zod';
 import { InputError } from '../model/errors.js';
 import type { ValidConfig } from '../model/validate.js';
 import { formatPath } from '../model/validate.js';
+import { triggerPathsMatcher, triggerPathsOf } from '../model/trigger-paths.js';
 import type { RunRequest } from './run-starter.js';
 
 /** A service of the config. */
@@ -32,12 +37,24 @@ export type WebhookRoute =
 
 const repositorySchema = z.looseObject({ full_name: z.string().min(1) });
 
+const commitSchema = z.looseObject({
+  added: z.array(z.string()).optional(),
+  removed: z.array(z.string()).optional(),
+  modified: z.array(z.string()).optional(),
+});
+
 const pushSchema = z.looseObject({
   ref: z.string().min(1),
   after: z.string().optional(),
   deleted: z.boolean().optional(),
+  created: z.boolean().optional(),
+  forced: z.boolean().optional(),
+  commits: z.array(commitSchema).optional(),
   repository: repositorySchema,
 });
+
+/** GitHub lists at most this many commits in a push's payload. */
+export const PUSH_PAYLOAD_MAX_COMMITS = 2048;
 
 const pullRequestSchema = z.looseObject({
   action: z.string().min(1),
@@ -93,15 +110,47 @@ function routePush(push: z.infer<typeof pushSchema>, services: readonly Configur
   }
   const revision = commitId(push.after);
   const commit = revision === undefined ? '' : ` ${revision.slice(0, 7)}`;
+  const files = pushedFiles(push);
+  const touched = matching.flatMap((service) => {
+    if (files === undefined) return [{ service, why: '' }];
+    const matcher = triggerPathsMatcher(triggerPathsOf(service.source.directory ?? '.', service.source.dependsOn));
+    const file = files.find((f) => matcher(f) !== undefined);
+    return file === undefined ? [] : [{ service, why: `: ${file} changed` }];
+  });
+  if (touched.length === 0) {
+    const listed = files!.length > 3 ? `${files!.slice(0, 3).join(', ')} and ${files!.length - 3} more` : files!.join(', ');
+    return { kind: 'ignore', reason: `push${commit} to ${repository}@${branch} changed nothing the services of that branch follow (${listed}): ${followedPaths(matching)}` };
+  }
   return {
     kind: 'start',
-    runs: matching.map((s) => ({
-      service: s.name,
+    runs: touched.map(({ service, why }) => ({
+      service: service.name,
       trigger: 'push',
-      reason: `push${commit} to ${repository}@${branch} (delivery ${deliveryId})`,
+      reason: `push${commit} to ${repository}@${branch} (delivery ${deliveryId})${why}`,
       ...(revision ? { revision } : {}),
     })),
   };
+}
+
+/**
+ * The files a push changed, from its commits' lists; undefined when the payload may not list them
+ * all (a new branch, a forced push, as many commits as the payload holds, a commit without lists).
+ */
+function pushedFiles(push: z.infer<typeof pushSchema>): string[] | undefined {
+  const commits = push.commits;
+  if (push.created === true || push.forced === true || commits === undefined || commits.length === 0 || commits.length >= PUSH_PAYLOAD_MAX_COMMITS) {
+    return undefined;
+  }
+  if (commits.some((c) => c.added === undefined || c.removed === undefined || c.modified === undefined)) {
+    return undefined;
+  }
+  const files = [...new Set(commits.flatMap((c) => [...c.added!, ...c.removed!, ...c.modified!]))];
+  // Commits that list no file at all (a merge, say) changed something all the same.
+  return files.length === 0 ? undefined : files;
+}
+
+function followedPaths(services: readonly ConfiguredService[]): string {
+  return services.map((s) => `${s.name} follows ${triggerPathsOf(s.source.directory ?? '.', s.source.dependsOn).join(', ') || 'every file'}`).join('; ');
 }
 
 function routePullRequest(event: z.infer<typeof pullRequestSchema>, services: readonly ConfiguredService[], deliveryId: string): WebhookRoute {

@@ -67,7 +67,8 @@ export function followingConfig(options: { sourcePath?: string | false; monorepo
   const service = (name: string) => ({
     name,
     flavor: 'custom' as const,
-    source: options.sourcePath === false ? { github } : { path: options.sourcePath ?? `./${name}`, github },
+    // Services of one repository name their folder in it.
+    source: { ...(options.sourcePath === false ? {} : { path: options.sourcePath ?? `./${name}` }), github, ...(options.monorepo ? { directory: name } : {}) },
     commands: { package: 'true', deploy: 'true' },
     ...(options.pullRequests === false ? { pullRequests: false } : {}),
   });

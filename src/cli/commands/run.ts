@@ -20,13 +20,16 @@ interface RunOptions {
   keepStages?: boolean;
   revision?: string;
   queuedExecution?: string;
+  changed?: boolean;
+  since?: string;
+  concurrency?: string;
 }
 
 export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command('run')
     .description("run a service's pipeline on this machine: source snapshot, build, local stages, approvals, rollback; history in .service-pipelines/")
-    .argument('[service]', 'the service whose pipeline runs')
+    .argument('[service]', 'the service whose pipeline runs (or --changed)')
     .option('-c, --config <file>', 'the config file', 'pipelines.config.ts')
     .option('--plan <file>', 'run a plans document (`plan --json`, or `synth`\'s pipelines.plan.json) instead of the config\'s plan')
     .option('--service <service>', 'with --plan: the service whose pipeline runs (default: the document\'s only service)')
@@ -38,6 +41,9 @@ export function registerRun(program: Command, ctx: CliContext): void {
     .option('--keep-stages', 'keep the local stages this run started serving after it ends')
     .option('--revision <commit>', "run the service's folder as it is in this commit (fetched from the repository's remote when absent), not the working tree")
     .addOption(new Option('--queued-execution <id>', 'take over the execution `serve` recorded for this run').hideHelp())
+    .option('--changed', 'run the pipelines of the services whose folder or dependsOn changed since their last successful run, in parallel')
+    .option('--since <ref>', 'with --changed: count changes since this commit, branch or tag instead')
+    .option('--concurrency <n>', 'with --changed: how many pipelines run at once (default 4)')
     .option('--json', 'print one JSON document at the end (the execution, as `show --json` prints it, without logs)')
     .addHelpText(
       'after',
@@ -49,6 +55,14 @@ export function registerRun(program: Command, ctx: CliContext): void {
       }
       if (options.pullRequest && options.until) {
         throw new InputError('--until has no meaning with --pull-request', [{ where: '--until', message: 'the pull-request pipeline deploys nowhere: drop --until' }]);
+      }
+      if (options.changed) {
+        return (await import('./run-changed.js')).runChanged(ctx, service, options);
+      }
+      if (options.since !== undefined || options.concurrency !== undefined) {
+        throw new InputError('--since and --concurrency go with --changed', [
+          { where: '--since, --concurrency', message: '`run <service>` runs one pipeline; `run --changed [--since <ref>]` runs those whose files changed' },
+        ]);
       }
       const trigger = options.pullRequest ? 'pull-request' : 'push';
       const [target, local] = await Promise.all([pipelineToRun(service, trigger, options, ctx), import('../../local/index.js')]);

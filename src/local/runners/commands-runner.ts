@@ -57,7 +57,7 @@ export class CommandsRunner implements ActionRunner<CommandsPlanAction> {
     try {
       const workspace = path.join(context.home, 'runs', context.executionId, 'work', stage.name, action.name);
       const { srcDir, secondarySources } = await this.layOutInputs(workspace, action);
-      const { artifacts, ...buildspec } = buildspecForAction(action, { shell: 'sh' });
+      const { artifacts, ...buildspec } = buildspecForAction(action, { shell: 'sh', directory: context.plan.source.directory });
       const timeout = AbortSignal.timeout(action.timeoutMinutes * 60_000);
       let result: BuildspecRunResult;
       try {
