@@ -5,6 +5,7 @@ import { renderBuildspec, type Buildspec } from '../buildspec/index.js';
 import { InputError } from '../model/errors.js';
 import type { CommandsPlanAction, PipelinePlan } from '../model/plan-schema.js';
 import { actionCommandLines, stepCommandLine } from '../model/plan.js';
+import { CODEBUILD_IMAGE, RUNTIME_VERSIONS } from './node-runtime.js';
 
 /** Properties of a `PullRequestValidation`. */
 export interface PullRequestValidationProps {
@@ -28,12 +29,12 @@ export interface PullRequestValidationProps {
    * @default ['GITHUB_WRITE', 'GITHUB_MAINTAIN', 'GITHUB_ADMIN']: the repository's members with write access
    */
   readonly approverRoles?: readonly string[];
-  /** The shell line that installs service-pipelines itself. */
-  readonly installCommand: string;
+  /** What the build runs first, after selecting Node.js: the Node.js check and the installation of service-pipelines itself. */
+  readonly setupCommands: readonly string[];
   /**
-   * The build image: a CodeBuild standard image with Node 20.
+   * The build image: a CodeBuild standard image that holds Node.js 22 (`runtime-versions` selects it).
    *
-   * @default 'aws/codebuild/standard:7.0'
+   * @default 'aws/codebuild/amazonlinux2-x86_64-standard:5.0'
    */
   readonly image?: string;
 }
@@ -78,7 +79,7 @@ export class PullRequestValidation extends Construct {
       version: 0.2,
       env: { shell: 'bash', variables },
       phases: {
-        install: { 'runtime-versions': { nodejs: '20' }, commands: [props.installCommand] },
+        install: { 'runtime-versions': { ...RUNTIME_VERSIONS }, commands: [...props.setupCommands] },
         build: { commands: buildCommands(actions) },
       },
     };
@@ -99,7 +100,7 @@ export class PullRequestValidation extends Construct {
       environment: {
         type: 'LINUX_CONTAINER',
         computeType: 'BUILD_GENERAL1_SMALL',
-        image: props.image ?? 'aws/codebuild/standard:7.0',
+        image: props.image ?? CODEBUILD_IMAGE,
         imagePullCredentialsType: 'CODEBUILD',
       },
       triggers: {
