@@ -7,7 +7,7 @@ import globals from 'globals';
  * The layering of DESIGN.md, enforced: imports point down only.
  * Each entry lists what a layer may NOT import (besides the rules that hold everywhere).
  */
-const srcLayers = ['model', 'buildspec', 'steps', 'aws', 'local', 'permissions', 'runtime', 'serve', 'cli'];
+const srcLayers = ['model', 'buildspec', 'steps', 'aws', 'github', 'local', 'permissions', 'runtime', 'serve', 'cli'];
 
 /** @param {string[]} forbiddenLayers @param {string[]} forbiddenPackages */
 function layerRule(forbiddenLayers, forbiddenPackages) {
@@ -52,6 +52,7 @@ export default tseslint.config(
   { files: ['src/permissions/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('permissions', 'model', 'runtime'), ['aws-cdk-lib', 'aws-cdk-lib/*', 'better-sqlite3']) } },
   { files: ['src/steps/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('steps', 'model', 'runtime', 'buildspec', 'permissions'), ['aws-cdk-lib', 'aws-cdk-lib/*', 'better-sqlite3']) } },
   { files: ['src/aws/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('aws', 'model', 'runtime', 'buildspec', 'permissions'), ['better-sqlite3']) } },
+  { files: ['src/github/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('github', 'model', 'runtime', 'aws', 'permissions'), ['better-sqlite3']) } },
   { files: ['src/local/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('local', 'model', 'runtime', 'buildspec', 'steps', 'permissions'), ['aws-cdk-lib', 'aws-cdk-lib/*']) } },
   { files: ['src/serve/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('serve', 'model', 'runtime', 'local', 'steps', 'buildspec'), ['aws-cdk-lib', 'aws-cdk-lib/*']) } },
   { files: ['src/cli/**/*.ts'], rules: { 'no-restricted-imports': layerRule([], []) } },

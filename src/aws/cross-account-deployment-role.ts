@@ -40,6 +40,13 @@ export interface CrossAccountDeploymentRoleProps {
    */
   readonly deployActionRoleArn?: string;
   /**
+   * Who may assume the role instead, for an engine other than CodePipeline (GitHub Actions'
+   * OIDC provider with the subjects of its deploy jobs), and how the role's description says it.
+   *
+   * @default - the deploy action role (`deployActionRoleArn`)
+   */
+  readonly trust?: { readonly principal: iam.IPrincipal; readonly description: string };
+  /**
    * IAM statements the deploy needs. Checked: administrator access is refused.
    *
    * @default - `defaultDeployStatements`: what the Serverless Framework needs for the stack `<service>-<stage>`
@@ -166,8 +173,8 @@ export class CrossAccountDeploymentRole extends Construct {
     const deployerArn = deployerRoleArn(props.serviceName, props.targetStageName, stack.account, partition);
     this.deployerRole = new iam.Role(this, 'Role', {
       roleName: this.roleName,
-      description: `Deploys ${props.serviceName} to ${props.targetStageName}; assumable only by its deploy action in ${props.deployingAccountId}`,
-      assumedBy: new iam.AccountPrincipal(props.deployingAccountId).withConditions({ ArnEquals: { 'aws:PrincipalArn': trusted } }),
+      description: `Deploys ${props.serviceName} to ${props.targetStageName}; assumable only by ${props.trust?.description ?? `its deploy action in ${props.deployingAccountId}`}`,
+      assumedBy: props.trust?.principal ?? new iam.AccountPrincipal(props.deployingAccountId).withConditions({ ArnEquals: { 'aws:PrincipalArn': trusted } }),
       maxSessionDuration: Duration.hours(1),
       inlinePolicies: {
         ...(statements ? { Deploy: iam.PolicyDocument.fromJson({ Version: '2012-10-17', Statement: statements }) } : {}),

@@ -21,6 +21,7 @@ import { registerInvoke } from './commands/invoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerInit } from './commands/init.js';
 import { registerGc } from './commands/gc.js';
+import { registerGitHub } from './commands/github.js';
 
 /** Exit codes: 0 success, 1 a pipeline or step failed, 2 bad input. */
 export const EXIT_OK = 0;
@@ -43,6 +44,7 @@ const commandRegistrations: Array<(program: Command, ctx: CliContext) => void> =
   registerDoctor,
   registerInit,
   registerGc,
+  registerGitHub,
 ];
 
 /** Run the CLI with `argv` (as `process.argv`: node, script, args...). Resolves to the exit code. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolDistribution, DEFAULT_TOOL_PARAMETER } from '../../src/aws/tool-distribution.js';
 import { ToolSource } from '../../src/aws/tool-source.js';
-import { runBuildspec, type LogLine } from '../../src/local/executor/index.js';
 import { InputError } from '../../src/model/errors.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { packTool, type PackedTool } from '../../src/runtime/pack-tool.js';

@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { println } from '../context.js';
 
 interface SynthOptions {
+  target: string;
   config: string;
   plan?: string;
   out: string;
@@ -32,7 +33,14 @@ export function registerSynth(program: Command, ctx: CliContext): void {
     .option('--schemas <dir|zip>', 'CloudFormation registry schemas, for services with deployPermissions: { infer }')
     .option('--no-validate', "skip aws-cdk-lib's CloudFormation template validation (faster; CI should keep it)")
     .option('--json', 'print what was written as one JSON document')
-    .action(async (options: SynthOptions) => {
+    .option('--target <engine>', 'aws (CodePipeline) or github-actions (workflows into --out, default .github/workflows)', 'aws')
+    .option('--check', 'github-actions: write nothing; exit 1 when the workflows in --out differ from what the config gives')
+    .option('--cdk-out <dir>', 'github-actions: where the OIDC deployer stacks go (default cdk.out.github)')
+    .option('--import-oidc-provider <account>', "github-actions: an account that already has GitHub's OIDC provider, or `all` (repeatable)", (v: string, p: string[] = []) => [...p, v])
+    .action(async (options: SynthOptions, command: Command) => {
+      if (options.target !== 'aws' || ['check', 'cdkOut', 'importOidcProvider'].some((o) => command.getOptionValue(o) !== undefined)) {
+        return (await import('./synth-github.js')).synthGitHubActions(command, ctx);
+      }
       // aws-cdk-lib wraps every fs and child_process function to profile them unless told not to.
       ctx.env['CDK_NO_PERF_BUILTINS'] ??= '1';
       process.env['CDK_NO_PERF_BUILTINS'] ??= ctx.env['CDK_NO_PERF_BUILTINS'];
