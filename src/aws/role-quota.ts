@@ -6,7 +6,7 @@
 
 /**
  * IAM's default quota of roles in an account (Service Quotas: IAM, "Roles per account"; it can be
- * raised to 5,000).
+ * raised there).
  */
 export const IAM_ROLES_QUOTA = 1_000;
 

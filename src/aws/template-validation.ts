@@ -85,6 +85,9 @@ export class TemplateValidation {
   private readonly threads: ValidationThread[] = [];
   private local?: CloudFormationValidatePlugin;
 
+  /** What the last validation did: how many templates it was given, how many it validated (one per shape, and again those of a shape with findings). */
+  lastRun?: { readonly templates: number; readonly validated: number };
+
   private constructor(threads: number) {
     for (let i = 0; i < threads; i++) this.addThread();
   }
@@ -132,6 +135,7 @@ export class TemplateValidation {
     const withFindings = new Set(first.violations.flatMap((v) => v.violatingResources.map((r) => r.templatePath)));
     const again = groups.filter((group) => group.length > 1 && withFindings.has(group[0]!.templatePath)).flatMap((group) => group.slice(1));
     const rest = again.length > 0 ? this.run(again, context) : undefined;
+    this.lastRun = { templates: context.stackTemplates.length, validated: groups.length + again.length };
     return merge([first, ...(rest ? [rest] : [])]);
   }
 

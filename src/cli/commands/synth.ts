@@ -87,7 +87,7 @@ async function synth(options: SynthOptions, ctx: CliContext, validation: Templat
     .map(
       (a) =>
         `the stacks create ${a.roles.toLocaleString('en-US')} IAM roles in account ${a.account}, more than IAM's default quota of ${roleQuota.IAM_ROLES_QUOTA.toLocaleString('en-US')} roles per account: ` +
-        `raise "${roleQuota.IAM_ROLES_QUOTA_NAME}" for that account before deploying (it can reach 5,000), or give some services a CICD account of their own`,
+        `raise "${roleQuota.IAM_ROLES_QUOTA_NAME}" for that account in Service Quotas before deploying, or give some services a CICD account of their own`,
     );
   if (options.json) {
     ctx.stdout.write(
