@@ -2,18 +2,26 @@
  * aws-cdk-lib's CloudFormation template validation (`CloudFormationValidatePlugin`, what synthesis
  * runs by default), made cheap enough to keep on:
  *
- * - Each template shape is validated once (`shapeOf`): the pipelines stacks of a config differ
- *   only in their services' names, its deployer stacks only in names and accounts. When the one
- *   template validated for a shape has findings, every template of that shape is validated, so
- *   that each finding is reported where it is.
+ * - Each fragment shape is validated once: a template is split into the groups of resources that
+ *   refer to one another (`fragmentsOf`: a service's pipeline and its action roles, a deployer
+ *   role and its policies...), and fragments that differ only in names and accounts (`shapeOf`)
+ *   are validated once. When a fragment has findings, every template holding one of its shape is
+ *   validated whole, so that each finding is reported where it is.
+ *   What a fragment cannot show: a rule that compares resources which do not refer to one
+ *   another (two resources with the same physical name, E3019) sees one fragment at a time, and
+ *   the per-template limits (resources, size, outputs) are checked on fragments; synthesis checks
+ *   each template against CloudFormation's limits itself (`CLOUDFORMATION_LIMITS`), and the
+ *   engine's names are unique by construction (synth refuses services whose names collide).
  * - With threads (`TemplateValidation.start({ threads })`), the validation engine (WebAssembly,
- *   about a second of CPU to build) is built while the main thread synthesizes, and the shapes are
- *   validated in parallel.
+ *   about two seconds of CPU to build, once for every resource type the engine writes) is built
+ *   while the main thread synthesizes; one thread is enough: the fragments take milliseconds each.
  *
  * Findings and their severities are the plugin's own, reported through aws-cdk-lib's validation
  * report as the built-in validation reports them.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import {
@@ -24,7 +32,7 @@ import {
   type PolicyValidationStack,
 } from 'aws-cdk-lib';
 import type { PlansDocument } from '../model/plan-schema.js';
-import { shapeOf } from './template-shapes.js';
+import { fragmentsOf, shapeOf } from './template-shapes.js';
 import type { ValidationRequest, ValidationWorkerData, WorkerAnswer } from './template-validation-protocol.js';
 
 /**
@@ -85,21 +93,11 @@ export class TemplateValidation {
   private readonly threads: ValidationThread[] = [];
   private local?: CloudFormationValidatePlugin;
 
-  /** What the last validation did: how many templates it was given, how many it validated (one per shape, and again those of a shape with findings). */
-  lastRun?: { readonly templates: number; readonly validated: number };
+  /** What the last validation did: how many templates it was given, how many fragments and templates it validated, how many of them whole. */
+  lastRun?: { readonly templates: number; readonly validated: number; readonly validatedWhole: number };
 
   private constructor(threads: number) {
-    for (let i = 0; i < threads; i++) this.addThread();
-  }
-
-  /** One more validation thread (when the app turns out larger than expected), if it can still help. */
-  addThread(): void {
-    this.threads.push(new ValidationThread());
-  }
-
-  /** How many threads validate. */
-  get threadCount(): number {
-    return this.threads.length;
+    for (let i = 0; i < threads; i++) this.threads.push(new ValidationThread());
   }
 
   /**
@@ -124,19 +122,49 @@ export class TemplateValidation {
   }
 
   private validate(context: IPolicyValidationContext, names: ReadonlySet<string>): PolicyValidationPluginReport {
-    const shapes = new Map<string, PolicyValidationStack[]>();
-    for (const stack of context.stackTemplates) {
-      const key = shapeOf(readFileSync(stack.templatePath, 'utf8'), stack.region, { names });
-      shapes.set(key, [...(shapes.get(key) ?? []), stack]);
+    const scratch = mkdtempSync(path.join(tmpdir(), 'sp-validation-'));
+    try {
+      // One fragment of each shape, written where the validation reads templates from.
+      const shapes = new Map<string, { stack: PolicyValidationStack; sources: Set<string> }>();
+      const whole: PolicyValidationStack[] = [];
+      for (const stack of context.stackTemplates) {
+        const fragments = fragmentsOf(readFileSync(stack.templatePath, 'utf8'));
+        if (!fragments) {
+          whole.push(stack);
+          continue;
+        }
+        for (const fragment of fragments) {
+          const text = JSON.stringify(fragment.template);
+          const key = shapeOf(text, stack.region, { names }, fragment.template);
+          const known = shapes.get(key);
+          if (known) {
+            known.sources.add(stack.templatePath);
+            continue;
+          }
+          const templatePath = path.join(scratch, `${shapes.size + 1}.template.json`);
+          writeFileSync(templatePath, text);
+          shapes.set(key, { stack: { ...stack, templatePath }, sources: new Set([stack.templatePath]) });
+        }
+      }
+      const first = this.run([...[...shapes.values()].map((s) => s.stack), ...whole], context);
+      // A fragment with findings: validate every template holding one of its shape, whole, so that
+      // each finding is reported where it is, as it would be without fragments.
+      const fragmentFiles = new Map([...shapes.values()].map((s) => [s.stack.templatePath, s.sources]));
+      const again = new Set<string>();
+      for (const violation of first.violations) {
+        for (const resource of violation.violatingResources) for (const source of fragmentFiles.get(resource.templatePath ?? '') ?? []) again.add(source);
+      }
+      this.lastRun = { templates: context.stackTemplates.length, validated: shapes.size + whole.length, validatedWhole: whole.length + again.size };
+      if (again.size === 0) return first;
+      const own = { ...first, violations: first.violations.filter((v) => v.violatingResources.every((r) => !fragmentFiles.has(r.templatePath ?? ''))) };
+      const rest = this.run(
+        context.stackTemplates.filter((s) => again.has(s.templatePath)),
+        context,
+      );
+      return merge([{ ...own, success: own.violations.every((v) => v.severity !== 'error' && v.severity !== 'fatal') }, rest]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
     }
-    const groups = [...shapes.values()];
-    const first = this.run(groups.map((group) => group[0]!), context);
-    // A shape whose template has findings: validate the others of that shape too, each reported where it is.
-    const withFindings = new Set(first.violations.flatMap((v) => v.violatingResources.map((r) => r.templatePath)));
-    const again = groups.filter((group) => group.length > 1 && withFindings.has(group[0]!.templatePath)).flatMap((group) => group.slice(1));
-    const rest = again.length > 0 ? this.run(again, context) : undefined;
-    this.lastRun = { templates: context.stackTemplates.length, validated: groups.length + again.length };
-    return merge([first, ...(rest ? [rest] : [])]);
   }
 
   /** Validate templates, across the threads or in this one. */

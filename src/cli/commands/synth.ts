@@ -15,9 +15,6 @@ interface SynthOptions {
   json?: boolean;
 }
 
-/** From how many services a second validation thread pays for its engine (about a second of CPU). */
-const SECOND_VALIDATION_THREAD_FROM = 10;
-
 export function registerSynth(program: Command, ctx: CliContext): void {
   program
     .command('synth')
@@ -56,9 +53,8 @@ export function registerSynth(program: Command, ctx: CliContext): void {
 }
 
 async function synth(options: SynthOptions, ctx: CliContext, validation: TemplateValidation | undefined): Promise<void> {
-  const [path, os, { synthesizeCicd }, { resolveDeployPolicies }, { DEFAULT_PREFIX }, { ToolSource }, { packTool }, { nodeProcesses }, { systemClock }, roleQuota] = await Promise.all([
+  const [path, { synthesizeCicd }, { resolveDeployPolicies }, { DEFAULT_PREFIX }, { ToolSource }, { packTool }, { nodeProcesses }, { systemClock }, roleQuota] = await Promise.all([
     import('node:path'),
-    import('node:os'),
     import('../../aws/synthesize.js'),
     import('../../aws/resolve-deploy-policies.js'),
     import('../../aws/names.js'),
@@ -69,9 +65,6 @@ async function synth(options: SynthOptions, ctx: CliContext, validation: Templat
     import('../../aws/role-quota.js'),
   ]);
   const { plans, baseDir } = options.plan ? await plansFromFile(path.resolve(ctx.cwd, options.plan)) : await plansFromConfig(options.config, ctx.cwd);
-  if (validation && plans.pipelines.filter((p) => p.trigger === 'push').length >= SECOND_VALIDATION_THREAD_FROM && os.availableParallelism() > 1) {
-    validation.addThread();
-  }
   const deployPolicies = await resolveDeployPolicies(plans, { baseDir, ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd, env: ctx.env });
   // The tool the actions install: the plans' toolSource, else this very service-pipelines, packed.
   const tool = await ToolSource.fromPlans(plans, () => packTool({ processes: nodeProcesses, clock: systemClock, env: ctx.env }));
