@@ -85,7 +85,7 @@ describe('IAM roles per account', { timeout: PACK_TIMEOUT_MS }, () => {
     const result = JSON.parse(json.stdout) as SynthJson;
     expect(new Map(result.rolesPerAccount.map((a) => [a.account, a.roles]))).toEqual(rolesInAssembly(result.outdir));
     // Per service: the pipeline's, build, package, a deploy and an acceptance action per environment, the pull-request build; an environment account: a deployer and an invoker.
-    expect(result.rolesPerAccount).toEqual([
+    expect([...result.rolesPerAccount].sort((a, b) => a.account.localeCompare(b.account))).toEqual([
       { account: '111111111111', roles: 2 * 10, overDefaultQuota: false },
       { account: '222222222222', roles: 2 * 2, overDefaultQuota: false },
       { account: '333333333333', roles: 2 * 2, overDefaultQuota: false },

@@ -111,7 +111,11 @@ async function synth(options: SynthOptions, ctx: CliContext, validation: Templat
   println(ctx.stdout, `and ${path.relative(ctx.cwd, result.plansFile)} (${result.plans.pipelines.length} pipeline plans).`);
   println(
     ctx.stdout,
-    `IAM roles per account (IAM allows ${roleQuota.IAM_ROLES_QUOTA.toLocaleString('en-US')} by default): ${result.rolesPerAccount.map((a) => `${a.account} ${a.roles}${a.account === plans.cicd.account ? ' (CICD)' : ''}`).join(', ')}.`,
+    `IAM roles per account (IAM allows ${roleQuota.IAM_ROLES_QUOTA.toLocaleString('en-US')} by default): ${[...result.rolesPerAccount]
+      // The CICD account first: it holds most of them.
+      .sort((a, b) => Number(b.account === plans.cicd.account) - Number(a.account === plans.cicd.account))
+      .map((a) => `${a.account} ${a.roles}${a.account === plans.cicd.account ? ' (CICD)' : ''}`)
+      .join(', ')}.`,
   );
   println(
     ctx.stdout,
