@@ -33,6 +33,26 @@ function layerRule(forbiddenLayers, forbiddenPackages) {
 
 const others = (/** @type {string[]} */ ...allowed) => srcLayers.filter((l) => !allowed.includes(l));
 
+/** child_process reached around `import` declarations: `import('child_process')`, `require('child_process')`. */
+const childProcessModule = "/^(node:)?child_process$/";
+const processSeamSyntax = [
+  'error',
+  {
+    selector: `ImportExpression[source.value=${childProcessModule}]`,
+    message: 'processes go through the one seam, src/runtime/process.ts (a dynamic import() included).',
+  },
+  {
+    selector: `CallExpression[callee.name='require'][arguments.0.value=${childProcessModule}]`,
+    message: 'processes go through the one seam, src/runtime/process.ts (require() included).',
+  },
+];
+const processExit = { object: 'process', property: 'exit', message: 'only src/cli/ sets exit codes; throw a typed error instead.' };
+const processKill = {
+  object: 'process',
+  property: 'kill',
+  message: 'process liveness and signals go through the process seam (ProcessTable, raiseSignal in src/runtime/process.ts).',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'cdk.out/**', '**/cdk.out/**', 'examples/*/node_modules/**', 'examples/*/.serverless/**', '.service-pipelines/**', 'coverage/**', 'bench/out/**'] },
   js.configs.recommended,
@@ -57,16 +77,11 @@ export default tseslint.config(
   { files: ['src/serve/**/*.ts'], rules: { 'no-restricted-imports': layerRule(others('serve', 'model', 'runtime', 'local', 'steps', 'buildspec'), ['aws-cdk-lib', 'aws-cdk-lib/*']) } },
   { files: ['src/cli/**/*.ts'], rules: { 'no-restricted-imports': layerRule([], []) } },
   { files: ['src/index.ts'], rules: { 'no-restricted-imports': layerRule(['cli', 'local', 'aws'], []) } },
+  // Only the CLI ends the process; only the process seam starts, looks at or signals processes.
+  { files: ['src/**/*.ts'], rules: { 'no-restricted-syntax': processSeamSyntax, 'no-restricted-properties': ['error', processExit, processKill] } },
+  { files: ['src/cli/**/*.ts'], rules: { 'no-restricted-properties': ['error', processKill] } },
   // The one process seam.
-  { files: ['src/runtime/process.ts'], rules: { 'no-restricted-imports': 'off' } },
-  // Only the CLI ends the process.
-  {
-    files: ['src/**/*.ts'],
-    ignores: ['src/cli/**'],
-    rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'only src/cli/ sets exit codes; throw a typed error instead.' }],
-    },
-  },
+  { files: ['src/runtime/process.ts'], rules: { 'no-restricted-imports': 'off', 'no-restricted-syntax': 'off', 'no-restricted-properties': ['error', processExit] } },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },

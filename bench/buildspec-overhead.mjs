@@ -9,7 +9,7 @@
 // (the default: a copy of a small source folder) and with --in-place.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './support.mjs';
@@ -49,6 +49,7 @@ const cases = {
   'buildspec run --in-place': () => time(process.execPath, [cli, 'buildspec', 'run', buildspec, '--src', src, '--in-place']),
   'buildspec run (copy of --src)': () => time(process.execPath, [cli, 'buildspec', 'run', buildspec, '--src', src]),
 };
+const loads = [loadavg()[0]];
 const results = {};
 for (const [name, fn] of Object.entries(cases)) {
   fn(); // warm the file cache
@@ -81,6 +82,8 @@ for (let i = 0; i < runs + 1; i++) {
 results['runBuildspec in-process (executor only)'] = inProcess;
 rmSync(work, { recursive: true, force: true });
 const baseline = { wall: median(results['bash -c (same commands)'].map((r) => r.wall)), cpu: median(results['bash -c (same commands)'].map((r) => r.cpu)) };
+loads.push(loadavg()[0]);
+console.log(`load average (1 min) ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`);
 console.log(`runs: ${runs} each, interleaved; medians (CPU = user + system; 10 ms resolution for processes; in-process CPU excludes the shell)`);
 console.log(`${''.padEnd(34)} ${'wall'.padStart(9)} ${'vs bash'.padStart(9)} ${'CPU'.padStart(9)} ${'vs bash'.padStart(9)}`);
 for (const [name, values] of Object.entries(results)) {

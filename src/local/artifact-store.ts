@@ -12,7 +12,7 @@
  * share): it is copied then.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, constants as fsConstants } from 'node:fs';
+import { createReadStream, constants as fsConstants, readdirSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FailureError } from '../model/errors.js';
@@ -45,6 +45,16 @@ export interface PutOptions {
   readonly mode?: 'link' | 'copy';
   /** Names of files or folders to leave out, at any depth. @default - none */
   readonly exclude?: ReadonlySet<string>;
+}
+
+/** What an artifact store holds (see `ArtifactStore.inventory`). */
+export interface StoreInventory {
+  /** Each stored artifact: its digest, and its files in the store (its tree folder, its manifest). */
+  readonly artifacts: ReadonlyArray<{ readonly digest: string; readonly paths: readonly string[] }>;
+  /** Every blob's file. */
+  readonly blobs: readonly string[];
+  /** What interrupted writes left. */
+  readonly leftovers: readonly string[];
 }
 
 /** Stores and hands out artifacts by content. */
@@ -130,6 +140,44 @@ export class ArtifactStore {
           await chmod(target, entry.executable ? 0o755 : 0o644);
         }
       }
+    }
+  }
+
+  /** Where the blob of a file entry of a manifest lives. */
+  blobOf(entry: { readonly blob: string; readonly executable: boolean }): string {
+    return this.blobPath(entry.blob, entry.executable);
+  }
+
+  /**
+   * What the store holds, as files and folders: each stored artifact (its read-only tree and its
+   * manifest), each blob, and what interrupted writes left (temporary names), for housekeeping.
+   */
+  inventory(): StoreInventory {
+    const artifacts = new Map<string, string[]>();
+    const leftovers: string[] = [];
+    for (const name of listSync(this.trees)) {
+      if (name.startsWith('.')) {
+        leftovers.push(path.join(this.trees, name));
+        continue;
+      }
+      const hex = name.replace(/\.json$/, '');
+      artifacts.set(hex, [...(artifacts.get(hex) ?? []), path.join(this.trees, name)]);
+    }
+    const blobs: string[] = [];
+    for (const prefix of listSync(this.blobs)) {
+      for (const name of listSync(path.join(this.blobs, prefix))) {
+        (name.endsWith('.tmp') ? leftovers : blobs).push(path.join(this.blobs, prefix, name));
+      }
+    }
+    return { artifacts: [...artifacts].map(([hex, paths]) => ({ digest: `sha256:${hex}`, paths })), blobs, leftovers };
+  }
+
+  /** The manifest of a stored artifact, read at once; empty when it cannot be read (a leftover). */
+  manifestSync(digest: string): TreeEntry[] {
+    try {
+      return (JSON.parse(readFileSync(path.join(this.trees, `${hexOf(digest)}.json`), 'utf8')) as { entries: TreeEntry[] }).entries;
+    } catch {
+      return [];
     }
   }
 
@@ -261,6 +309,14 @@ async function exists(file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+function listSync(folder: string): string[] {
+  try {
+    return readdirSync(folder).sort();
+  } catch {
+    return [];
   }
 }
 

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArtifactStore } from './artifact-store.js';
+import { StoredDeploymentRecords } from './deployment-records.js';
 import type { ActionRecord, ApprovalRecord, ExecutionRecord, RollbackRecord, StageRecord, StateStore } from './state-store.js';
 
 /** One action in an execution document. */
@@ -125,11 +126,12 @@ export async function describeExecution(store: StateStore, artifacts: ArtifactSt
     artifacts: store.artifacts(execution.id).map((a) => ({ name: a.name, digest: a.digest, bytes: a.bytes, files: a.files, producedBy: a.producedBy, path: artifacts.pathOf(a.digest) })),
     approvals: store.approvals(execution.id).map(({ executionId: _id, requestedAt, decidedAt, ...rest }) => ({ ...rest, requestedAt: iso(requestedAt)!, decidedAt: iso(decidedAt) })),
     rollbacks: store.rollbacks(execution.id).map(({ executionId: _id, startedAt, finishedAt, ...rest }) => ({ ...rest, startedAt: iso(startedAt)!, finishedAt: iso(finishedAt) })),
-    releases: store
-      .releases(execution.service)
-      .filter((r) => r.executionId === execution.id)
-      .reverse()
-      .map((r) => ({ environment: r.environment, release: r.release, packageSha256: r.packageSha256, good: r.good })),
+    releases: (await new StoredDeploymentRecords(store).releasesDeployedBy(execution.id)).map((r) => ({
+      environment: r.environment,
+      release: r.release,
+      packageSha256: r.packageSha256,
+      good: r.good,
+    })),
     history: { home: store.home, database: path.join(store.home, 'state.db'), logs: path.join(store.home, 'runs', execution.id, 'logs') },
   };
 }

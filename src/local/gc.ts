@@ -3,7 +3,7 @@
  * pipeline (and every run still going) use, and every release a local stage may serve or roll
  * back to: current, last good, being served. Gone: the rest of
  *
- * - `runs/<id>/`: workspaces and log files of older executions (their logs stay in the history);
+ * - `runs/<id>/`: workspaces of older executions (their logs, `runs/<id>/logs/`, are history: they stay);
  * - `artifacts/`: stored artifacts no kept execution produced, and the file contents only they held;
  * - `stages/<service>/<env>/releases/<n>/`: releases no kept execution deployed;
  * - `cache/<key>/`: dependency installs no kept execution or kept release uses;
@@ -13,16 +13,19 @@
  * left alone while a run is going (any stored artifact may be the one it is about to reuse), and
  * a run that starts during `gc` waits for it (the `gc` maintenance lock).
  */
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock } from '../runtime/clock.js';
 import { nodeProcessTable, type ProcessTable } from '../runtime/process.js';
 import { InstallCache } from '../steps/install-cache.js';
-import { listStages, readRelease, stageDirectory } from '../steps/local-stages.js';
-import { removeReadOnly, type TreeEntry } from './artifact-store.js';
+import { listDeployments } from '../steps/local-deployments.js';
+import { deploymentDirectory, readRelease } from '../steps/local-releases.js';
+import type { ArtifactStore} from './artifact-store.js';
+import { removeReadOnly } from './artifact-store.js';
+import { StoredDeploymentRecords } from './deployment-records.js';
 import { openHistory } from './history.js';
-import type { LocalStagesPort } from './local-stages-port.js';
+import type { LocalDeployments } from './local-deployments.js';
 import { GC_LOCK, maintenanceHolderAlive } from './maintenance.js';
 import { stateFolderSize } from './state-size.js';
 import type { ExecutionRecord, MaintenanceRecord, StateStore } from './state-store.js';
@@ -42,8 +45,8 @@ export interface GcOptions {
   readonly clock?: Clock;
   /** @default nodeProcessTable */
   readonly processTable?: ProcessTable;
-  /** Stops the stages a dead run left serving (the history is repaired first). @default - the steps' local stages */
-  readonly localStages?: LocalStagesPort;
+  /** Stops the servers a dead run left (the history is repaired first). @default - the local deployments of `home` */
+  readonly deployments?: LocalDeployments;
 }
 
 /** What goes: one kind of thing. */
@@ -82,7 +85,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   const clock = options.clock ?? systemClock;
   const table = options.processTable ?? nodeProcessTable;
   const dryRun = options.dryRun ?? false;
-  const history = await openHistory({ home, clock, processTable: table, ...(options.localStages ? { localStages: options.localStages } : {}) });
+  const history = await openHistory({ home, clock, processTable: table, ...(options.deployments ? { deployments: options.deployments } : {}) });
   if (!history) {
     return { home, dryRun, keep, keptExecutions: 0, items: [], bytes: 0, byKind: [], before: existsSync(home) ? stateFolderSize(home) : 0, after: null, notes: ['no local runs recorded here: nothing to prune'] };
   }
@@ -112,11 +115,11 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     const keptIds = new Set(kept.map((e) => e.id));
     const items: GcItem[] = [...runFolders(home, keptIds), ...serveOutputs(home, kept, keptIds)];
     if (storeFree) {
-      const releases = await releasesToGo(home, keptIds);
+      const releases = await releasesToGo(home, new StoredDeploymentRecords(store), table, keptIds);
       const keptReleaseFolders = releases.kept;
       items.push(...releases.gone);
-      items.push(...(await storeToGo(store, home, keptIds)));
-      items.push(...(await installsToGo(store, home, keptIds, keptReleaseFolders)));
+      items.push(...storeToGo(store, history.artifacts, keptIds));
+      items.push(...(await installsToGo(store, history.artifacts, home, keptIds, keptReleaseFolders)));
     }
     const byKind = freedBytes(items);
     const bytes = byKind.reduce((sum, k) => sum + k.bytes, 0);
@@ -144,11 +147,12 @@ function keptExecutions(store: StateStore, keep: number): ExecutionRecord[] {
   });
 }
 
+/** What the run folders of executions not kept hold, but their logs: the history names those. */
 function runFolders(home: string, keptIds: ReadonlySet<string>): GcItem[] {
   const runs = path.join(home, 'runs');
   return list(runs)
     .filter((id) => !keptIds.has(id))
-    .map((id) => ({ kind: 'run folder' as const, path: path.join(runs, id) }));
+    .flatMap((id) => list(path.join(runs, id)).filter((name) => name !== 'logs').map((name) => ({ kind: 'run folder' as const, path: path.join(runs, id, name) })));
 }
 
 /** `serve`'s output files are named by execution (`...-<id>.log`); older ones, without an id, go with the executions of their time. */
@@ -165,15 +169,15 @@ function serveOutputs(home: string, kept: readonly ExecutionRecord[], keptIds: R
     .map((name) => ({ kind: 'serve output' as const, path: path.join(folder, name) }));
 }
 
-/** Releases no kept execution deployed, unless a stage serves, or may roll back to, them. */
-async function releasesToGo(home: string, keptIds: ReadonlySet<string>): Promise<{ gone: GcItem[]; kept: string[] }> {
+/** Releases no kept execution deployed, unless a deployment serves, or may roll back to, them. */
+async function releasesToGo(home: string, records: StoredDeploymentRecords, table: ProcessTable, keptIds: ReadonlySet<string>): Promise<{ gone: GcItem[]; kept: string[] }> {
   const gone: GcItem[] = [];
   const kept: string[] = [];
-  for (const stage of await listStages(home)) {
-    const needed = new Set([stage.current?.release, stage.lastGood?.release, stage.server?.release].filter((n): n is number => n !== undefined));
-    const folder = path.join(stageDirectory(home, stage.service, stage.environment), 'releases');
-    for (const release of stage.releases) {
-      const info = await readRelease(home, stage.service, stage.environment, release);
+  for (const deployment of await listDeployments(home, records, { processTable: table })) {
+    const needed = new Set([deployment.current?.release, deployment.lastGood?.release, deployment.server?.release].filter((n): n is number => n !== undefined));
+    const folder = path.join(deploymentDirectory(home, deployment.service, deployment.environment), 'releases');
+    for (const release of deployment.releases) {
+      const info = await readRelease(home, deployment.service, deployment.environment, release).catch(() => undefined);
       const releaseFolder = path.join(folder, String(release));
       if (needed.has(release) || (info?.executionId !== undefined && keptIds.has(info.executionId))) {
         kept.push(releaseFolder);
@@ -188,52 +192,35 @@ async function releasesToGo(home: string, keptIds: ReadonlySet<string>): Promise
 }
 
 /** Stored artifacts no kept execution produced, and the contents only they held. */
-async function storeToGo(store: StateStore, home: string, keptIds: ReadonlySet<string>): Promise<GcItem[]> {
-  const root = path.join(home, 'artifacts');
-  const trees = path.join(root, 'trees');
-  const blobs = path.join(root, 'blobs');
-  const keptTrees = new Set<string>();
+function storeToGo(store: StateStore, artifacts: ArtifactStore, keptIds: ReadonlySet<string>): GcItem[] {
+  const keptDigests = new Set<string>();
   for (const id of keptIds) {
-    for (const artifact of store.artifacts(id)) keptTrees.add(artifact.digest.slice('sha256:'.length));
+    for (const artifact of store.artifacts(id)) keptDigests.add(artifact.digest);
   }
   const keptBlobs = new Set<string>();
-  for (const hex of keptTrees) {
-    for (const entry of manifestOf(path.join(trees, `${hex}.json`))) {
-      if (entry.type === 'file') keptBlobs.add(entry.executable ? `${entry.blob}.x` : entry.blob);
+  for (const digest of keptDigests) {
+    for (const entry of artifacts.manifestSync(digest)) {
+      if (entry.type === 'file') keptBlobs.add(artifacts.blobOf(entry));
     }
   }
-  const items: GcItem[] = [];
-  for (const name of list(trees)) {
-    const hex = name.replace(/\.json$/, '');
-    if (name.startsWith('.')) {
-      items.push({ kind: 'leftover', path: path.join(trees, name) });
-    } else if (!keptTrees.has(hex)) {
-      items.push({ kind: 'artifact', path: path.join(trees, name) });
-    }
-  }
-  for (const prefix of list(blobs)) {
-    for (const name of list(path.join(blobs, prefix))) {
-      const file = path.join(blobs, prefix, name);
-      if (name.endsWith('.tmp')) {
-        items.push({ kind: 'leftover', path: file });
-      } else if (!keptBlobs.has(name)) {
-        items.push({ kind: 'artifact content', path: file });
-      }
-    }
-  }
-  return items;
+  const inventory = artifacts.inventory();
+  return [
+    ...inventory.leftovers.map((file) => ({ kind: 'leftover' as const, path: file })),
+    ...inventory.artifacts.filter((a) => !keptDigests.has(a.digest)).flatMap((a) => a.paths.map((file) => ({ kind: 'artifact' as const, path: file }))),
+    ...inventory.blobs.filter((file) => !keptBlobs.has(file)).map((file) => ({ kind: 'artifact content' as const, path: file })),
+  ];
 }
 
 /**
  * Installs of the cache (`cache/<key>/`) that neither a kept execution's lockfile (its Source
  * artifact) nor a kept release (its `node_modules` link) names.
  */
-async function installsToGo(store: StateStore, home: string, keptIds: ReadonlySet<string>, keptReleases: readonly string[]): Promise<GcItem[]> {
+async function installsToGo(store: StateStore, artifacts: ArtifactStore, home: string, keptIds: ReadonlySet<string>, keptReleases: readonly string[]): Promise<GcItem[]> {
   const cache = path.join(home, 'cache');
   const keys = new Set<string>();
   for (const id of keptIds) {
     const source = store.artifacts(id).find((a) => a.name === 'Source');
-    const key = source && (await InstallCache.keyOf(path.join(home, 'artifacts', 'trees', source.digest.slice('sha256:'.length))).catch(() => undefined));
+    const key = source && (await InstallCache.keyOf(artifacts.pathOf(source.digest)).catch(() => undefined));
     if (key) keys.add(key);
   }
   const cacheReal = safeRealpath(cache);
@@ -275,14 +262,6 @@ function freedBytes(items: readonly GcItem[]): Array<{ kind: GcKind; count: numb
     visit(item.path, entry);
   }
   return [...byKind.values()];
-}
-
-function manifestOf(file: string): TreeEntry[] {
-  try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { entries: TreeEntry[] }).entries;
-  } catch {
-    return [];
-  }
 }
 
 function list(folder: string): string[] {

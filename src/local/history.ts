@@ -9,7 +9,7 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import type { ProcessTable } from '../runtime/process.js';
 import { ArtifactStore } from './artifact-store.js';
 import { describeExecution, type ExecutionDocument } from './describe.js';
-import type { LocalStagesPort } from './local-stages-port.js';
+import { storedLocalDeployments, type LocalDeployments } from './local-deployments.js';
 import { recoverAbandonedExecutions } from './recovery.js';
 import { STATE_DATABASE_FILE } from './state-database.js';
 import { stateSizeNotice } from './state-size.js';
@@ -21,8 +21,8 @@ export interface HistoryOptions {
   readonly home: string;
   /** @default systemClock */
   readonly clock?: Clock;
-  /** Stops the stages a killed run left serving. @default - the steps' local stages */
-  readonly localStages?: LocalStagesPort;
+  /** Stops the servers a killed run left. @default - the local deployments of `home` */
+  readonly deployments?: LocalDeployments;
   /** @default nodeProcessTable */
   readonly processTable?: ProcessTable;
   /**
@@ -68,9 +68,10 @@ export async function openHistory(options: HistoryOptions): Promise<OpenedHistor
   try {
     const recovered = await recoverAbandonedExecutions(store, { clock: options.clock ?? systemClock, ...(options.processTable ? { processTable: options.processTable } : {}) });
     if (recovered.length) {
-      const stages = options.localStages ?? (await import('./default-local-stages.js')).defaultLocalStages();
+      const clock = options.clock ?? systemClock;
+      const deployments = options.deployments ?? storedLocalDeployments({ home: options.home, store, clock, processTable: options.processTable ?? (await import('../runtime/process.js')).nodeProcessTable });
       for (const id of recovered) {
-        await stages.stopStagesStartedBy(options.home, id).catch(() => []);
+        await deployments.stopServersStartedBy(id).catch(() => []);
       }
     }
     return { store, artifacts, recovered };

@@ -12,4 +12,6 @@ export { recoverAbandonedExecutions, endExecutionAndProcesses } from './recovery
 export { ArtifactStore, removeReadOnly, type StoredArtifact, type TreeEntry } from './artifact-store.js';
 export { snapshotSource, SNAPSHOT_EXCLUDES, type SourceSnapshot } from './source-snapshot.js';
 export { postWebhook, webhookMessage, fetchPost, type HttpPost, type WebhookMessage, type RunNotification } from './notifier.js';
-export type { LocalStagesPort } from './local-stages-port.js';
+export { storedLocalDeployments, type LocalDeployments } from './local-deployments.js';
+export { StoredDeploymentRecords, openDeploymentRecords } from './deployment-records.js';
+export { readPlansFile, selectPipeline } from './plan-file.js';

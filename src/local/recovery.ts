@@ -8,7 +8,8 @@
  *    scope (a renamed or restarted container over the same folder), when its heartbeat stopped.
  * 2. The process groups its actions started are ended first (SIGTERM, SIGKILL after a grace
  *    period) and waited for; only then is the run marked FAILED and its locks released, so that
- *    the next run's deploy never overlaps one of the dead run's.
+ *    the next run's deploy never overlaps one of the dead run's. A release it made current in a
+ *    stage that did not succeed is undone in the same transaction: what was current comes back.
  *
  * The actions do not wait for that: their shell's watchdog ends their group as soon as the run's
  * process is gone (see `ShellSession`). This is the second line, for whatever got past the first.
@@ -17,6 +18,7 @@ import { hostname } from 'node:os';
 import type { Clock } from '../runtime/clock.js';
 import { LOCAL_ENV } from '../model/contract.js';
 import { endProcesses, nodeProcessTable, type ProcessTable, type ProcessTarget } from '../runtime/process.js';
+import { revertDeploymentChanges } from './deployment-records.js';
 import type { ExecutionRecord, FinalExecutionStatus, StateStore } from './state-store.js';
 
 /** How often a live run updates its heartbeat. */
@@ -129,7 +131,13 @@ export async function endExecutionAndProcesses(store: StateStore, execution: Exe
   } else if (groups.length) {
     detail = `; the processes of its actions were on another machine or container (${execution.host}), and are not signalled from here`;
   }
-  store.endExecution(execution.id, status, `${reason}${detail}`, options.clock.now());
+  // A deployment it made current in a stage that did not succeed was never verified: what was
+  // current before comes back, in the transaction that ends its record.
+  const unverified = store.stages(execution.id).filter((s) => s.environment !== null && s.status !== 'SUCCEEDED').map((s) => s.environment!);
+  store.transaction(() => {
+    store.endExecution(execution.id, status, `${reason}${detail}`, options.clock.now());
+    revertDeploymentChanges(store, execution.id, unverified);
+  });
 }
 
 /** Whether the execution's pid means something here (same machine boot and pid namespace). */

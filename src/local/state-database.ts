@@ -9,15 +9,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { InputError } from '../model/errors.js';
+import { migrateDeployments } from './deployments-migration.js';
 
 /** The history file's name in the state folder. */
 export const STATE_DATABASE_FILE = 'state.db';
 
 /**
+ * One migration: SQL, or a function for what SQL alone cannot do (reading the state folder's
+ * files into the database). A function may return what to do once the migration is committed.
+ */
+export type Migration = string | ((db: Database.Database, home: string) => (() => void) | void);
+
+/**
  * The schema, one migration per version: migration `n` (1-based) takes a database from version
  * `n - 1` to `n`. Append only: a released migration never changes.
  */
-export const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly Migration[] = [
   // 1: executions, stages, actions, artifacts, approvals, releases, rollbacks, stage locks.
   `
 CREATE TABLE IF NOT EXISTS executions (
@@ -164,6 +171,10 @@ CREATE TABLE measurements (
   measured_at INTEGER NOT NULL
 );
 `,
+  // 3: local deployments, in one store: which release each locally served environment serves and
+  // which one last passed its acceptance tests (were `current.json` and `last-good.json` beside
+  // its releases), and each change of its current release, by which execution (was `releases`).
+  migrateDeployments,
 ];
 
 /** The schema version this code reads and writes. */
@@ -215,7 +226,7 @@ export function openStateDatabase(home: string, options: OpenStateDatabaseOption
       ]);
     }
     if (version < SCHEMA_VERSION && !options.readOnly) {
-      migrate(db);
+      migrate(db, home);
     }
     return guard(db, file);
   } catch (error) {
@@ -255,15 +266,23 @@ function openReadOnly(file: string): Database.Database {
 }
 
 /** Run the migrations the database lacks, each with its version bump, in one transaction. */
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, home: string): void {
+  const afterCommit: Array<() => void> = [];
   db.transaction(() => {
     // Read again inside the write lock: another process may have migrated meanwhile.
     const from = db.pragma('user_version', { simple: true }) as number;
     for (let version = from; version < SCHEMA_VERSION; version++) {
-      db.exec(MIGRATIONS[version]!);
+      const migration = MIGRATIONS[version]!;
+      if (typeof migration === 'string') {
+        db.exec(migration);
+      } else {
+        const then = migration(db, home);
+        if (then) afterCommit.push(then);
+      }
       db.pragma(`user_version = ${version + 1}`);
     }
   }).immediate();
+  for (const then of afterCommit) then();
 }
 
 const DAMAGED = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_INDEX']);
@@ -292,6 +311,14 @@ export function stateDatabaseError(error: unknown, file: string): unknown {
       {
         where: file,
         message: `service-pipelines needs to write the folder ${folder} and the files in it (state.db and its -wal and -shm companions): check their owner and permissions (ls -la ${folder})`,
+      },
+    ], { cause: error });
+  }
+  if (/Could not locate the bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(detail)) {
+    return new InputError(`the run history ${file} cannot be opened: better-sqlite3's native module is missing or was built for another Node.js (${detail.split('\n')[0]})`, [
+      {
+        where: 'better-sqlite3',
+        message: `run \`npm rebuild better-sqlite3\` where service-pipelines is installed, with the Node.js that runs it (${process.version}); npm 11 builds it only when package.json's allowScripts approves better-sqlite3`,
       },
     ], { cause: error });
   }

@@ -1,8 +1,9 @@
 /**
- * The run history: executions, stages, actions, artifacts, approvals, releases and logs in
- * SQLite (`<home>/state.db`, WAL mode). Every state change is one transaction, so a run that
+ * The run history: executions, stages, actions, artifacts, approvals and rollbacks in SQLite
+ * (`<home>/state.db`, WAL mode), each action's log in its file. Every state change is one transaction, so a run that
  * is killed leaves rows a later command can read and repair, never a half-written change.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { InputError } from '../model/errors.js';
@@ -21,6 +22,9 @@ export type StageStatus = 'PENDING' | 'WAITING' | 'IN_PROGRESS' | 'SUCCEEDED' | 
 export type ActionStatus = 'PENDING' | 'IN_PROGRESS' | 'AWAITING_APPROVAL' | 'SUCCEEDED' | 'FAILED' | 'REJECTED' | 'SKIPPED' | 'ABANDONED';
 /** Status of a manual approval. */
 export type ApprovalStatus = 'PENDING' | 'APPROVED' | 'REJECTED' | 'ABANDONED';
+
+/** The statuses of an action that ended. */
+export const FINAL_ACTION_STATUSES: readonly ActionStatus[] = ['SUCCEEDED', 'FAILED', 'REJECTED', 'SKIPPED', 'ABANDONED'];
 
 /** The statuses of a run that is still going (or, QUEUED, about to). */
 export const ACTIVE_STATUSES: readonly ExecutionStatus[] = ['QUEUED', 'IN_PROGRESS', 'AWAITING_APPROVAL'];
@@ -92,7 +96,7 @@ export interface ActionRecord {
   readonly failedCommand: string | null;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
-  /** The action's log file while it runs (the full text is in the database once it ends). */
+  /** The action's log file (see `actionLog`). */
   readonly logFile: string | null;
 }
 
@@ -121,18 +125,6 @@ export interface ApprovalRecord {
   /** Who or what decided: `--approve`, `terminal`, `approve command`... */
   readonly decidedBy: string | null;
   readonly summary: string | null;
-}
-
-/** A local release deployed to an environment by an execution. */
-export interface ReleaseRecord {
-  readonly service: string;
-  readonly environment: string;
-  readonly release: number;
-  readonly executionId: string;
-  readonly packageSha256: string | null;
-  readonly deployedAt: number;
-  /** Whether the environment's acceptance tests passed against it. */
-  readonly good: boolean;
 }
 
 /** A rollback of an environment. */
@@ -489,6 +481,7 @@ export class StateStore {
       startedAt?: number;
       finishedAt?: number;
       logFile?: string;
+      /** The whole log, kept in the database (the engine streams its logs to files: see `actionLog`). */
       log?: string;
     },
   ): void {
@@ -562,21 +555,6 @@ export class StateStore {
   /** The approvals of an execution. */
   approvals(executionId: string): ApprovalRecord[] {
     return (this.db.prepare(`SELECT * FROM approvals WHERE execution_id = ? ORDER BY requested_at`).all(executionId) as Row[]).map(toApproval);
-  }
-
-  /** Record a release deployed by an execution (`good` once its acceptance tests pass). */
-  recordRelease(release: ReleaseRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO releases (service, environment, release, execution_id, package_sha256, deployed_at, good) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (service, environment, release, execution_id) DO UPDATE SET good = MAX(good, excluded.good), deployed_at = excluded.deployed_at`,
-      )
-      .run(release.service, release.environment, release.release, release.executionId, release.packageSha256, release.deployedAt, release.good ? 1 : 0);
-  }
-
-  /** The releases of a service (every environment, newest first). */
-  releases(service: string): ReleaseRecord[] {
-    return (this.db.prepare(`SELECT * FROM releases WHERE service = ? ORDER BY deployed_at DESC`).all(service) as Row[]).map(toRelease);
   }
 
   /** Start recording a rollback. */
@@ -683,12 +661,26 @@ export class StateStore {
     }));
   }
 
-  /** The stored log of an action (null while it runs: read its log file then). */
+  /**
+   * The whole log of an action that ended, without its last line break (null while it runs: read
+   * its log file then). A run's logs are in its log files; runs recorded before kept them here.
+   */
   actionLog(executionId: string, stage: string, action: string): string | null {
-    const row = this.db.prepare(`SELECT log FROM actions WHERE execution_id = ? AND stage = ? AND name = ?`).get(executionId, stage, action) as
-      | { log: string | null }
+    const row = this.db.prepare(`SELECT log, log_file, status FROM actions WHERE execution_id = ? AND stage = ? AND name = ?`).get(executionId, stage, action) as
+      | { log: string | null; log_file: string | null; status: ActionStatus }
       | undefined;
-    return row?.log ?? null;
+    if (row?.log != null) {
+      return row.log;
+    }
+    if (row?.log_file == null || !FINAL_ACTION_STATUSES.includes(row.status)) {
+      return null;
+    }
+    try {
+      return readFileSync(row.log_file, 'utf8').replace(/\n$/, '');
+    } catch {
+      // Removed (a log folder deleted by hand): nothing to show.
+      return '';
+    }
   }
 
   /** The artifacts of an execution. */
@@ -839,17 +831,5 @@ function toApproval(r: Row): ApprovalRecord {
     decidedAt: nullableNumber(r.decided_at),
     decidedBy: r.decided_by === null ? null : String(r.decided_by),
     summary: r.summary === null ? null : String(r.summary),
-  };
-}
-
-function toRelease(r: Row): ReleaseRecord {
-  return {
-    service: String(r.service),
-    environment: String(r.environment),
-    release: Number(r.release),
-    executionId: String(r.execution_id),
-    packageSha256: r.package_sha256 === null ? null : String(r.package_sha256),
-    deployedAt: Number(r.deployed_at),
-    good: Number(r.good) === 1,
   };
 }

@@ -1,10 +1,13 @@
 /**
  * The one seam through which the project starts processes, and looks at or signals processes it
  * did not start itself. Code takes a `Processes` (and a `ProcessTable`) and tests may pass their
- * own; production code uses `nodeProcesses` (and `nodeProcessTable`).
+ * own; production code uses `nodeProcesses` (and `nodeProcessTable`). What starts processes in
+ * particular ways is here too: guarded (`guardedProcesses`: nothing outlives this process) and
+ * detached (`spawnDetached`: a server that outlives it on purpose).
  */
 import { spawn as nodeSpawn, type StdioOptions } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import type { Clock } from './clock.js';
@@ -36,6 +39,8 @@ export interface SpawnOptions {
    * @default false
    */
   readonly lifeline?: boolean;
+  /** Let this process end without waiting for the child (see `spawnDetached`). @default false */
+  readonly unref?: boolean;
 }
 
 /** A started process. */
@@ -67,6 +72,9 @@ export const nodeProcesses: Processes = {
       stdio: options.lifeline ? [...(typeof stdio === 'string' ? [stdio, stdio, stdio] : stdio.slice(0, 3)), 'pipe'] : stdio,
       detached: options.detached ?? false,
     });
+    if (options.unref) {
+      child.unref();
+    }
     const lifeline = options.lifeline ? child.stdio[3] : undefined;
     // The child's end of the lifeline may live on in what it started (that is the point of it):
     // the child's end is seen by its exit and its own output streams, not by the lifeline closing.
@@ -246,6 +254,11 @@ export const nodeProcessTable: ProcessTable = {
   },
 };
 
+/** Send a signal to this very process, as if it came from outside (its handlers run, or its default action). */
+export function raiseSignal(signal: NodeJS.Signals): void {
+  process.kill(process.pid, signal);
+}
+
 /** A process to end, or the process group it leads. */
 export interface ProcessTarget {
   readonly process: ProcessIdentity;
@@ -367,4 +380,147 @@ function groupMembers(processGroup: number): number[] {
     }
   }
   return members;
+}
+
+/** How long a guard's watchdog waits after SIGTERM before it sends SIGKILL to what is left of the group. */
+export const WATCHDOG_GRACE_SECONDS = 5;
+
+/**
+ * The watchdog, as shell text: a background subshell in the shell's process group, blocked
+ * reading the lifeline (fd 3, see `SpawnOptions.lifeline`), deaf to SIGTERM until then.
+ * End-of-file there means the process that started the shell is gone, or the shell exited: it
+ * sends SIGTERM to the group, then looks, at once and every second after, whether any other
+ * process of the group is left (from /proc; where there is none it waits the whole grace period)
+ * and, if one still is after the grace period, sends SIGKILL. It leaves as soon as it is alone,
+ * and a later SIGTERM (a recovery taking over) ends it too. What the shell runs after it never sees fd 3.
+ */
+export const LIFELINE_WATCHDOG = `( trap '' TERM INT HUP
+  read -r __sp_lifeline <&3
+  kill -TERM 0
+  trap - TERM
+  read -r __sp_self __sp_rest < /proc/self/stat
+  __sp_wait=0
+  while :; do
+    if [ -n "$__sp_self" ]; then
+      __sp_left=
+      for __sp_proc in /proc/[0-9]*; do
+        read -r __sp_stat < "$__sp_proc/stat" || continue
+        set -- \${__sp_stat##*") "}
+        if [ "$3" = "$$" ] && [ "$1" != Z ] && [ "\${__sp_proc#/proc/}" != "$__sp_self" ]; then __sp_left=1; break; fi
+      done
+      [ -n "$__sp_left" ] || exit 0
+    fi
+    [ $__sp_wait -lt ${WATCHDOG_GRACE_SECONDS} ] || break
+    sleep 1
+    __sp_wait=$((__sp_wait + 1))
+  done
+  kill -KILL 0 ) </dev/null >/dev/null 2>&1 8>&- 9>&- &
+exec 3<&-
+`;
+
+/** Options of `guardedProcesses`. */
+export interface GuardOptions {
+  /** Told of each process group started, as soon as it is, so that whoever finds this process dead can end it. */
+  readonly onGroup?: (leader: ProcessIdentity) => void;
+  /** @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
+}
+
+/** Processes whose groups can all be ended at once. */
+export interface GuardedProcesses extends Processes {
+  /** End every group started and still there: SIGTERM, then SIGKILL after `graceMs`. */
+  stopAll(graceMs?: number): void;
+}
+
+/**
+ * Processes that cannot outlive this process: each is started in a process group of its own
+ * with a watchdog that ends the group when this process ends (`kill -9` included) or the process
+ * exits (see `LIFELINE_WATCHDOG`), as a shell of the buildspec executor is. A program that
+ * cannot be found on PATH is spawned as it is, so that it fails as it always does (ENOENT). A
+ * spawn that asks for `detached` or `unref` (a process meant to outlive this one) is left alone.
+ */
+export function guardedProcesses(base: Processes, options: GuardOptions = {}): GuardedProcesses {
+  const table = options.processTable ?? nodeProcessTable;
+  const live = new Set<ProcessHandle>();
+  return {
+    spawn(command, args, spawnOptions = {}) {
+      const env = spawnOptions.env ?? process.env;
+      if (spawnOptions.detached || spawnOptions.unref || findProgram(command, env, spawnOptions.cwd) === undefined) {
+        return base.spawn(command, args, spawnOptions);
+      }
+      const handle = base.spawn('sh', ['-c', `${LIFELINE_WATCHDOG}exec "$@"`, 'sh', command, ...args], { ...spawnOptions, detached: true, lifeline: true });
+      if (handle.pid !== undefined) {
+        live.add(handle);
+        void handle.exited.then(
+          () => live.delete(handle),
+          () => live.delete(handle),
+        );
+        options.onGroup?.(table.identify(handle.pid) ?? { pid: handle.pid });
+      }
+      return handle;
+    },
+    stopAll(graceMs = 2_000) {
+      const stopping = [...live];
+      stopping.forEach((handle) => handle.kill('SIGTERM'));
+      if (stopping.length) setTimeout(() => stopping.forEach((handle) => handle.kill('SIGKILL')), graceMs).unref();
+    },
+  };
+}
+
+/** The file a program name runs (a name with a slash as it is), or undefined when there is none. */
+function findProgram(command: string, env: NodeJS.ProcessEnv, cwd: string | undefined): string | undefined {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) {
+    const file = isAbsolute(command) ? command : join(cwd ?? process.cwd(), command);
+    return executable(file) ? file : undefined;
+  }
+  for (const folder of (env.PATH ?? '').split(delimiter)) {
+    const file = join(folder === '' ? (cwd ?? process.cwd()) : folder, command);
+    if (executable(file)) return file;
+  }
+  return undefined;
+}
+
+/** Options of `spawnDetached`. */
+export interface DetachedOptions {
+  readonly cwd: string;
+  /** The whole environment of the program. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Where its output is appended (created, with its folder, if need be). */
+  readonly logFile: string;
+}
+
+/**
+ * Start a program that outlives this process (a server): in a session of its own, its output
+ * appended to a file, this process holding nothing of it. Returns its identity.
+ *
+ * @throws Error when it could not start (no such program...)
+ */
+export async function spawnDetached(processes: Processes, command: string, args: readonly string[], options: DetachedOptions, table: ProcessTable = nodeProcessTable): Promise<ProcessIdentity> {
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  const fd = openSync(options.logFile, 'a');
+  let child: ProcessHandle;
+  try {
+    child = processes.spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd], detached: true, unref: true });
+  } finally {
+    // The child has its own copy of the descriptor.
+    closeSync(fd);
+  }
+  if (child.pid === undefined) {
+    const error = await child.exited.then(
+      () => new Error('it exited at once'),
+      (failure: unknown) => (failure instanceof Error ? failure : new Error(String(failure))),
+    );
+    throw new Error(`could not start ${command}: ${error.message}`, { cause: error });
+  }
+  // Its end is nobody's business here (a server stopped later, by another command).
+  child.exited.catch(() => undefined);
+  return table.identify(child.pid) ?? { pid: child.pid };
 }

@@ -9,7 +9,10 @@ import { artifactOutputDirectory, LOCAL_ENV, secondarySourceVariable, STEP_ENV }
 import { FailureError, InputError } from '../model/errors.js';
 import { PACKAGE_ARTIFACT } from '../model/plan.js';
 import { environmentForRole, RefreshingCredentialsServer } from './credentials-server.js';
-import { createRelease, emulationNotes, readLastGood, readRelease, serveRelease, serviceUrlOf, stackOutputsOfServer, type ReleaseInfo, type ServerInfo } from './local-stages.js';
+import { nodeProcessTable } from '../runtime/process.js';
+import { serveRelease, type DeploymentRecords } from './local-deployments.js';
+import { createRelease, emulationNotes, readRelease, type ReleaseInfo } from './local-releases.js';
+import { serviceUrlOf, stackOutputsOfServer, type ServerInfo, type ServerSeams } from './local-server.js';
 import { writeStageFunctions } from './invoke.js';
 import { eventsOfState } from './service-events.js';
 import { PACKAGE_MANIFEST_FILE, readPackageManifest, stageOfManifest, verifyAnchoredDigest, verifyPackage, type PackageManifest, type PackageManifestStage } from './package-manifest.js';
@@ -191,15 +194,32 @@ async function deployLocally(
   for (const line of emulationNotes(release)) {
     announce(deps.output, request.step, line);
   }
-  const server = await serveRelease(home, service, stage, {
-    release: release.release,
-    processes: deps.processes,
-    clock: deps.clock,
-    ...(executionId ? { executionId } : {}),
-  });
+  const { server } = await withRecords(deps, request.step, (records) =>
+    serveRelease(home, records, service, stage, serverSeams(deps), { release: release.release, env: deps.env, ...(executionId ? { executionId } : {}) }),
+  );
   const file = await writeLocalOutputs(deps, stage, server, release);
   announce(deps.output, request.step, `${service}/${stage} release ${release.release} serves ${serviceUrlOf(server, release)} (pid ${server.pid})`);
   return { step: request.step, summary: `deployed release ${release.release} of ${service} to the local stage ${stage}: ${serviceUrlOf(server, release)}`, files: { stackOutputs: file } };
+}
+
+/** The seams a local deployment's server goes through. */
+function serverSeams(deps: StepDependencies): ServerSeams {
+  return { processes: deps.processes, processTable: deps.processTable ?? nodeProcessTable, clock: deps.clock };
+}
+
+/** Run with the local deployment records open (and closed after). */
+async function withRecords<T>(deps: StepDependencies, step: string, use: (records: DeploymentRecords) => Promise<T>): Promise<T> {
+  if (!deps.localDeployments) {
+    throw new InputError(`step ${step} with ${LOCAL_ENV.target}=local needs the local deployment records`, [
+      { where: LOCAL_ENV.target, message: 'run it through `service-pipelines step` or the local engine, which keep them' },
+    ]);
+  }
+  const records = await deps.localDeployments(localHome(deps, step));
+  try {
+    return await use(records);
+  } finally {
+    records.close();
+  }
 }
 
 /** The name a service's local stages are kept under: the pipeline's (SERVICE_NAME), else the package's. */
@@ -248,24 +268,20 @@ export async function rollbackStep(request: StepRequest, deps: StepDependencies,
   }
   const home = localHome(deps, request.step);
   const service = deps.env[STEP_ENV.serviceName] || (await serviceNameFromPackage(request, deps));
-  const lastGood = await readLastGood(home, service, stage);
-  if (!lastGood) {
-    throw new FailureError(`step rollback failed: ${service}/${stage} has no last good release to roll back to (no acceptance tests have passed there yet)`);
-  }
-  const release = await readRelease(home, service, stage, lastGood.release);
-  if (!release) {
-    throw new FailureError(`step rollback failed: the last good release ${lastGood.release} of ${service}/${stage} is gone from ${home}`);
-  }
   const executionId = deps.env[LOCAL_ENV.executionId];
-  announce(deps.output, request.step, `rolling ${service}/${stage} back to release ${lastGood.release} (last good, from execution ${lastGood.executionId})`);
-  const server = await serveRelease(home, service, stage, {
-    release: lastGood.release,
-    processes: deps.processes,
-    clock: deps.clock,
-    ...(executionId ? { executionId } : {}),
+  const { server, release } = await withRecords(deps, request.step, async (records) => {
+    const lastGood = (await records.get(service, stage))?.lastGood;
+    if (!lastGood) {
+      throw new FailureError(`step rollback failed: ${service}/${stage} has no last good release to roll back to (no acceptance tests have passed there yet)`);
+    }
+    if (!(await readRelease(home, service, stage, lastGood.release))) {
+      throw new FailureError(`step rollback failed: the last good release ${lastGood.release} of ${service}/${stage} is gone from ${home}`);
+    }
+    announce(deps.output, request.step, `rolling ${service}/${stage} back to release ${lastGood.release} (last good, from execution ${lastGood.executionId})`);
+    return serveRelease(home, records, service, stage, serverSeams(deps), { release: lastGood.release, env: deps.env, ...(executionId ? { executionId } : {}) });
   });
   const file = await writeLocalOutputs(deps, stage, server, release);
-  return { step: request.step, summary: `rolled ${service}/${stage} back to release ${lastGood.release}: ${serviceUrlOf(server, release)}`, files: { stackOutputs: file } };
+  return { step: request.step, summary: `rolled ${service}/${stage} back to release ${release.release}: ${serviceUrlOf(server, release)}`, files: { stackOutputs: file } };
 }
 
 async function serviceNameFromPackage(request: StepRequest, deps: StepDependencies): Promise<string> {

@@ -10,4 +10,7 @@ export { readPackageManifest, verifyPackage, verifyAnchoredDigest, sha256File, P
 export { invokeStageFunction, SERVICE_INVOKE_VARIABLE, type InvokeRequest, type InvokeResult, type StageFunctions } from './invoke.js';
 export { diagnoseService, type DoctorFinding, type DoctorTarget } from './doctor.js';
 export { PACKAGE_ARTIFACT_VARIABLE } from './serverless-package.js';
-export * from './local-stages.js';
+export * from './local-releases.js';
+export * from './local-server.js';
+export * from './local-deployments.js';
+export { stepRequestOf, type StepOptions } from './step-arguments.js';

@@ -13,7 +13,7 @@ import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, syml
 import path from 'node:path';
 import { FailureError } from '../model/errors.js';
 import type { Clock } from '../runtime/clock.js';
-import type { Processes } from '../runtime/process.js';
+import { nodeProcessTable, type Processes, type ProcessIdentity, type ProcessTable } from '../runtime/process.js';
 import { announce, runProgram } from './shell.js';
 import type { StepOutput } from './step-types.js';
 
@@ -25,6 +25,8 @@ export interface InstallCacheProps {
   /** The local state folder (`SERVICE_PIPELINES_HOME`); entries go to `<home>/cache/`. */
   readonly home: string;
   readonly processes: Processes;
+  /** Tells whether a lock's holder still runs. @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
   readonly clock: Clock;
   readonly output: StepOutput;
   /** The environment `npm` runs with. */
@@ -130,27 +132,30 @@ export class InstallCache {
   }
 
   /**
-   * Take `<key>.lock` (created exclusively, holding our pid). A lock whose process is gone is taken
-   * over; while waiting, the entry appearing ends the wait early.
+   * Take `<key>.lock` (created exclusively, holding our pid and start time). A lock whose process
+   * is gone (or whose pid another process now has) is taken over; while waiting, the entry
+   * appearing ends the wait early.
    */
   private async lock(file: string, ready: string): Promise<() => Promise<void>> {
     const { clock } = this.props;
+    const table = this.props.processTable ?? nodeProcessTable;
     const deadline = clock.now() + this.lockTimeoutMs;
     let waited = false;
     for (;;) {
       try {
         const handle = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY);
-        await handle.writeFile(String(process.pid));
+        const self = table.identify(process.pid);
+        await handle.writeFile(self?.startTime === undefined ? String(process.pid) : `${process.pid} ${self.startTime}`);
         await handle.close();
         return () => unlink(file).catch(() => undefined);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      const holder = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && holder > 0 && !isAlive(holder)) {
+      const holder = parseHolder(await readFile(file, 'utf8').catch(() => ''));
+      if (holder !== undefined && !table.isAlive(holder)) {
         // The holder died mid-install: its lock and its half-made scratch folder go.
         const root = path.dirname(file);
-        const prefix = `.tmp-${path.basename(file, '.lock')}-${holder}-`;
+        const prefix = `.tmp-${path.basename(file, '.lock')}-${holder.pid}-`;
         for (const name of await readdir(root)) {
           if (name.startsWith(prefix)) await rm(path.join(root, name), { recursive: true, force: true });
         }
@@ -190,11 +195,10 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** A lock file's holder: `<pid>` or `<pid> <start time>` (see `ProcessIdentity`); undefined while it is being written. */
+function parseHolder(text: string): ProcessIdentity | undefined {
+  const [pid, startTime] = text.trim().split(/\s+/);
+  const number = Number(pid);
+  if (!Number.isInteger(number) || number <= 0) return undefined;
+  return startTime ? { pid: number, startTime } : { pid: number };
 }

@@ -16,7 +16,7 @@ import { FailureError, InputError } from '../model/errors.js';
 import { outputsArtifactName, shellQuote } from '../model/plan.js';
 import type { AwsSeam, TemporaryCredentials } from './aws.js';
 import { sessionNameOf } from './deploy.js';
-import { readServer } from './local-stages.js';
+import { readServer } from './local-server.js';
 
 /** STS's shortest session: an invoke takes seconds. */
 const INVOKE_SESSION_SECONDS = 900;

@@ -130,7 +130,7 @@ async function installStep(request: StepRequest, deps: StepDependencies): Promis
   const home = deps.env[LOCAL_ENV.home];
   const key = await InstallCache.keyOf(deps.cwd);
   if (home && key) {
-    const cache = new InstallCache({ home: path.resolve(deps.cwd, home), processes: deps.processes, clock: deps.clock, output: deps.output, env: deps.env });
+    const cache = new InstallCache({ home: path.resolve(deps.cwd, home), processes: deps.processes, ...(deps.processTable ? { processTable: deps.processTable } : {}), clock: deps.clock, output: deps.output, env: deps.env });
     const outcome = await cache.install(deps.cwd, key);
     return { step: 'install', summary: `${outcome.hit ? 'install cache hit' : 'installed into the cache'} (key ${key}); node_modules → ${outcome.modulesDir}` };
   }

@@ -4,8 +4,9 @@
 import type { Writable } from 'node:stream';
 import type { StepName } from '../model/plan-schema.js';
 import type { Clock } from '../runtime/clock.js';
-import type { Processes } from '../runtime/process.js';
+import type { Processes, ProcessTable } from '../runtime/process.js';
 import type { AwsSeam } from './aws.js';
+import type { OpenDeploymentRecords } from './local-deployments.js';
 
 export type { StepName };
 
@@ -74,6 +75,15 @@ export interface StepDependencies {
   readonly clock: Clock;
   /** AWS calls (STS, CloudFormation). Only deploy and rollback to AWS use it. */
   readonly aws: AwsSeam;
+  /**
+   * Opens the record of what each local deployment serves: what a deploy or rollback with
+   * `SERVICE_PIPELINES_TARGET=local` changes. Opened only by them, so that no other step loads it.
+   *
+   * @default - none: a local deploy or rollback says it needs it
+   */
+  readonly localDeployments?: OpenDeploymentRecords;
+  /** Looks at and signals processes (a local deployment's server). @default nodeProcessTable */
+  readonly processTable?: ProcessTable;
 }
 
 /** What a step reports when it succeeds. */

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
 import type { ExecutionDocument } from '../../src/local/describe.js';
 import { nodeProcesses, runCaptured } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
@@ -31,6 +32,16 @@ interface CliRun {
 
 let work: { dir: string; cleanup: () => void };
 let service: string;
+
+/** The record of the pipeline's local deployment of an environment, from the run history. */
+async function deploymentRecord(environment: string) {
+  const records = await openDeploymentRecords(path.join(work.dir, '.service-pipelines'));
+  try {
+    return await records.get('order-events', environment);
+  } finally {
+    records.close();
+  }
+}
 
 /** Run the CLI in the working folder, without a terminal (as CI does). */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
@@ -101,10 +112,9 @@ describe.skipIf(!built)('the event-driven example through the local engine', () 
     expect(deploy.log).toContain('every role of the prod template carries the permissions boundary arn:aws:iam::444444444444:policy/order-events-prod-boundary');
 
     // Kept under the pipeline's name, where the engine records what passed.
-    const stage = path.join(work.dir, '.service-pipelines', 'stages', 'order-events', 'prod');
-    const lastGood = JSON.parse(readFileSync(path.join(stage, 'last-good.json'), 'utf8')) as { release: number; executionId: string };
-    expect(lastGood.executionId).toBe(id);
-    firstProdRelease = lastGood.release;
+    const lastGood = await deploymentRecord('prod').then((record) => record?.lastGood);
+    expect(lastGood?.executionId).toBe(id);
+    firstProdRelease = lastGood!.release;
 
     const manifest = JSON.parse(readFileSync(path.join(first.artifacts.find((a) => a.name === 'Package')!.path, 'manifest.json'), 'utf8')) as {
       service: string;
@@ -174,7 +184,6 @@ describe.skipIf(!built)('the event-driven example through the local engine', () 
       ['RollbackVerification', 'SUCCEEDED'],
     ]);
     expect(document.rollbacks).toEqual([expect.objectContaining({ environment: 'prod', status: 'SUCCEEDED', toRelease: firstProdRelease })]);
-    const current = JSON.parse(readFileSync(path.join(work.dir, '.service-pipelines', 'stages', 'order-events', 'prod', 'current.json'), 'utf8')) as { release: number };
-    expect(current.release).toBe(firstProdRelease);
+    expect((await deploymentRecord('prod'))?.current?.release).toBe(firstProdRelease);
   }, 400_000);
 });

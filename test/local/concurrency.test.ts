@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline, type RunPipelineOptions, type RunPipelineResult } from '../../src/local/engine.js';
+import type { RunPipelineResult } from '../../src/local/engine.js';
 import { listExecutions, showExecution } from '../../src/local/history.js';
 import { StateStore } from '../../src/local/state-store.js';
-import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact } from './helpers.js';
-
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
+import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, runPlanned, type PlannedRun } from './helpers.js';
 
 let work: { dir: string; cleanup: () => void };
 let source: string;
@@ -26,17 +24,14 @@ const commands = (buildSeconds: number) => ({
   'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')],
 });
 
-function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
+function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<PlannedRun> = {}): PlannedRun {
   const config = customConfig(source, { executionMode: mode });
   return {
-    config,
-    configFile: 'pipelines.config.json',
+    definitionFile: 'pipelines.config.json',
     baseDir: work.dir,
-    service: 'svc',
     home,
     plan: shellPlan(config, commands(1.2)),
     until: 'dev',
-    localStages: noStages,
     pollMs: 25,
     ...extra,
   };
@@ -46,15 +41,15 @@ function options(mode: 'SUPERSEDED' | 'QUEUED' | 'PARALLEL', extra: Partial<RunP
 async function threeRuns(mode: 'SUPERSEDED' | 'QUEUED'): Promise<[RunPipelineResult, RunPipelineResult, RunPipelineResult]> {
   let b: Promise<RunPipelineResult> | undefined;
   let c: Promise<RunPipelineResult> | undefined;
-  const a = runPipeline(
+  const a = runPlanned(
     options(mode, {
       onEvent: (event) => {
         if (event.type === 'stage-started' && event.stage === 'Build' && !b) {
-          b = runPipeline(
+          b = runPlanned(
             options(mode, {
               onEvent: (eventOfB) => {
                 if (eventOfB.type === 'stage-waiting' && eventOfB.stage === 'Build' && !c) {
-                  c = runPipeline(options(mode));
+                  c = runPlanned(options(mode));
                 }
               },
             }),
@@ -75,10 +70,10 @@ describe('executions of one pipeline at the same time', () => {
 
     expect([a.status, b.status, c.status]).toEqual(['SUCCEEDED', 'SUPERSEDED', 'SUCCEEDED']);
     expect(b.reason).toContain(`superseded by execution ${c.executionId} while waiting to enter Build`);
-    const superseded = await showExecution({ home, executionId: b.executionId, localStages: noStages });
+    const superseded = await showExecution({ home, executionId: b.executionId });
     expect(superseded.stages.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUPERSEDED', 'SKIPPED', 'SKIPPED', 'SKIPPED']);
     // One execution at a time in Build: C entered only after A left.
-    const buildOf = async (id: string) => (await showExecution({ home, executionId: id, localStages: noStages })).stages[1]!;
+    const buildOf = async (id: string) => (await showExecution({ home, executionId: id })).stages[1]!;
     const [buildA, buildC] = [await buildOf(a.executionId), await buildOf(c.executionId)];
     expect(Date.parse(buildC.startedAt!)).toBeGreaterThanOrEqual(Date.parse(buildA.startedAt!) + buildA.durationMs!);
   });
@@ -87,17 +82,17 @@ describe('executions of one pipeline at the same time', () => {
     const [a, b, c] = await threeRuns('QUEUED');
 
     expect([a.status, b.status, c.status]).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
-    const started = async (id: string) => Date.parse((await showExecution({ home, executionId: id, localStages: noStages })).stages[1]!.startedAt!);
+    const started = async (id: string) => Date.parse((await showExecution({ home, executionId: id })).stages[1]!.startedAt!);
     expect(await started(a.executionId)).toBeLessThan(await started(b.executionId));
     expect(await started(b.executionId)).toBeLessThan(await started(c.executionId));
   });
 
   it('GIVEN PARALLEL WHEN two executions start together THEN they run side by side, each in its own workspace', async () => {
     const begin = Date.now();
-    const [a, b] = await Promise.all([runPipeline(options('PARALLEL')), runPipeline(options('PARALLEL'))]);
+    const [a, b] = await Promise.all([runPlanned(options('PARALLEL')), runPlanned(options('PARALLEL'))]);
 
     expect([a.status, b.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
-    const builds = await Promise.all([a, b].map(async (r) => (await showExecution({ home, executionId: r.executionId, localStages: noStages })).stages[1]!));
+    const builds = await Promise.all([a, b].map(async (r) => (await showExecution({ home, executionId: r.executionId })).stages[1]!));
     // Overlapping Build stages: the second started before the first ended.
     const [first, second] = builds.sort((x, y) => Date.parse(x.startedAt!) - Date.parse(y.startedAt!));
     expect(Date.parse(second!.startedAt!)).toBeLessThan(Date.parse(first!.startedAt!) + first!.durationMs!);
@@ -125,14 +120,14 @@ describe('executions of one pipeline at the same time', () => {
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
 
-    const [killed] = await listExecutions({ home, localStages: noStages });
+    const [killed] = await listExecutions({ home });
     expect(killed).toMatchObject({ id: executionId, status: 'FAILED' });
     expect(killed!.statusReason).toMatch(/process \(pid \d+\) is gone/);
-    const document = await showExecution({ home, executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId });
     expect(document.stages[1]).toMatchObject({ name: 'Build', status: 'FAILED' });
     expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')).toMatchObject({ status: 'ABANDONED' });
 
-    const next = await runPipeline(options('SUPERSEDED', { plan: shellPlan(config, commands(0)) }));
+    const next = await runPlanned(options('SUPERSEDED', { plan: shellPlan(config, commands(0)) }));
     expect(next.status).toBe('SUCCEEDED');
   });
 });

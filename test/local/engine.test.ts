@@ -3,13 +3,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import type { RunEvent } from '../../src/local/events.js';
+import { runPipeline } from '../../src/local/engine.js';
 import { decideApproval, showExecution, listExecutions } from '../../src/local/history.js';
 import { InputError } from '../../src/model/errors.js';
-import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, writeFiles } from './helpers.js';
-
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
+import { customConfig, gitRepository, shellPlan, tempFolder, writeArtifact, writeFiles, runPlanned, type PlannedRun } from './helpers.js';
 
 let work: { dir: string; cleanup: () => void };
 let source: string;
@@ -24,15 +22,12 @@ beforeEach(() => {
 });
 afterEach(() => work.cleanup());
 
-function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
+function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<PlannedRun> = {}): PlannedRun {
   return {
-    config,
-    configFile: path.join(work.dir, 'pipelines.config.json'),
+    definitionFile: path.join(work.dir, 'pipelines.config.json'),
     baseDir: work.dir,
-    service: 'svc',
     home,
     plan: shellPlan(config, commands),
-    localStages: noStages,
     pollMs: 50,
     ...extra,
   };
@@ -54,10 +49,10 @@ const happyCommands = {
 describe('runPipeline (plain shell plans)', () => {
   it('GIVEN a passing pipeline WHEN it runs THEN every stage succeeds, Build runs in parallel, and artifacts and the commit are recorded', async () => {
     const events: RunEvent[] = [];
-    const result = await runPipeline(options(customConfig(source), happyCommands, { approval: 'approve', onEvent: (e) => events.push(e) }));
+    const result = await runPlanned(options(customConfig(source), happyCommands, { approval: 'approve', onEvent: (e) => events.push(e) }));
 
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.map((s) => [s.name, s.status])).toEqual([
       ['Source', 'SUCCEEDED'],
       ['Build', 'SUCCEEDED'],
@@ -81,23 +76,23 @@ describe('runPipeline (plain shell plans)', () => {
 
   it('GIVEN uncommitted changes WHEN the pipeline runs THEN they are in the snapshot and flagged in the history', async () => {
     writeFiles(source, { 'app.sh': 'echo changed\n' });
-    const result = await runPipeline(options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['grep -q changed app.sh'] }, { until: 'dev' }));
+    const result = await runPlanned(options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['grep -q changed app.sh'] }, { until: 'dev' }));
 
     expect(result.status).toBe('SUCCEEDED');
-    const [execution] = await listExecutions({ home, localStages: noStages });
+    const [execution] = await listExecutions({ home });
     expect(execution).toMatchObject({ sourceRevision: commit, sourceDirty: true, status: 'SUCCEEDED' });
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.filter((s) => s.status === 'SKIPPED').map((s) => s.name)).toEqual(['Approve-prod', 'Deploy-prod']);
   });
 
   it('GIVEN a failing unit test WHEN the pipeline runs THEN Build fails with the exit status and log, and nothing is deployed', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['echo "1 test failed" >&2', 'exit 3'] }, { approval: 'approve' }),
     );
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain('Build failed: UnitTests');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const unit = document.stages[1]!.actions.find((a) => a.name === 'UnitTests')!;
     expect(unit).toMatchObject({ status: 'FAILED', exitCode: 3, failedCommand: 'exit 3' });
     expect(unit.log).toContain('1 test failed');
@@ -105,10 +100,10 @@ describe('runPipeline (plain shell plans)', () => {
   });
 
   it('GIVEN --reject WHEN the run reaches the prod approval THEN it fails there, prod untouched', async () => {
-    const result = await runPipeline(options(customConfig(source), happyCommands, { approval: 'reject' }));
+    const result = await runPlanned(options(customConfig(source), happyCommands, { approval: 'reject' }));
 
     expect(result.status).toBe('FAILED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages.map((s) => s.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'FAILED', 'SKIPPED']);
     expect(document.stages[3]!.actions[0]).toMatchObject({ status: 'REJECTED' });
   });
@@ -116,12 +111,12 @@ describe('runPipeline (plain shell plans)', () => {
   it('GIVEN no terminal and no flag WHEN another shell approves THEN the waiting run goes on to prod', async () => {
     const events: RunEvent[] = [];
     let approvedFromOutside: Promise<unknown> | undefined;
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), happyCommands, {
         onEvent: (event) => {
           events.push(event);
           if (event.type === 'approval-waiting') {
-            approvedFromOutside = decideApproval({ home, executionId: event.executionId.slice(0, 8), decision: 'APPROVED', summary: 'looks good', localStages: noStages });
+            approvedFromOutside = decideApproval({ home, executionId: event.executionId.slice(0, 8), decision: 'APPROVED', summary: 'looks good' });
           }
         },
       }),
@@ -129,25 +124,30 @@ describe('runPipeline (plain shell plans)', () => {
 
     await approvedFromOutside;
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.approvals[0]).toMatchObject({ status: 'APPROVED', decidedBy: 'approve command', summary: 'looks good' });
     expect(events.map((e) => e.type)).toContain('approval-waiting');
   });
 
   it('GIVEN an action that does not write its declared output WHEN it ends THEN it fails naming the artifact and folder', async () => {
-    const result = await runPipeline(options(customConfig(source), { 'Build.Package': ['true'] }, { until: 'dev' }));
+    const result = await runPlanned(options(customConfig(source), { 'Build.Package': ['true'] }, { until: 'dev' }));
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain('did not write its output artifact Package (expected in .pipeline/Package/)');
   });
 
-  it('GIVEN an unknown service or a missing source folder WHEN a run starts THEN InputError, and nothing is recorded', async () => {
+  it('GIVEN a plan that is not one or a missing source folder WHEN a run starts THEN InputError naming what is wrong, and nothing is recorded', async () => {
     const config = customConfig(source);
-    await expect(runPipeline({ ...options(config, {}), plan: undefined, service: 'nope' })).rejects.toThrow(/unknown service "nope"; the config has: svc/);
+    const { plan, ...rest } = options(config, {});
+    const broken = { ...plan, stages: [{ ...plan.stages[0]!, onFailure: 'MAYBE' }] } as unknown as typeof plan;
+    const refused = await runPipeline(broken, rest).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(InputError);
+    expect((refused as InputError).problems[0]).toMatchObject({ where: 'plan: stages.0.onFailure' });
     const missing = customConfig(path.join(work.dir, 'does-not-exist'));
-    const error = await runPipeline(options(missing, {})).catch((e: unknown) => e);
+    const error = await runPlanned(options(missing, {})).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).problems[0]).toMatchObject({ where: 'services[0].source.path' });
+    expect((error as InputError).problems[0]).toMatchObject({ where: 'source.path of the svc plan' });
+    expect(await runPlanned({ ...options(missing, {}), sourceWhere: 'services[0].source.path' }).catch((e: InputError) => e.problems[0]!.where)).toBe('services[0].source.path');
     expect(existsSync(path.join(home, 'state.db'))).toBe(false);
   });
 
@@ -166,12 +166,12 @@ describe('runPipeline (plain shell plans)', () => {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
       const config = customConfig(source, { webhook: url, email: true });
       const events: RunEvent[] = [];
-      const failed = await runPipeline(options(config, { 'Build.Lint': ['exit 1'] }, { onEvent: (e) => events.push(e) }));
-      const passed = await runPipeline(
+      const failed = await runPlanned(options(config, { 'Build.Lint': ['exit 1'] }, { onEvent: (e) => events.push(e) }));
+      const passed = await runPlanned(
         options(config, happyCommands, {
           onEvent: (event) => {
             if (event.type === 'approval-waiting') {
-              void decideApproval({ home, executionId: event.executionId, decision: 'APPROVED', localStages: noStages });
+              void decideApproval({ home, executionId: event.executionId, decision: 'APPROVED' });
             }
           },
         }),
@@ -190,12 +190,12 @@ describe('runPipeline (plain shell plans)', () => {
   });
 
   it('GIVEN stored artifacts WHEN a later action changes its copy of the source THEN the stored artifact is unchanged', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), { ...happyCommands, 'Build.Lint': ['rm README.md', 'echo replaced > README.md'], 'Build.UnitTests': ['echo x >> app.sh || true'] }, { until: 'dev' }),
     );
 
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const stored = document.artifacts.find((a) => a.name === 'Source')!;
     expect(readFileSync(path.join(stored.path, 'README.md'), 'utf8')).toBe('# svc\n');
     // Appending in place fails on a read-only hard link, or (as root) changes a private copy.
@@ -207,7 +207,7 @@ describe('runPipeline (plain shell plans)', () => {
   it('GIVEN a run in the middle of an action WHEN it is stopped THEN the command is killed and the run ends STOPPED with the reason', async () => {
     const controller = new AbortController();
     const started = Date.now();
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), { ...happyCommands, 'Build.UnitTests': ['sleep 30'] }, {
         signal: controller.signal,
         onEvent: (event) => {
@@ -220,7 +220,7 @@ describe('runPipeline (plain shell plans)', () => {
 
     expect(result).toMatchObject({ status: 'STOPPED', reason: 'stopped (interrupted by SIGINT)' });
     expect(Date.now() - started).toBeLessThan(15_000);
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')).toMatchObject({ status: 'FAILED', statusReason: 'stopped (interrupted by SIGINT)' });
     expect(document.stages.slice(2).every((s) => s.status === 'SKIPPED')).toBe(true);
   });

@@ -2,22 +2,20 @@
  * `service-pipelines gc`: what the last runs of each pipeline and the local stages need stays,
  * the rest of the state folder goes; `--dry-run` says what would go and frees nothing.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline } from '../../src/local/engine.js';
 import type { RunEvent } from '../../src/local/events.js';
 import { collectGarbage } from '../../src/local/gc.js';
-import { listExecutions } from '../../src/local/history.js';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
+import { listExecutions, showExecution } from '../../src/local/history.js';
 import { GC_LOCK } from '../../src/local/maintenance.js';
 import { stateFolderSize } from '../../src/local/state-size.js';
 import { StateStore } from '../../src/local/state-store.js';
 import { nodeProcessTable } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
 import { runCli } from '../support/cli.js';
-import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
-
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles, runPlanned } from './helpers.js';
 
 let work: { dir: string; cleanup: () => void };
 let source: string;
@@ -36,22 +34,35 @@ async function run(n: number, extra: { onEvent?: (event: RunEvent) => void } = {
   const config = customConfig(source);
   const bundle = `bundle-${n}-${'x'.repeat(64_000)}`;
   const commands = { 'Build.Package': [writeArtifact('Package', 'bundle.txt', bundle)], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
-  const result = await runPipeline(shellRunOptions(config, commands, { baseDir: work.dir, home }, { until: 'dev', ...extra }));
+  const result = await runPlanned(shellRunOptions(config, commands, { baseDir: work.dir, home }, { until: 'dev', ...extra }));
   expect(result.status).toBe('SUCCEEDED');
+  // What a run that failed keeps besides its logs: its workspace.
+  writeFiles(path.join(home, 'runs', result.executionId, 'work'), { 'Build/Lint/src/scratch.txt': 'a workspace' });
   return result.executionId;
 }
 
-/** Local stage files as the deploy step writes them (src/steps/local-stages.ts): release n by execution ids[n - 1]. */
-function releases(ids: readonly string[], current: number, lastGood: number, installOf: Record<number, string>): string {
+/**
+ * Local releases as the deploy step makes them (src/steps/local-releases.ts): release n made by
+ * execution ids[n - 1], each made current in turn, `lastGood` marked good when it was current.
+ */
+async function releases(ids: readonly string[], current: number, lastGood: number, installOf: Record<number, string>): Promise<string> {
   const stage = path.join(home, 'stages', 'svc', 'dev');
-  ids.forEach((id, index) => {
-    const folder = path.join(stage, 'releases', String(index + 1));
-    writeFiles(folder, { 'release.json': JSON.stringify({ release: index + 1, executionId: id }), 'bundle/app.zip': 'z'.repeat(10_000) });
-    const key = installOf[index + 1];
-    if (key) symlinkSync(path.join(home, 'cache', key, 'node_modules'), path.join(folder, 'node_modules'), 'dir');
-  });
-  writeFileSync(path.join(stage, 'current.json'), JSON.stringify({ release: current, packageSha256: 'a', executionId: ids[current - 1], deployedAt: '2026-12-01T00:00:00Z' }));
-  writeFileSync(path.join(stage, 'last-good.json'), JSON.stringify({ release: lastGood, executionId: ids[lastGood - 1], at: '2026-12-01T00:00:00Z' }));
+  const records = await openDeploymentRecords(home);
+  try {
+    for (const [index, id] of ids.entries()) {
+      const folder = path.join(stage, 'releases', String(index + 1));
+      writeFiles(folder, { 'release.json': JSON.stringify({ release: index + 1, executionId: id }), 'bundle/app.zip': 'z'.repeat(10_000) });
+      const key = installOf[index + 1];
+      if (key) symlinkSync(path.join(home, 'cache', key, 'node_modules'), path.join(folder, 'node_modules'), 'dir');
+      // Recorded by deploys of their own (a run's records refuse changes once it has ended).
+      if (index + 1 <= current) {
+        expect(await records.makeCurrent({ service: 'svc', environment: 'dev', release: index + 1, packageSha256: 'a', executionId: `deploy-${index + 1}`, at: Date.now() })).toBe(true);
+      }
+      if (index + 1 === lastGood) expect(await records.markGood('svc', 'dev', `deploy-${index + 1}`, Date.now())).toBe(lastGood);
+    }
+  } finally {
+    records.close();
+  }
   writeFiles(path.join(stage, 'releases'), { '.tmp-123-abcd/partial': 'half a release' });
   return stage;
 }
@@ -75,15 +86,16 @@ describe('service-pipelines gc', () => {
     install('f'.repeat(32));
     install('0'.repeat(32));
     writeFiles(path.join(home, 'cache'), { '.tmp-dead-install/x': 'leftover' });
-    const stage = releases(ids, 4, 1, { 1: 'f'.repeat(32) });
+    const stage = await releases(ids, 4, 1, { 1: 'f'.repeat(32) });
     writeFiles(path.join(home, 'serve', 'runs'), { [`2026-12-01T00-00-00-000Z-1-svc-${ids[0]}.log`]: 'old', [`2026-12-01T00-00-01-000Z-2-svc-${ids[3]}.log`]: 'kept' });
     const before = stateFolderSize(home);
 
-    const dry = await collectGarbage({ home, keep: 2, dryRun: true, localStages: noStages });
+    const dry = await collectGarbage({ home, keep: 2, dryRun: true });
 
     expect(stateFolderSize(home)).toBe(before);
     const gone = (kind: string) => dry.items.filter((i) => i.kind === kind).map((i) => path.relative(home, i.path)).sort();
-    expect(gone('run folder')).toEqual([ids[0]!, ids[1]!].map((id) => path.join('runs', id)).sort());
+    // The workspaces of the runs not kept; their logs are history.
+    expect(gone('run folder')).toEqual([ids[0]!, ids[1]!].map((id) => path.join('runs', id, 'work')).sort());
     expect(gone('release')).toEqual([path.join('stages', 'svc', 'dev', 'releases', '2')]);
     expect(gone('install')).toEqual([path.join('cache', '0'.repeat(32))]);
     expect(gone('leftover')).toEqual([path.join('cache', '.tmp-dead-install'), path.join('stages', 'svc', 'dev', 'releases', '.tmp-123-abcd')].sort());
@@ -104,7 +116,7 @@ describe('service-pipelines gc', () => {
     expect(dry.bytes).toBeGreaterThan(2 * 64_000);
     expect(dry.keptExecutions).toBe(2);
 
-    const done = await collectGarbage({ home, keep: 2, localStages: noStages });
+    const done = await collectGarbage({ home, keep: 2 });
 
     expect(done.items.map((i) => i.path).sort()).toEqual(dry.items.map((i) => i.path).sort());
     expect(done.items.every((i) => !existsSync(i.path))).toBe(true);
@@ -118,8 +130,10 @@ describe('service-pipelines gc', () => {
     expect(readdirSync(path.join(stage, 'releases')).sort()).toEqual(['1', '3', '4']);
     expect(readFileSync(path.join(stage, 'releases', '1', 'node_modules', 'osls', 'index.js'), 'utf8')).toHaveLength(20_000);
     expect(existsSync(path.join(home, 'cache', lockKey))).toBe(true);
-    // The history is never pruned.
-    expect((await listExecutions({ home, localStages: noStages })).map((e) => e.id).sort()).toEqual([...ids].sort());
+    // The history is never pruned, logs included.
+    expect((await listExecutions({ home })).map((e) => e.id).sort()).toEqual([...ids].sort());
+    const pruned = await showExecution({ home, executionId: ids[0]! });
+    expect(pruned.stages[1]!.actions.find((a) => a.name === 'Package')!.log).toContain('Running command mkdir -p .pipeline/Package');
     // A run after gc reuses what stayed.
     expect(await run(5)).toBeTruthy();
   });
@@ -143,11 +157,12 @@ describe('service-pipelines gc', () => {
     store.close();
 
     const trees = readdirSync(path.join(home, 'artifacts', 'trees')).sort();
-    const report = await collectGarbage({ home, keep: 1, localStages: noStages });
+    const report = await collectGarbage({ home, keep: 1 });
 
-    expect(report.items).toEqual([{ kind: 'run folder', path: path.join(home, 'runs', old) }]);
+    expect(report.items).toEqual([{ kind: 'run folder', path: path.join(home, 'runs', old, 'work') }]);
     expect(report.notes[0]).toMatch(/^1 run is going \(going\): stored artifacts, releases and installs left alone/);
-    expect(existsSync(path.join(home, 'runs', old))).toBe(false);
+    expect(existsSync(path.join(home, 'runs', old, 'work'))).toBe(false);
+    expect(existsSync(path.join(home, 'runs', old, 'logs'))).toBe(true);
     expect(readdirSync(path.join(home, 'artifacts', 'trees')).sort()).toEqual(trees);
   });
 
@@ -176,8 +191,8 @@ describe('service-pipelines gc', () => {
     await run(1);
     const notices: string[] = [];
 
-    await listExecutions({ home, localStages: noStages, onNotice: (n) => notices.push(n), stateSizeNoticeBytes: 1_000 });
-    await listExecutions({ home, localStages: noStages, onNotice: (n) => notices.push(n) });
+    await listExecutions({ home, onNotice: (n) => notices.push(n), stateSizeNoticeBytes: 1_000 });
+    await listExecutions({ home, onNotice: (n) => notices.push(n) });
 
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(new RegExp(`^the state folder ${home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} takes \\d+ kB: \`service-pipelines gc\` removes`));

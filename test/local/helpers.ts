@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RunPipelineOptions } from '../../src/local/engine.js';
+import { runPipeline, type RunPipelineOptions, type RunPipelineResult } from '../../src/local/engine.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { CommandsPlanAction, PipelinePlan } from '../../src/model/plan-schema.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
@@ -151,21 +151,26 @@ export function killProcessesCarrying(executionId: string): void {
   }
 }
 
-/** The options of a run of `config`'s `svc` pipeline with plain shell commands (see `shellPlan`), local stages left alone. */
+/** A run to start: the plan, and the engine's options. */
+export type PlannedRun = RunPipelineOptions & { readonly plan: PipelinePlan };
+
+/** Run a plan with its options (`runPipeline(plan, options)`). */
+export function runPlanned({ plan, ...options }: PlannedRun): Promise<RunPipelineResult> {
+  return runPipeline(plan, options);
+}
+
+/** A run of `config`'s `svc` pipeline with plain shell commands (see `shellPlan`), local stages left alone. */
 export function shellRunOptions(
   config: ValidConfig,
   commands: Record<string, string[]>,
   where: { readonly baseDir: string; readonly home: string },
-  extra: Partial<RunPipelineOptions> = {},
-): RunPipelineOptions {
+  extra: Partial<PlannedRun> = {},
+): PlannedRun {
   return {
-    config,
-    configFile: 'pipelines.config.json',
+    definitionFile: 'pipelines.config.json',
     baseDir: where.baseDir,
-    service: 'svc',
     home: where.home,
     plan: shellPlan(config, commands),
-    localStages: { stopStagesStartedBy: async () => [] },
     pollMs: 50,
     ...extra,
   };

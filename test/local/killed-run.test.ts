@@ -11,7 +11,6 @@ import { listExecutions } from '../../src/local/history.js';
 import { StateStore } from '../../src/local/state-store.js';
 import { customConfig, gitRepository, killProcessesCarrying, processesCarrying, shellPlan, tempFolder, writeArtifact } from './helpers.js';
 
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
 const linux = existsSync('/proc/self/environ');
 
 let work: { dir: string; cleanup: () => void };
@@ -56,7 +55,7 @@ function plan(config: ReturnType<typeof customConfig>, tests: 'quick' | 'slow' |
 /** Start a run in a process of its own; resolves with the process and the execution id once recorded. */
 async function startRun(config: ReturnType<typeof customConfig>, tests: 'quick' | 'slow' | 'stubborn'): Promise<{ child: ChildProcess; executionId: string }> {
   const child = spawn(process.execPath, ['--import', 'jiti/register', path.join(import.meta.dirname, 'fixtures', 'run-plan.ts')], {
-    env: { ...process.env, RUN_PLAN_OPTIONS: JSON.stringify({ config, plan: plan(config, tests), home, baseDir: work.dir }) },
+    env: { ...process.env, RUN_PLAN_OPTIONS: JSON.stringify({ plan: plan(config, tests), home, baseDir: work.dir }) },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,
   });
@@ -128,12 +127,12 @@ describe.skipIf(!linux)('a run killed with SIGKILL in the middle of an action', 
       }
     }
     // The next run finds the last killed one, marks it failed, and deploys alone.
-    const next = runPipeline({ config, configFile: 'pipelines.config.json', baseDir: work.dir, service: 'svc', home, plan: plan(config, 'quick'), until: 'dev', localStages: noStages, pollMs: 50 });
+    const next = runPipeline(plan(config, 'quick'), { definitionFile: 'pipelines.config.json', baseDir: work.dir, home, until: 'dev', pollMs: 50 });
     if (previous) await checkGone(previous);
     const finished = await next;
     killed.push(finished.executionId);
     expect(finished.status).toBe('SUCCEEDED');
-    const history = await listExecutions({ home, localStages: noStages });
+    const history = await listExecutions({ home });
     expect(history.filter((e) => e.status === 'FAILED')).toHaveLength(kills);
     const intervals = [...deployIntervals().entries()].sort((a, b) => a[1][0] - b[1][0]);
     const overlaps = intervals.slice(1).flatMap(([id, [start]], i) => {

@@ -6,13 +6,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatExecution, formatHistory } from '../../src/local/describe.js';
-import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import { failureCause } from '../../src/local/failure-cause.js';
 import { listExecutions, showExecution } from '../../src/local/history.js';
 import { validateConfig } from '../../src/model/validate.js';
-import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact } from './helpers.js';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
+import type { RunEvent } from '../../src/local/events.js';
+import { customConfig, gitRepository, shellRunOptions, tempFolder, writeArtifact, runPlanned, type PlannedRun } from './helpers.js';
 
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
 const built = existsSync(path.resolve(import.meta.dirname, '../../dist/cli/main.js'));
 
 let work: { dir: string; cleanup: () => void };
@@ -27,7 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => work.cleanup());
 
-function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<RunPipelineOptions> = {}): RunPipelineOptions {
+function options(config: ReturnType<typeof customConfig>, commands: Record<string, string[]>, extra: Partial<PlannedRun> = {}): PlannedRun {
   return shellRunOptions(config, commands, { baseDir: work.dir, home }, extra);
 }
 
@@ -58,7 +58,7 @@ describe('failureCause', () => {
 
 describe('the history of a failed run', () => {
   it('GIVEN a failing unit test WHEN the run ends THEN the history\'s detail and show name the cause from its output, not only the exit status', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), {
         ...passing,
         'Build.UnitTests': ['echo "running 3 tests"', 'echo "Error: the handler returned 500 for GET /items" >&2; echo "npm error code 1" >&2; exit 1'],
@@ -66,20 +66,20 @@ describe('the history of a failed run', () => {
     );
 
     expect(result.status).toBe('FAILED');
-    const [execution] = await listExecutions({ home, localStages: noStages });
+    const [execution] = await listExecutions({ home });
     const table = formatHistory([execution!], home);
     expect(table).toContain('exited with status 1 in phase BUILD: Error: the handler returned 500 for GET /items');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages[1]!.actions.find((a) => a.name === 'UnitTests')!.statusReason).toMatch(/exited with status 1 in phase BUILD: Error: the handler returned 500/);
   });
 
   it.skipIf(!built)('GIVEN a prod deploy that fails and a rollback that fails too WHEN the run ends THEN the rollback shows its own reason, and the run\'s reason includes it', async () => {
-    const result = await runPipeline(
+    const result = await runPlanned(
       options(customConfig(source), { ...passing, 'Deploy-prod.Deploy': ['true', 'echo "Error: the prod stack is locked" >&2; exit 4'] }, { approval: 'approve' }),
     );
 
     expect(result.status).toBe('FAILED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const [rollback] = document.rollbacks;
     // The custom flavor with no commands.rollback: the rollback step has nothing to roll back with.
     expect(rollback).toMatchObject({ environment: 'prod', status: 'FAILED', reason: expect.stringContaining('the prod stack is locked') });
@@ -96,18 +96,27 @@ describe('releases of a run', () => {
       environments: [{ name: 'dev', account: '222222222222', region: 'us-east-1' }],
       services: [{ name: 'svc', serverlessService: 'serverless-http-api-dynamodb', flavor: 'custom', source: { path: source }, commands: { package: 'true', deploy: 'true' } }],
     });
-    // What the deploy step leaves for a local stage (src/steps/local-stages.ts): a release, and current.json naming this execution.
+    // What the deploy step leaves for a local deployment (src/steps/local-deployments.ts): a release,
+    // made current for this execution in the deployment records, under serverless.yml's name.
     const stage = '$SERVICE_PIPELINES_HOME/stages/serverless-http-api-dynamodb/dev';
-    const deploy = [
-      `mkdir -p ${stage}/releases/1 && echo '{"release":1}' > ${stage}/releases/1/release.json`,
-      `printf '{"release":1,"packageSha256":"abc123","executionId":"%s","deployedAt":"2026-12-01T00:00:00.000Z"}' "$SERVICE_PIPELINES_EXECUTION_ID" > ${stage}/current.json`,
-      writeArtifact('Outputs_dev', 'stack-outputs.json', '{}'),
-    ];
-    const result = await runPipeline(options(config, { ...passing, 'Deploy-dev.Deploy': deploy }));
+    const deploy = [`mkdir -p ${stage}/releases/1 && echo '{"release":1}' > ${stage}/releases/1/release.json`, writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')];
+    let executionId = '';
+    const onEvent = (event: RunEvent) => {
+      if (event.type === 'execution-started') executionId = event.executionId;
+      if (event.type === 'action-finished' && event.stage === 'Deploy-dev' && event.action === 'Deploy') {
+        void openDeploymentRecords(home).then(async (records) => {
+          await records.makeCurrent({ service: 'serverless-http-api-dynamodb', environment: 'dev', release: 1, packageSha256: 'abc123', executionId, at: Date.now() });
+          records.close();
+        });
+      }
+    };
+    const result = await runPlanned(options(config, { ...passing, 'Deploy-dev.Deploy': deploy }, { onEvent }));
 
     expect(result.status).toBe('SUCCEEDED');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.releases).toEqual([{ environment: 'dev', release: 1, packageSha256: 'abc123', good: true }]);
-    expect(existsSync(path.join(home, 'stages', 'serverless-http-api-dynamodb', 'dev', 'last-good.json'))).toBe(true);
+    const records = await openDeploymentRecords(home);
+    expect(await records.get('serverless-http-api-dynamodb', 'dev')).toMatchObject({ lastGood: { release: 1, executionId: result.executionId } });
+    records.close();
   });
 });

@@ -169,14 +169,10 @@ describe('a live run whose record another process ended', () => {
       const home = path.join(work.dir, '.service-pipelines');
       const config = customConfig(source);
       const begin = Date.now();
-      const result = await runPipeline({
-        config,
-        configFile: 'c.json',
+      const result = await runPipeline(shellPlan(config, { 'Build.UnitTests': ['sleep 30'] }), {
+        definitionFile: 'c.json',
         baseDir: work.dir,
-        service: 'svc',
         home,
-        plan: shellPlan(config, { 'Build.UnitTests': ['sleep 30'] }),
-        localStages: { stopStagesStartedBy: async () => [] },
         heartbeatMs: 100,
         onEvent: (event) => {
           if (event.type === 'action-started' && event.action === 'UnitTests') {

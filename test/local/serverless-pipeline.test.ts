@@ -9,6 +9,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
 import type { ExecutionDocument } from '../../src/local/describe.js';
 import { git, gitRepository, tempFolder } from './helpers.js';
 
@@ -25,6 +26,16 @@ interface CliRun {
 
 let work: { dir: string; cleanup: () => void };
 let service: string;
+
+/** What the records of the working folder's history say of a local deployment. */
+async function deployment(service: string, environment: string) {
+  const records = await openDeploymentRecords(path.join(work.dir, '.service-pipelines'));
+  try {
+    return await records.get(service, environment);
+  } finally {
+    records.close();
+  }
+}
 
 /** Run the CLI in the working folder, without a terminal (as CI does). */
 function runCli(args: string[], onStderr?: (text: string) => void): Promise<CliRun> {
@@ -88,8 +99,7 @@ describe.skipIf(!built)('the example service through the local engine (serverles
     expect(document.artifacts.map((a) => a.name)).toEqual(['Source', 'Package', 'Outputs_prod']);
     const outputs = JSON.parse(readFileSync(path.join(document.artifacts.find((a) => a.name === 'Outputs_prod')!.path, 'stack-outputs.json'), 'utf8')) as Record<string, string>;
     expect(outputs.ServiceEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/prod$/);
-    const stages = path.join(work.dir, '.service-pipelines', 'stages', 'ac-rest-api');
-    const lastGood = JSON.parse(readFileSync(path.join(stages, 'prod', 'last-good.json'), 'utf8')) as { release: number; executionId: string };
+    const lastGood = (await deployment('ac-rest-api', 'prod'))!.lastGood!;
     expect(lastGood.executionId).toBe(document.executionId);
     firstProdRelease = lastGood.release;
     expect(document.releases).toEqual([{ environment: 'prod', release: firstProdRelease, packageSha256: expect.stringMatching(/^[0-9a-f]{64}$/), good: true }]);
@@ -147,8 +157,7 @@ describe.skipIf(!built)('the example service through the local engine (serverles
     ]);
     expect(document.rollbacks).toEqual([expect.objectContaining({ environment: 'prod', status: 'SUCCEEDED', toRelease: firstProdRelease })]);
     expect(document.statusReason).toContain(`rolled back to release ${firstProdRelease}`);
-    const current = JSON.parse(readFileSync(path.join(work.dir, '.service-pipelines', 'stages', 'ac-rest-api', 'prod', 'current.json'), 'utf8')) as { release: number };
-    expect(current.release).toBe(firstProdRelease);
+    expect((await deployment('ac-rest-api', 'prod'))!.current).toMatchObject({ release: firstProdRelease, executionId: document.executionId });
   }, 180_000);
 
   it('GIVEN a failing unit test WHEN the pull-request pipeline runs THEN Build fails with the test output in the log', async () => {

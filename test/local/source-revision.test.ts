@@ -5,12 +5,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runPipeline, type RunPipelineOptions } from '../../src/local/engine.js';
 import { showExecution } from '../../src/local/history.js';
 import { InputError } from '../../src/model/errors.js';
-import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles } from './helpers.js';
-
-const noStages = { stopStagesStartedBy: async () => [] as string[] };
+import { customConfig, git, gitRepository, shellRunOptions, tempFolder, writeArtifact, writeFiles, runPlanned, type PlannedRun } from './helpers.js';
 
 let work: { dir: string; cleanup: () => void };
 let home: string;
@@ -22,13 +19,13 @@ beforeEach(() => {
 afterEach(() => work.cleanup());
 
 /** The Package artifact carries the source's version.txt, as the run saw it. */
-function options(source: string, revision: string): RunPipelineOptions {
+function options(source: string, revision: string): PlannedRun {
   const commands = { 'Build.Package': ['mkdir -p .pipeline/Package && cp version.txt .pipeline/Package/'], 'Deploy-dev.Deploy': [writeArtifact('Outputs_dev', 'stack-outputs.json', '{}')] };
   return shellRunOptions(customConfig(source), commands, { baseDir: work.dir, home }, { until: 'dev', revision });
 }
 
 async function packagedVersion(executionId: string): Promise<string> {
-  const document = await showExecution({ home, executionId, localStages: noStages });
+  const document = await showExecution({ home, executionId });
   const packaged = document.artifacts.find((a) => a.name === 'Package')!;
   return readFileSync(path.join(packaged.path, 'version.txt'), 'utf8');
 }
@@ -41,11 +38,11 @@ describe('runPipeline with a revision', () => {
     git(source, 'commit', '-qam', 'later');
     writeFiles(source, { 'version.txt': 'uncommitted\n' });
 
-    const result = await runPipeline(options(source, wanted));
+    const result = await runPlanned(options(source, wanted));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('wanted\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.source).toMatchObject({ revision: wanted, uncommittedChanges: false });
     expect(document.stages[0]!.actions[0]!.statusReason).toBe(`commit ${wanted.slice(0, 12)}`);
     // The user's working tree is as it was.
@@ -64,11 +61,11 @@ describe('runPipeline with a revision', () => {
     git(upstream, 'push', '-q', origin, 'HEAD:refs/heads/main');
     const pushed = git(upstream, 'rev-parse', 'HEAD');
 
-    const result = await runPipeline(options(clone, pushed));
+    const result = await runPlanned(options(clone, pushed));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('pushed later\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.stages[0]!.actions[0]!.statusReason).toBe(`commit ${pushed.slice(0, 12)}, fetched from origin`);
   });
 
@@ -80,11 +77,11 @@ describe('runPipeline with a revision', () => {
     git(source, 'remote', 'add', 'origin', origin);
     const missing = 'b'.repeat(40);
 
-    const result = await runPipeline(options(source, missing));
+    const result = await runPlanned(options(source, missing));
 
     expect(result.status).toBe('FAILED');
     expect(result.reason).toContain(`Source failed: Source: commit ${missing} is not in the repository of ${source}, and fetching it from origin failed`);
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     expect(document.source.revision).toBeNull();
   });
 
@@ -94,11 +91,11 @@ describe('runPipeline with a revision', () => {
     writeFiles(repository, { 'services/svc/version.txt': 'later\n' });
     git(repository, 'commit', '-qam', 'later');
 
-    const result = await runPipeline(options(path.join(repository, 'services', 'svc'), wanted));
+    const result = await runPlanned(options(path.join(repository, 'services', 'svc'), wanted));
 
     expect(result.status).toBe('SUCCEEDED');
     expect(await packagedVersion(result.executionId)).toBe('svc at wanted\n');
-    const document = await showExecution({ home, executionId: result.executionId, localStages: noStages });
+    const document = await showExecution({ home, executionId: result.executionId });
     const sourceFiles = document.artifacts.find((a) => a.name === 'Source')!;
     expect(sourceFiles.files).toBe(1);
   });
@@ -107,6 +104,6 @@ describe('runPipeline with a revision', () => {
     const source = path.join(work.dir, 'svc');
     gitRepository(source, { 'version.txt': 'v1\n' });
 
-    await expect(runPipeline(options(source, 'main; rm -rf /'))).rejects.toThrow(InputError);
+    await expect(runPlanned(options(source, 'main; rm -rf /'))).rejects.toThrow(InputError);
   });
 });

@@ -3,15 +3,19 @@
  * be used. Each is exit 2 with the file named and what to do; nothing is written, nothing deleted.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../src/local/state-store.js';
-import { MIGRATIONS } from '../../src/local/state-database.js';
+import { MIGRATIONS, stateDatabaseError } from '../../src/local/state-database.js';
+import { InputError } from '../../src/model/errors.js';
 import { runCli } from '../support/cli.js';
 import { gitRepository, tempFolder } from './helpers.js';
 import Database from 'better-sqlite3';
 import { nodeProcessTable } from '../../src/runtime/process.js';
+
+const ROOT_MODULES = path.resolve(import.meta.dirname, '../../node_modules');
 
 let work: { dir: string; cleanup: () => void };
 let home: string;
@@ -169,7 +173,7 @@ describe('the history schema', () => {
     mkdirSync(home, { recursive: true });
     const old = new Database(database);
     old.pragma('journal_mode = WAL');
-    old.exec(MIGRATIONS[0]!);
+    old.exec(MIGRATIONS[0] as string);
     old.pragma('user_version = 1');
     old.prepare(
       `INSERT INTO executions (id, pipeline, service, trigger, execution_mode, status, pid, host, config_file, source_path, started_at, finished_at) VALUES ('old-run', 'svc', 'svc', 'push', 'SUPERSEDED', 'SUCCEEDED', 42, 'laptop', 'c.ts', '/svc', 1, 2)`,
@@ -184,5 +188,28 @@ describe('the history schema', () => {
     const reopened = new Database(database, { readonly: true });
     expect(reopened.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
     reopened.close();
+  });
+});
+
+describe('a better-sqlite3 without its native module', () => {
+  it('GIVEN better-sqlite3 installed without its compiled binding WHEN a history is opened THEN the error says to run npm rebuild better-sqlite3', async () => {
+    // A copy of the package without its build/ folder: what an install that skipped its build script leaves.
+    const modules = path.join(work.dir, 'node_modules');
+    for (const name of ['bindings', 'file-uri-to-path']) cpSync(path.join(ROOT_MODULES, name), path.join(modules, name), { recursive: true });
+    cpSync(path.join(ROOT_MODULES, 'better-sqlite3'), path.join(modules, 'better-sqlite3'), { recursive: true, filter: (file) => !file.includes(`${path.sep}build`) });
+    const Unbuilt = createRequire(path.join(work.dir, 'index.js'))('better-sqlite3') as typeof Database;
+    let thrown: unknown;
+    try {
+      new Unbuilt(database);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(String(thrown)).toMatch(/Could not locate the bindings file/);
+
+    const told = stateDatabaseError(thrown, database);
+
+    expect(told).toBeInstanceOf(InputError);
+    expect((told as InputError).message).toContain(`the run history ${database} cannot be opened: better-sqlite3's native module is missing`);
+    expect((told as InputError).problems).toEqual([expect.objectContaining({ where: 'better-sqlite3', message: expect.stringContaining('npm rebuild better-sqlite3') })]);
   });
 });

@@ -115,8 +115,10 @@ describe.skipIf(skipReason !== undefined)(`dashboard end to end in headless Chro
     await page.waitForSelector('body[data-ready="true"] [data-pipeline="svc"]');
     expect(await page.locator('[data-pipeline="svc"] .stage').count()).toBe(5);
 
-    // GIVEN GitHub's push example, re-signed, for the followed repository and branch.
-    const delivery = await signedDelivery('push', exampleOf('push', (p) => p.ref === 'refs/heads/master'));
+    // GIVEN GitHub's push example, re-signed, for the followed repository and branch, naming the
+    // clone's commit (the run takes the commit its push names).
+    const pushed = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: path.join(work.dir, 'svc') }).toString().trim();
+    const delivery = await signedDelivery('push', { ...exampleOf('push', (p) => p.ref === 'refs/heads/master'), after: pushed });
     const response = await fetch(`${serve.url}/webhooks/github`, { method: 'POST', headers: delivery.headers, body: delivery.body });
     expect(response.status).toBe(202);
 

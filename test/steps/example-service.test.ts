@@ -8,11 +8,24 @@ import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listStages, serveRelease, stopStagesStartedBy, writeLastGood } from '../../src/steps/local-stages.js';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
+import { systemClock } from '../../src/runtime/clock.js';
+import { nodeProcesses, nodeProcessTable } from '../../src/runtime/process.js';
+import { listDeployments, serveRelease, stopServersStartedBy } from '../../src/steps/local-deployments.js';
 import { cleanEnv, copyExample, isRunning, makeHome, runCli, tempDir, type CliRun } from './support.js';
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
 const readJson = async <T>(file: string) => JSON.parse(await readFile(file, 'utf8')) as T;
+const seams = { processes: nodeProcesses, processTable: nodeProcessTable, clock: systemClock };
+/** Use the local deployment records of the state folder, and close them. */
+async function withRecords<T>(home: string, use: (records: Awaited<ReturnType<typeof openDeploymentRecords>>) => Promise<T>): Promise<T> {
+  const records = await openDeploymentRecords(home);
+  try {
+    return await use(records);
+  } finally {
+    records.close();
+  }
+}
 
 describe('the steps on the example service', () => {
   let root: { dir: string; remove: () => Promise<void> };
@@ -31,7 +44,7 @@ describe('the steps on the example service', () => {
   }, 240_000);
 
   afterAll(async () => {
-    if (home) await stopStagesStartedBy(home, 'exec-1').then(() => stopStagesStartedBy(home, 'exec-2'));
+    if (home) await stopServersStartedBy(home, 'exec-1', seams).then(() => stopServersStartedBy(home, 'exec-2', seams));
     await root?.remove();
   });
 
@@ -123,8 +136,9 @@ describe('the steps on the example service', () => {
       expect(outputs.ServiceEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dev$/);
       const stage = path.join(home, 'stages', 'ac-rest-api', 'dev');
       const server = await readJson<{ pid: number; url: string; release: number; executionId: string }>(path.join(stage, 'server.json'));
-      const current = await readJson<{ release: number; packageSha256: string }>(path.join(stage, 'current.json'));
+      const current = (await withRecords(home, (records) => records.get('ac-rest-api', 'dev')))!.current!;
       expect(server).toMatchObject({ url: outputs.ServiceEndpoint, release: 1, executionId: 'exec-1' });
+      expect(current).toMatchObject({ release: 1, executionId: 'exec-1' });
       expect(current.packageSha256).toBe((await readJson<{ bundle: { sha256: string } }>(path.join(packageDir(), 'manifest.json'))).bundle.sha256);
 
       const response = await fetch(`${outputs.ServiceEndpoint}/hello?name=Ada`);
@@ -142,7 +156,7 @@ describe('the steps on the example service', () => {
       const port = (taken.address() as { port: number }).port;
       const before = await readJson<{ pid: number }>(path.join(home, 'stages', 'ac-rest-api', 'dev', 'server.json'));
       try {
-        await expect(serveRelease(home, 'ac-rest-api', 'dev', { httpPort: port })).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
+        await expect(withRecords(home, (records) => serveRelease(home, records, 'ac-rest-api', 'dev', seams, { httpPort: port, env: cleanEnv() }))).rejects.toThrow(`port ${port} on 127.0.0.1 is taken`);
         // The refused serve left the running server alone.
         expect(isRunning(before.pid)).toBe(true);
       } finally {
@@ -153,7 +167,7 @@ describe('the steps on the example service', () => {
     it('GIVEN a last good release and a newer one WHEN `step rollback` runs THEN the last good release is served again', async () => {
       const local = { SERVICE_PIPELINES_TARGET: 'local', SERVICE_PIPELINES_EXECUTION_ID: 'exec-2' };
       const stage = path.join(home, 'stages', 'ac-rest-api', 'dev');
-      await writeLastGood(home, 'ac-rest-api', 'dev', { release: 1, executionId: 'exec-1', at: new Date().toISOString() });
+      expect(await withRecords(home, (records) => records.markGood('ac-rest-api', 'dev', 'exec-1', Date.now()))).toBe(1);
       const deploy = await step(['deploy', '--stage', 'dev'], local);
       expect(deploy.code).toBe(0);
       const newer = await readJson<{ pid: number; release: number }>(path.join(stage, 'server.json'));
@@ -164,24 +178,24 @@ describe('the steps on the example service', () => {
       expect(rollback.code).toBe(0);
       const server = await readJson<{ pid: number; url: string; release: number }>(path.join(stage, 'server.json'));
       expect(server.release).toBe(1);
-      expect(await readJson<{ release: number }>(path.join(stage, 'current.json'))).toMatchObject({ release: 1, executionId: 'exec-2' });
+      const current = await withRecords(home, async (records) => (await records.get('ac-rest-api', 'dev'))?.current);
+      expect(current).toMatchObject({ release: 1, executionId: 'exec-2' });
       expect(isRunning(newer.pid)).toBe(false);
       const outputs = await readJson<Record<string, string>>(path.join(service, '.pipeline', 'Outputs_dev', 'stack-outputs.json'));
       expect(outputs.ServiceEndpoint).toBe(server.url);
       expect((await fetch(`${server.url}/hello`)).status).toBe(200);
 
-      // `service-pipelines up` serves the current release again: current.json stays as it is.
-      const currentBefore = await readFile(path.join(stage, 'current.json'), 'utf8');
-      const again = await serveRelease(home, 'ac-rest-api', 'dev', { executionId: 'exec-2' });
+      // `service-pipelines up` serves the current release again: the current release stays as it is.
+      const { server: again } = await withRecords(home, (records) => serveRelease(home, records, 'ac-rest-api', 'dev', seams, { executionId: 'exec-2', env: cleanEnv() }));
       expect(again.release).toBe(1);
       expect(again.pid).not.toBe(server.pid);
       expect(isRunning(server.pid)).toBe(false);
-      expect(await readFile(path.join(stage, 'current.json'), 'utf8')).toBe(currentBefore);
+      expect(await withRecords(home, async (records) => (await records.get('ac-rest-api', 'dev'))?.current)).toEqual(current);
       expect((await fetch(`${again.url}/hello`)).status).toBe(200);
 
-      const stages = await listStages(home);
-      expect(stages).toEqual([expect.objectContaining({ service: 'ac-rest-api', environment: 'dev', releases: [1, 2], running: true })]);
-      expect(await stopStagesStartedBy(home, 'exec-2')).toEqual(['ac-rest-api/dev']);
+      const deployments = await withRecords(home, (records) => listDeployments(home, records, seams));
+      expect(deployments).toEqual([expect.objectContaining({ service: 'ac-rest-api', environment: 'dev', releases: [1, 2], running: true })]);
+      expect(await stopServersStartedBy(home, 'exec-2', seams)).toEqual(['ac-rest-api/dev']);
       expect(isRunning(again.pid)).toBe(false);
     });
 
@@ -197,7 +211,7 @@ describe('the steps on the example service', () => {
       const run = await step(['deploy', '--stage', 'staging'], { SERVICE_PIPELINES_TARGET: 'local', SERVICE_PIPELINES_EXECUTION_ID: 'exec-3' });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/refusing to deploy: the code bundle .* has sha256 [0-9a-f]{64}, but the package manifest records/);
-      expect((await listStages(home)).map((s) => s.environment)).toEqual(['dev']);
+      expect((await withRecords(home, (records) => listDeployments(home, records, seams))).map((s) => s.environment)).toEqual(['dev']);
     });
   });
 });

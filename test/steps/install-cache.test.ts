@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FailureError } from '../../src/model/errors.js';
 import { systemClock } from '../../src/runtime/clock.js';
-import { nodeProcesses, type Processes } from '../../src/runtime/process.js';
+import { nodeProcesses, nodeProcessTable, type Processes, type ProcessTable } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
 import { cleanEnv, tempDir } from './support.js';
 
@@ -38,8 +38,8 @@ describe('InstallCache', () => {
   let root: { dir: string; remove: () => Promise<void> };
   let home: string;
   const output = () => ({ stdout: new PassThrough().resume(), stderr: new PassThrough().resume() });
-  const cache = (processes: Processes, lockTimeoutMs?: number) =>
-    new InstallCache({ home, processes, clock: systemClock, output: output(), env: cleanEnv(), ...(lockTimeoutMs ? { lockTimeoutMs } : {}) });
+  const cache = (processes: Processes, lockTimeoutMs?: number, processTable?: ProcessTable) =>
+    new InstallCache({ home, processes, clock: systemClock, output: output(), env: cleanEnv(), ...(lockTimeoutMs ? { lockTimeoutMs } : {}), ...(processTable ? { processTable } : {}) });
 
   beforeEach(async () => {
     root = await tempDir('install-cache');
@@ -96,6 +96,18 @@ describe('InstallCache', () => {
     expect(outcome.hit).toBe(false);
     expect(await readdir(path.join(home, 'cache'))).toEqual([key]);
     expect(await readlink(path.join(dir, 'node_modules'))).toBe(outcome.modulesDir);
+  });
+
+  it('GIVEN a lock naming a live pid with another start time (the holder died, its pid reused) WHEN installing THEN the lock is taken over', async () => {
+    const dir = path.join(root.dir, 'svc');
+    await writeService(dir);
+    const key = (await InstallCache.keyOf(dir))!;
+    await mkdir(path.join(home, 'cache'), { recursive: true });
+    // This process's pid, but a start time no process of that pid has: the holder is gone.
+    await writeFile(path.join(home, 'cache', `${key}.lock`), `${process.pid} 1`);
+    const outcome = await cache(countingProcesses(), 2_000, nodeProcessTable).install(dir, key);
+    expect(outcome.hit).toBe(false);
+    expect(await readdir(path.join(home, 'cache'))).toEqual([key]);
   });
 
   it('GIVEN a lock held by a live process that never finishes WHEN installing THEN it fails after the timeout', async () => {

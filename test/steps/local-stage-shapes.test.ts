@@ -6,7 +6,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listStages, stopStage } from '../../src/steps/local-stages.js';
+import { readdir } from 'node:fs/promises';
+import { systemClock } from '../../src/runtime/clock.js';
+import { nodeProcessTable } from '../../src/runtime/process.js';
+import { stopServer } from '../../src/steps/local-server.js';
 import { cleanEnv, copyExample, makeHome, runCli, tempDir, type CliRun } from './support.js';
 
 const readJson = async <T>(file: string) => JSON.parse(await readFile(file, 'utf8')) as T;
@@ -36,7 +39,11 @@ describe('local stages of services without a REST API', () => {
 
   afterAll(async () => {
     // Every server: `up` serves a stage for no execution.
-    for (const stage of home ? await listStages(home) : []) await stopStage(home, stage.service, stage.environment);
+    for (const service of home ? await readdir(path.join(home, 'stages')).catch(() => []) : []) {
+      for (const environment of await readdir(path.join(home, 'stages', service))) {
+        await stopServer(home, service, environment, { processTable: nodeProcessTable, clock: systemClock });
+      }
+    }
     await root?.remove();
   });
 

@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createRelease, releaseDirectory } from '../../src/steps/local-stages.js';
+import { createRelease, releaseDirectory } from '../../src/steps/local-releases.js';
 
 /** A service folder with a (stand-in) serverless-offline installed at `modulesDir`, and its package. */
 function serviceWithModulesAt(root: string, modulesDir: string): { serviceDir: string; bundle: string; deploymentDir: string } {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CliContext } from '../context.js';
 
@@ -18,12 +19,20 @@ export function registerUp(program: Command, ctx: CliContext): void {
     .option('--http-port <port>', 'serve on this HTTP port (one stage only; default: a free port)')
     .option('--json', 'print the stages served as one JSON document')
     .action(async (service: string | undefined, env: string | undefined, options: UpOptions) => {
-      const [{ listStages, readRelease, serveRelease, stackOutputsOfServer, stopStage }, { InputError }] = await Promise.all([
-        import('../../steps/local-stages.js'),
+      const [{ listDeployments, serveRelease }, { stackOutputsOfServer, stopServer }, { openDeploymentRecords }, { InputError }, { nodeProcesses, nodeProcessTable }, { systemClock }] = await Promise.all([
+        import('../../steps/local-deployments.js'),
+        import('../../steps/local-server.js'),
+        import('../../local/deployment-records.js'),
         import('../../model/errors.js'),
+        import('../../runtime/process.js'),
+        import('../../runtime/clock.js'),
       ]);
       const home = path.join(ctx.cwd, '.service-pipelines');
-      const all = await listStages(home);
+      const seams = { processes: nodeProcesses, processTable: nodeProcessTable, clock: systemClock };
+      // Nothing deployed here: no history to open (and none to create).
+      const records = existsSync(path.join(home, 'state.db')) ? await openDeploymentRecords(home) : undefined;
+      try {
+      const all = records ? await listDeployments(home, records, seams) : [];
       const stages = all.filter((s) => (service === undefined || s.service === service) && (env === undefined || s.environment === env));
       if (stages.length === 0) {
         const known = all.map((s) => `${s.service}/${s.environment}`);
@@ -58,17 +67,16 @@ export function registerUp(program: Command, ctx: CliContext): void {
       }> = [];
       for (const stage of stages) {
         if (options.stop) {
-          const stopped = await stopStage(home, stage.service, stage.environment);
+          const stopped = await stopServer(home, stage.service, stage.environment, seams);
           report.push({ service: stage.service, environment: stage.environment, stopped });
           if (!options.json) {
             ctx.stdout.write(`${stage.service}/${stage.environment}: ${stopped ? 'stopped' : 'was not running'}\n`);
           }
-        } else if (stage.current) {
-          const server = await serveRelease(home, stage.service, stage.environment, httpPort === undefined ? {} : { httpPort });
+        } else if (stage.current && records) {
+          const { server, release } = await serveRelease(home, records, stage.service, stage.environment, seams, { env: ctx.env, ...(httpPort === undefined ? {} : { httpPort }) });
           // The URLs the stage's API answers on, as its stack outputs name them: REST routes under
           // /<env>, HTTP API routes at the root; a service without HTTP events has neither.
-          const release = await readRelease(home, stage.service, stage.environment, server.release);
-          const outputs = release ? stackOutputsOfServer(server, release) : { ServiceEndpoint: server.url };
+          const outputs = stackOutputsOfServer(server, release);
           const url = outputs.ServiceEndpoint ?? outputs.HttpApiUrl;
           const lambdaEndpoint = `http://127.0.0.1:${server.lambdaPort}`;
           report.push({ service: stage.service, environment: stage.environment, release: server.release, ...(url ? { url } : {}), outputs, lambdaEndpoint, pid: server.pid });
@@ -86,6 +94,9 @@ export function registerUp(program: Command, ctx: CliContext): void {
         ctx.stdout.write(`${JSON.stringify({ schemaVersion: 1, stages: report }, null, 2)}\n`);
       } else if (!options.stop) {
         ctx.stdout.write(`they run in the background; stop them with: service-pipelines up${service ? ` ${service}` : ''}${env ? ` ${env}` : ''} --stop\n`);
+      }
+      } finally {
+        records?.close();
       }
     });
 }

@@ -23,6 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { BUILDSPEC_PHASES, type Buildspec, type BuildspecArtifact, type BuildspecPhaseName } from '../../buildspec/types.js';
 import { parseBuildspec, validateBuildspec } from '../../buildspec/parse.js';
 import { STEP_ENV, secondarySourceVariable } from '../../model/contract.js';
@@ -31,7 +32,7 @@ import { systemClock, type Clock } from '../../runtime/clock.js';
 import { nodeProcesses } from '../../runtime/process.js';
 import { BuildLog, LineSplitter, SecretMasker } from './log.js';
 import { ShellSession, singleQuote, type CommandOutcome } from './shell-session.js';
-import type { BuildFailure, BuildspecRunOptions, BuildspecRunResult, PhaseResult, RunBuildspec } from './types.js';
+import type { BuildFailure, BuildspecRunOptions, BuildspecRunResult, InProcessCommand, PhaseResult, RunBuildspec } from './types.js';
 
 const PHASE_LABEL: Record<BuildspecPhaseName, string> = {
   install: 'INSTALL',
@@ -60,6 +61,9 @@ class BuildRun {
   private readonly stdoutLines: LineSplitter;
   private readonly stderrLines: LineSplitter;
   private session: ShellSession | undefined;
+  /** Whether a command ran in the shell: from then on, its state may differ from the build's own. */
+  private shellUsed = false;
+  private inProcessStop: AbortController | undefined;
   private lastCwd: string;
   private succeeding = true;
   private stopped = false;
@@ -101,6 +105,7 @@ class BuildRun {
     const abort = () => {
       this.stopped = true;
       this.session?.kill();
+      this.inProcessStop?.abort();
     };
     if (this.options.signal?.aborted) {
       this.stopped = true;
@@ -215,14 +220,45 @@ class BuildRun {
   /** Run a command of the buildspec, logging it as CodeBuild does. Resolves to its exit status. */
   private async runCommand(command: string): Promise<number> {
     this.log.container(`Running command ${command}`);
-    const outcome = await this.inShell(command);
+    const inProcess = this.shellUsed ? undefined : this.options.inProcess?.(command);
+    const outcome = inProcess ? await this.inThisProcess(inProcess) : await this.inShell(command);
     if (outcome.exitCode !== 0) {
       this.log.container(`Command did not exit successfully ${command} exit status ${outcome.exitCode}`);
     }
     return outcome.exitCode;
   }
 
+  /** A command the caller carries out itself, given what the shell would give it; its output goes to the log as a command's does. */
+  private async inThisProcess(command: InProcessCommand): Promise<CommandOutcome> {
+    this.inProcessStop = new AbortController();
+    if (this.stopped) this.inProcessStop.abort();
+    const sink = (lines: LineSplitter) =>
+      new Writable({
+        write(chunk: Buffer | string, _encoding, done) {
+          lines.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+          done();
+        },
+      });
+    let exitCode: number;
+    try {
+      exitCode = await command({
+        cwd: this.lastCwd,
+        env: { ...this.env, [STEP_ENV.buildSucceeding]: this.succeeding ? '1' : '0' },
+        stdout: sink(this.stdoutLines),
+        stderr: sink(this.stderrLines),
+        signal: this.inProcessStop.signal,
+        onProcessGroup: (group) => this.options.onProcessGroup?.(group),
+      });
+    } finally {
+      this.inProcessStop = undefined;
+    }
+    this.stdoutLines.flush();
+    this.stderrLines.flush();
+    return { exitCode, cwd: this.lastCwd, shellEnded: false };
+  }
+
   private async inShell(command: string, capture = false): Promise<CommandOutcome> {
+    this.shellUsed = true;
     const session = await this.ensureShell();
     const outcome = await session.run(command, { capture });
     this.stdoutLines.flush();
@@ -258,7 +294,10 @@ class BuildRun {
   private async markFailing(): Promise<void> {
     if (this.succeeding) {
       this.succeeding = false;
-      await this.inShell(`export ${STEP_ENV.buildSucceeding}=0`);
+      // A shell not started yet starts with it (see `ensureShell`).
+      if (this.session?.alive) {
+        await this.inShell(`export ${STEP_ENV.buildSucceeding}=0`);
+      }
     }
   }
 

@@ -26,7 +26,7 @@
  * the shell exits, the watchdog sends SIGTERM to the whole group, then SIGKILL 5 s later.
  */
 import { randomBytes } from 'node:crypto';
-import { nodeProcessTable, type ProcessHandle, type ProcessIdentity, type Processes, type ProcessTable } from '../../runtime/process.js';
+import { LIFELINE_WATCHDOG, nodeProcessTable, WATCHDOG_GRACE_SECONDS, type ProcessHandle, type ProcessIdentity, type Processes, type ProcessTable } from '../../runtime/process.js';
 
 /** How a command ended. */
 export interface CommandOutcome {
@@ -64,38 +64,7 @@ export interface ShellSessionOptions {
   readonly onOutput: (stream: 'stdout' | 'stderr', text: string) => void;
 }
 
-/** How long the watchdog waits after SIGTERM before it sends SIGKILL to what is left of the group. */
-export const WATCHDOG_GRACE_SECONDS = 5;
-
-/**
- * The watchdog: a background subshell in the shell's process group, blocked reading the lifeline
- * (fd 3), deaf to SIGTERM until then. End-of-file there means the process that runs the session
- * is gone, or the shell exited: it sends SIGTERM to the group, then checks every second whether
- * any other process of the group is left (from /proc, where there is one) and, if one still is
- * after the grace period, sends SIGKILL. It leaves as soon as it is alone, and a later SIGTERM
- * (a recovery taking over) ends it too. Commands never see fd 3.
- */
-const WATCHDOG = `( trap '' TERM INT HUP
-  read -r __sp_lifeline <&3
-  kill -TERM 0
-  trap - TERM
-  read -r __sp_self __sp_rest < /proc/self/stat
-  __sp_wait=0
-  while [ $__sp_wait -lt ${WATCHDOG_GRACE_SECONDS} ]; do
-    sleep 1
-    __sp_wait=$((__sp_wait + 1))
-    [ -n "$__sp_self" ] || continue
-    __sp_left=
-    for __sp_proc in /proc/[0-9]*; do
-      read -r __sp_stat < "$__sp_proc/stat" || continue
-      set -- \${__sp_stat##*") "}
-      if [ "$3" = "$$" ] && [ "$1" != Z ] && [ "\${__sp_proc#/proc/}" != "$__sp_self" ]; then __sp_left=1; break; fi
-    done
-    [ -n "$__sp_left" ] || exit 0
-  done
-  kill -KILL 0 ) </dev/null >/dev/null 2>&1 8>&- 9>&- &
-exec 3<&-
-`;
+export { WATCHDOG_GRACE_SECONDS };
 
 /** How often a running command's shell is checked for having ended. */
 const LIVENESS_INTERVAL_MS = 250;
@@ -151,7 +120,7 @@ export class ShellSession {
       () => this.onEnded(127),
     );
     // The watchdog first: it must hold none of the output pipes, or they would stay open after the shell.
-    this.write(`${this.handle.lifeline ? WATCHDOG : ''}exec 8>&2 9>&1\n`);
+    this.write(`${this.handle.lifeline ? LIFELINE_WATCHDOG : ''}exec 8>&2 9>&1\n`);
   }
 
   /** The working directory after the last command. */

@@ -2,6 +2,7 @@
  * The contract of the buildspec executor: it runs one buildspec the way CodeBuild does.
  * Used by `service-pipelines buildspec run` and by the local engine for every action.
  */
+import type { Writable } from 'node:stream';
 import type { Clock } from '../../runtime/clock.js';
 import type { ProcessIdentity, Processes, ProcessTable } from '../../runtime/process.js';
 
@@ -100,7 +101,34 @@ export interface BuildspecRunOptions {
    * first command: a caller that records it can end the group should this process die.
    */
   readonly onProcessGroup?: (group: ProcessIdentity) => void;
+  /**
+   * Commands the caller carries out itself, in this process, instead of the shell: asked of each
+   * command while the shell's state is still the build's own (before any command ran in the
+   * shell), so that what the command sees (environment, working directory) is what the shell
+   * would give it. A command it returns nothing for runs in the shell, as every later one does.
+   *
+   * @default - every command runs in the shell
+   */
+  readonly inProcess?: (command: string) => InProcessCommand | undefined;
 }
+
+/** What an in-process command is given: what the shell would have given it. */
+export interface InProcessContext {
+  /** The working directory (the source folder). */
+  readonly cwd: string;
+  /** The whole environment, as the shell's (`CODEBUILD_*`, the build's variables...). */
+  readonly env: NodeJS.ProcessEnv;
+  /** Where it writes what it prints: to the build's log, as a command's output is. */
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Aborted when the build is stopped: the command ends what it started. */
+  readonly signal: AbortSignal;
+  /** Told of each process group it starts, as a shell's is (see `BuildspecRunOptions.onProcessGroup`). */
+  readonly onProcessGroup: (group: ProcessIdentity) => void;
+}
+
+/** A command carried out in this process; resolves to its exit status. */
+export type InProcessCommand = (context: InProcessContext) => Promise<number>;
 
 /** Runs one buildspec. */
 export type RunBuildspec = (options: BuildspecRunOptions) => Promise<BuildspecRunResult>;
