@@ -8,6 +8,9 @@
  *
  * Each design is synthesized for 1 and 2 services; the difference is what one more service costs.
  */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Stack } from 'aws-cdk-lib';
@@ -66,8 +69,12 @@ function perService(build) {
 }
 
 async function thisEngine() {
-  const { validateConfig } = await import(path.join(dist, 'model/index.js'));
-  const { createCicdApp } = await import(path.join(dist, 'aws/index.js'));
+  const { buildPlans, validateConfig } = await import(path.join(dist, 'model/index.js'));
+  const { createCicdApp, ToolSource } = await import(path.join(dist, 'aws/index.js'));
+  // A stand-in for the packed tool: what the actions install changes no resource count.
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'sp-bench-tool-')), 'tool.tgz');
+  writeFileSync(file, 'stand-in');
+  const tool = ToolSource.fromPackedTool({ file, sha256: createHash('sha256').update('stand-in').digest('hex'), version: '0.0.0' });
   const sizes = [1, 2].map((services) => {
     const config = validateConfig({
       cicd: env,
@@ -78,7 +85,7 @@ async function thisEngine() {
       ],
       services: Array.from({ length: services }, (_, i) => ({ name: `service-${i}`, source: { github: { owner: 'o', repo: `service-${i}`, connectionArn } } })),
     });
-    const { cicd } = createCicdApp(config, { validateTemplates: false });
+    const { cicd } = createCicdApp(buildPlans(config), { tool, validateTemplates: false });
     return [cicd.sharedStack, ...cicd.pipelineStacks].map(count).reduce((a, b) => a + b, 0);
   });
   return sizes[1] - sizes[0];

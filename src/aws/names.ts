@@ -2,7 +2,6 @@
  * Names the AWS engine gives to stacks and roles. They are deterministic because other
  * accounts refer to them by name: a deployer role trusts exactly one role of the CICD account.
  */
-import { createRequire } from 'node:module';
 import { InputError } from '../model/errors.js';
 
 /** The stack-name prefix of every stack the engine synthesizes. */
@@ -55,6 +54,33 @@ export function packageActionRoleName(service: string): string {
   return `${service}-package-action`;
 }
 
+/**
+ * The name of the role a service's acceptance tests run with in one environment: they read that
+ * environment's outputs and may assume its invoker role, nothing else.
+ */
+export function acceptanceActionRoleName(service: string, environment: string): string {
+  // service ≤ 32 and environment ≤ 16 characters (config schema), so this stays within IAM's 64.
+  return `${service}-${environment}-accept-action`;
+}
+
+/** The ARN of an acceptance action role. */
+export function acceptanceActionRoleArn(service: string, environment: string, cicdAccount: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${cicdAccount}:role/${acceptanceActionRoleName(service, environment)}`;
+}
+
+/**
+ * The name of the role in an environment's account that the acceptance tests of that environment
+ * assume to invoke the service's functions (`SERVICE_INVOKE`): it may invoke them, nothing else.
+ */
+export function invokerRoleName(service: string, environment: string): string {
+  return `${service}-${environment}-invoker`;
+}
+
+/** The ARN of an invoker role. */
+export function invokerRoleArn(service: string, environment: string, account: string, partition = 'aws'): string {
+  return `arn:${partition}:iam::${account}:role/${invokerRoleName(service, environment)}`;
+}
+
 /** The name of the role a service's pull-request builds run with: third-party code, so nothing of the pipeline's. */
 export function pullRequestRoleName(service: string): string {
   return `${service}-pull-request`;
@@ -103,13 +129,3 @@ export function codebuildLogGroupName(projectName: string): string {
   return `/aws/codebuild/${projectName}`;
 }
 
-/** The version of service-pipelines that synthesizes the templates: actions install exactly this one. */
-export function toolVersion(): string {
-  const require = createRequire(import.meta.url);
-  // From src/aws/ (tests) and dist/aws/ (the published package) alike, the package root is two levels up.
-  const manifest = require('../../package.json') as { name: string; version: string };
-  return manifest.version;
-}
-
-/** The name of the published package, as `npm install` takes it. */
-export const PACKAGE_NAME = 'service-pipelines';

@@ -6,6 +6,7 @@ import { InputError } from '../model/errors.js';
 import type { CommandsPlanAction, PipelinePlan } from '../model/plan-schema.js';
 import { actionCommandLines, enterDirectoryLine, stepCommandLine } from '../model/plan.js';
 import { triggerPathsRegExpSource } from '../model/trigger-paths.js';
+import { CODEBUILD_IMAGE, RUNTIME_VERSIONS } from './node-runtime.js';
 
 /** Properties of a `PullRequestValidation`. */
 export interface PullRequestValidationProps {
@@ -29,12 +30,12 @@ export interface PullRequestValidationProps {
    * @default ['GITHUB_WRITE', 'GITHUB_MAINTAIN', 'GITHUB_ADMIN']: the repository's members with write access
    */
   readonly approverRoles?: readonly string[];
-  /** The shell line that installs service-pipelines itself. */
-  readonly installCommand: string;
+  /** What the build runs first, after selecting Node.js: the Node.js check and the installation of service-pipelines itself. */
+  readonly setupCommands: readonly string[];
   /**
-   * The build image: a CodeBuild standard image with Node 20.
+   * The build image: a CodeBuild standard image that holds Node.js 22 (`runtime-versions` selects it).
    *
-   * @default 'aws/codebuild/standard:7.0'
+   * @default 'aws/codebuild/amazonlinux2-x86_64-standard:5.0'
    */
   readonly image?: string;
 }
@@ -80,7 +81,7 @@ export class PullRequestValidation extends Construct {
       version: 0.2,
       env: { shell: 'bash', variables },
       phases: {
-        install: { 'runtime-versions': { nodejs: '20' }, commands: [props.installCommand] },
+        install: { 'runtime-versions': { ...RUNTIME_VERSIONS }, commands: [...props.setupCommands] },
         // The source is the whole repository: the steps run in the service's folder of it.
         build: { commands: [...(enter ? [enter] : []), ...buildCommands(actions)] },
       },
@@ -102,7 +103,7 @@ export class PullRequestValidation extends Construct {
       environment: {
         type: 'LINUX_CONTAINER',
         computeType: 'BUILD_GENERAL1_SMALL',
-        image: props.image ?? 'aws/codebuild/standard:7.0',
+        image: props.image ?? CODEBUILD_IMAGE,
         imagePullCredentialsType: 'CODEBUILD',
       },
       triggers: {

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { InputError } from '../model/errors.js';
 import { shellQuote } from '../model/plan.js';
 import { acknowledgeWildcardsBelow } from './acknowledge.js';
+import { CODEBUILD_IMAGE, nodeRuntimeLine, RUNTIME_VERSIONS } from './node-runtime.js';
 
 /** The pipelines' own repository. */
 export interface SelfUpdateSource {
@@ -73,6 +74,11 @@ export interface SelfUpdatePipelineProps {
  * Built on CDK Pipelines (`pipelines.CodePipeline`), which handles self-mutation, cross-account
  * deployment through the bootstrapped roles (`cdk bootstrap --trust <cicd account>` in each
  * target account) and change sets.
+ *
+ * Its projects run on a CodeBuild standard image with Node.js 22 selected (`runtime-versions`);
+ * the synth step checks it first. It runs the repository's own service-pipelines, installed by
+ * `npm ci` from its lockfile (`npx --no-install`: never a package fetched by name), which packs
+ * itself into the cloud assembly for the pipelines' actions.
  */
 export class SelfUpdatePipeline extends Construct {
   /** The CDK Pipelines pipeline: call `addStage` on it (or on this construct). */
@@ -104,15 +110,20 @@ export class SelfUpdatePipeline extends Construct {
       synth: new pipelines.ShellStep('Synth', {
         input,
         commands: [
+          nodeRuntimeLine(),
           ...inDirectory,
           'npm ci',
           'npm test --if-present',
-          ...(props.schemasRegion ? [`npx service-pipelines permissions update --region ${shellQuote(props.schemasRegion)}`] : []),
-          `npx service-pipelines synth --config ${shellQuote(configFile)} --out cdk.out`,
+          // The repository's own service-pipelines (a devDependency its lockfile pins): npx never fetches it by name.
+          ...(props.schemasRegion ? [`npx --no-install service-pipelines permissions update --region ${shellQuote(props.schemasRegion)}`] : []),
+          `npx --no-install service-pipelines synth --config ${shellQuote(configFile)} --out cdk.out`,
         ],
         primaryOutputDirectory: directory === '.' ? 'cdk.out' : `${directory}/cdk.out`,
       }),
-      codeBuildDefaults: { buildEnvironment: { buildImage: codebuild.LinuxBuildImage.STANDARD_7_0 } },
+      codeBuildDefaults: {
+        buildEnvironment: { buildImage: codebuild.LinuxBuildImage.fromCodeBuildImageId(CODEBUILD_IMAGE) },
+        partialBuildSpec: codebuild.BuildSpec.fromObject({ phases: { install: { 'runtime-versions': { ...RUNTIME_VERSIONS } } } }),
+      },
     });
   }
 

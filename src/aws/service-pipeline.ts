@@ -2,28 +2,31 @@ import { Annotations, Stack } from 'aws-cdk-lib';
 import * as codepipeline from 'aws-cdk-lib/aws-codepipeline';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { secondarySourceVariable } from '../model/contract.js';
+import { secondarySourceVariable, STEP_ENV } from '../model/contract.js';
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { ApprovalPlanAction, CommandsPlanAction, PipelinePlan, PlanAction, PlanStage, SourcePlanAction } from '../model/plan-schema.js';
 import { COMMANDS_ACTION_TIMEOUT_MINUTES } from '../model/config.js';
 import { actionCommandLines, enterDirectoryLine, outputsArtifactName, PACKAGE_ARTIFACT, partitionOf, serviceOutputDirectory, shellQuote, SOURCE_ARTIFACT } from '../model/plan.js';
 import { FILE_PATH_FILTER_LIMITS } from '../model/trigger-paths.js';
 import {
+  acceptanceActionRoleName,
   artifactKeyPrefix,
   buildActionRoleName,
   codebuildLogGroupName,
   commandsLogGroupName,
   deployActionRoleName,
+  invokerRoleArn,
+  invokerRoleName,
   PACKAGE_DIGEST_NAMESPACE,
   PACKAGE_DIGEST_VARIABLES,
   PACKAGE_MANIFEST,
   packageActionRoleName,
-  PACKAGE_NAME,
   pullRequestRoleName,
-  toolVersion,
 } from './names.js';
 import { acknowledgeWildcards } from './acknowledge.js';
+import { nodeRuntimeLine } from './node-runtime.js';
 import { PullRequestValidation } from './pull-request-validation.js';
+import type { ToolInstall } from './tool-distribution.js';
 
 /** The shared resources a pipeline uses, by reference (they usually live in another stack). */
 export interface SharedPipelineResources {
@@ -60,11 +63,11 @@ export interface ServicePipelineProps {
   /** The shared artifact store and alerts topic. */
   readonly shared: SharedPipelineResources;
   /**
-   * The version of service-pipelines the actions install.
-   *
-   * @default - the version that synthesizes the pipeline
+   * How the actions install service-pipelines (a `ToolDistribution`, usually in the shared stack):
+   * every action and the pull-request build run its commands first, and every role they run
+   * with gets its statements.
    */
-  readonly toolVersion?: string;
+  readonly tool: ToolInstall;
 }
 
 /** CodePipeline's Commands action: at most 50 commands of at most 1000 characters, 10 environment variables, 55 minutes. */
@@ -80,6 +83,8 @@ const PIPELINE_STATEMENT_REASONS: Readonly<Record<string, string>> = {
   ArtifactKey: 'Data-key actions (kms:GenerateDataKey*, kms:ReEncrypt*) on the artifact key only.',
   AlertsKey: 'kms:GenerateDataKey* on the alerts key only, to publish approval notifications.',
   PullRequestBuildLogs: "The log streams of the pull-request project's own log group, /aws/codebuild/<project>.",
+  ReadToolTarball:
+    'The packed service-pipelines tarballs under the shared stack\'s asset prefix of the CDK bootstrap bucket (<prefix>*.tgz), each checked against the sha256 the tool parameter names before it is installed: one grant for every tool version, so an upgrade changes no pipeline.',
 };
 
 /**
@@ -89,21 +94,23 @@ const PIPELINE_STATEMENT_REASONS: Readonly<Record<string, string>> = {
  * - Source: GitHub through a CodeConnections connection, started by a V2 push trigger on the
  *   branch (or the article's OAuth token from Secrets Manager, with a webhook, for parity).
  * - Commands actions: CodePipeline's `Commands` action, which runs on CodeBuild managed compute
- *   without a CodeBuild project. Each runs `npm install -g service-pipelines@<version>`, then the
- *   plan's commands with the plan's environment, each under the plan's time limit. Outputs are the
- *   `.pipeline/<artifact>/` folders; the Package action also records the package's digests as
- *   output variables, which every deploy receives.
+ *   without a CodeBuild project. Each selects Node.js 22 and checks it, installs the tool by its
+ *   digest (`ToolDistribution`), then runs the plan's commands with the plan's environment, each
+ *   under the plan's time limit. Outputs are the `.pipeline/<artifact>/` folders; the Package
+ *   action also records the package's digests as output variables, which every deploy receives.
  * - Approvals: manual approval actions that notify the alerts topic.
  * - A stage with `onFailure: ROLLBACK` rolls back to the last successful execution's artifacts
  *   and variables.
  *
- * Isolation, with few resources: build and test actions (which run third-party packages) share
- * one role with no deploy rights that writes nothing; only the Package role writes the package;
- * each environment's deploy action has a role that writes only its outputs and can assume only
- * that environment's deployer role; the pull-request build has a role of its own, which the
- * pipeline cannot assume. Each role reaches only the artifact folders it reads or writes. Roles
- * carry inline policies (no `AWS::IAM::Policy` resources), and the bucket, key and alerts are
- * shared by all pipelines.
+ * Isolation, with few resources: lint and test actions (which run third-party packages) share
+ * one role with no deploy rights that reads the source and writes nothing; only the Package role
+ * writes the package; each environment's deploy action has a role that writes only its outputs
+ * and can assume only that environment's deployer role; each environment's acceptance tests have
+ * a role that reads only that environment's outputs and can assume only its invoker role (which
+ * may invoke the service's functions, nothing else); the pull-request build has a role of its
+ * own, which the pipeline cannot assume. Each role reaches only the artifact folders it reads or
+ * writes. Roles carry inline policies (no `AWS::IAM::Policy` resources), and the bucket, key and
+ * alerts are shared by all pipelines.
  */
 export class ServicePipeline extends Construct {
   /** The pipeline. */
@@ -112,8 +119,10 @@ export class ServicePipeline extends Construct {
   readonly pipelineName: string;
   /** The role CodePipeline runs the pipeline (and its source and approval actions) with. */
   readonly pipelineRole: iam.Role;
-  /** The role of the build, test and acceptance-test actions: no deploy rights, reads the source and the stacks' outputs. */
+  /** The role of the lint and test actions: no deploy rights, reads the source. */
   readonly buildRole: iam.Role;
+  /** The role of each environment's acceptance tests, by environment name: reads that environment's outputs, may assume its invoker role. */
+  readonly acceptanceRoles: Readonly<Record<string, iam.Role>>;
   /** The role of the pull-request build: its own repository and logs, nothing of the pipeline's. */
   readonly pullRequestRole?: iam.Role;
   /** The role of the Package action: writes the package artifact, no deploy rights. */
@@ -124,7 +133,8 @@ export class ServicePipeline extends Construct {
   readonly pullRequests?: PullRequestValidation;
 
   private readonly plan: PipelinePlan;
-  private readonly installCommand: string;
+  /** What every action runs first: the Node.js check, then the tool's installation. */
+  private readonly setupCommands: readonly string[];
   private readonly artifactNames: ReadonlyMap<string, string>;
 
   constructor(scope: Construct, id: string, props: ServicePipelineProps) {
@@ -135,7 +145,8 @@ export class ServicePipeline extends Construct {
     }
     this.plan = plan;
     this.pipelineName = plan.pipelineName;
-    this.installCommand = `npm install --global --no-fund --no-audit ${PACKAGE_NAME}@${props.toolVersion ?? toolVersion()}`;
+    this.setupCommands = [nodeRuntimeLine(), ...props.tool.installCommands];
+    const toolStatements = props.tool.policyStatements;
     checkPlan(plan);
     const stack = Stack.of(this);
     const partition = partitionOf(stack.region);
@@ -154,7 +165,6 @@ export class ServicePipeline extends Construct {
     // a role reaches exactly the artifacts it reads or writes (names unique within 10 characters).
     const objectsOf = (artifact: string) => `${shared.artifactBucketArn}/${keyPrefix}/${this.cloudArtifactName(artifact).slice(0, 10)}/*`;
     const commandsLogs = `arn:${partition}:logs:${stack.region}:${stack.account}:log-group:${commandsLogGroupName(plan.pipelineName)}`;
-    const outputs = plan.environments.map((e) => outputsArtifactName(e.name));
     // Who may read and write which artifact: only the pipeline writes Source, only Package writes
     // Package, and each deploy writes only its own outputs. Lint, tests and acceptance tests run
     // third-party code and only read what they test.
@@ -186,7 +196,7 @@ export class ServicePipeline extends Construct {
     const actionRoleNames = [
       buildActionRoleName(plan.service),
       packageActionRoleName(plan.service),
-      ...plan.environments.map((e) => deployActionRoleName(plan.service, e.name)),
+      ...plan.environments.flatMap((e) => [deployActionRoleName(plan.service, e.name), acceptanceActionRoleName(plan.service, e.name)]),
     ];
     const pipelineStatements = [
       new iam.PolicyStatement({ sid: 'AssumeActionRoles', actions: ['sts:AssumeRole'], resources: actionRoleNames.map(roleArn) }),
@@ -215,14 +225,14 @@ export class ServicePipeline extends Construct {
     this.buildRole = new iam.Role(this, 'BuildRole', {
       roleName: buildActionRoleName(plan.service),
       assumedBy: pipelinePrincipal,
-      description: `Build, test and acceptance-test actions of ${plan.service}: no deploy rights, reads the source and the stacks' outputs`,
-      inlinePolicies: { Build: new iam.PolicyDocument({ statements: [actionLogs, ...artifactStatements({ read: [SOURCE_ARTIFACT, ...outputs] })] }) },
+      description: `Lint and test actions of ${plan.service}: no deploy rights, reads the source`,
+      inlinePolicies: { Build: new iam.PolicyDocument({ statements: [actionLogs, ...toolStatements, ...artifactStatements({ read: [SOURCE_ARTIFACT] })] }) },
     });
     this.packageRole = new iam.Role(this, 'PackageRole', {
       roleName: packageActionRoleName(plan.service),
       assumedBy: pipelinePrincipal,
       description: `The Package action of ${plan.service}: the only writer of the package artifact, no deploy rights`,
-      inlinePolicies: { Package: new iam.PolicyDocument({ statements: [actionLogs, ...artifactStatements({ read: [SOURCE_ARTIFACT], write: [PACKAGE_ARTIFACT] })] }) },
+      inlinePolicies: { Package: new iam.PolicyDocument({ statements: [actionLogs, ...toolStatements, ...artifactStatements({ read: [SOURCE_ARTIFACT], write: [PACKAGE_ARTIFACT] })] }) },
     });
 
     const deployRoles: Record<string, iam.Role> = {};
@@ -235,6 +245,7 @@ export class ServicePipeline extends Construct {
           Deploy: new iam.PolicyDocument({
             statements: [
               actionLogs,
+              ...toolStatements,
               ...artifactStatements({ read: [SOURCE_ARTIFACT, PACKAGE_ARTIFACT], write: [outputsArtifactName(environment.name)] }),
               new iam.PolicyStatement({ sid: 'AssumeDeployerRole', actions: ['sts:AssumeRole', 'sts:TagSession'], resources: [environment.deployerRoleArn] }),
             ],
@@ -243,6 +254,26 @@ export class ServicePipeline extends Construct {
       });
     }
     this.deployRoles = deployRoles;
+
+    const acceptanceRoles: Record<string, iam.Role> = {};
+    for (const environment of plan.environments) {
+      acceptanceRoles[environment.name] = new iam.Role(this, `AcceptanceRole-${environment.name}`, {
+        roleName: acceptanceActionRoleName(plan.service, environment.name),
+        assumedBy: pipelinePrincipal,
+        description: `Acceptance tests of ${plan.service} in ${environment.name}: read its outputs, may assume ${invokerRoleName(plan.service, environment.name)} in ${environment.account} only`,
+        inlinePolicies: {
+          Acceptance: new iam.PolicyDocument({
+            statements: [
+              actionLogs,
+              ...toolStatements,
+              ...artifactStatements({ read: [SOURCE_ARTIFACT, outputsArtifactName(environment.name)] }),
+              new iam.PolicyStatement({ sid: 'AssumeInvokerRole', actions: ['sts:AssumeRole'], resources: [this.invokerRoleArn(environment)] }),
+            ],
+          }),
+        },
+      });
+    }
+    this.acceptanceRoles = acceptanceRoles;
 
     this.pipeline = new codepipeline.CfnPipeline(this, 'Pipeline', {
       name: plan.pipelineName,
@@ -282,15 +313,22 @@ export class ServicePipeline extends Construct {
     }
 
     if (pullRequestPlan) {
-      this.pullRequestRole = this.createPullRequestRole(pullRequestPlan, github.connectionArn!);
+      this.pullRequestRole = this.createPullRequestRole(pullRequestPlan, github.connectionArn!, toolStatements);
       this.pullRequests = new PullRequestValidation(this, 'PullRequests', {
         plan: pullRequestPlan,
         roleArn: this.pullRequestRole.roleArn,
-        installCommand: this.installCommand,
+        setupCommands: this.setupCommands,
       });
     }
 
-    for (const role of [this.pipelineRole, this.buildRole, this.packageRole, ...Object.values(this.deployRoles), ...(this.pullRequestRole ? [this.pullRequestRole] : [])]) {
+    for (const role of [
+      this.pipelineRole,
+      this.buildRole,
+      this.packageRole,
+      ...Object.values(this.deployRoles),
+      ...Object.values(this.acceptanceRoles),
+      ...(this.pullRequestRole ? [this.pullRequestRole] : []),
+    ]) {
       acknowledgeWildcards(role, PIPELINE_STATEMENT_REASONS);
     }
   }
@@ -306,7 +344,7 @@ export class ServicePipeline extends Construct {
    * The pull-request build's role: trusted by CodeBuild for this project only (not by the
    * pipeline), it reads no artifact and reaches the connection only for the service's repository.
    */
-  private createPullRequestRole(pullRequestPlan: PipelinePlan, connectionArn: string): iam.Role {
+  private createPullRequestRole(pullRequestPlan: PipelinePlan, connectionArn: string, toolStatements: readonly iam.PolicyStatement[]): iam.Role {
     const stack = Stack.of(this);
     const partition = partitionOf(stack.region);
     const github = pullRequestPlan.source.github!;
@@ -326,6 +364,7 @@ export class ServicePipeline extends Construct {
               actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'],
               resources: [projectLogs, `${projectLogs}:*`],
             }),
+            ...toolStatements,
             // One statement per service prefix: each request carries only its own prefix's key.
             ...(['codeconnections', 'codestar-connections'] as const).map(
               (prefix) =>
@@ -347,6 +386,20 @@ export class ServicePipeline extends Construct {
         }),
       },
     });
+  }
+
+  /** The role the acceptance tests of an environment run with. */
+  acceptanceRole(environment: string): iam.Role {
+    const role = this.acceptanceRoles[environment];
+    if (!role) {
+      throw new Error(`ServicePipeline ${this.node.path}: no environment "${environment}" in ${this.pipelineName}; it has ${Object.keys(this.acceptanceRoles).join(', ')}`);
+    }
+    return role;
+  }
+
+  /** The invoker role of an environment, in its account: what its acceptance tests assume to invoke the service's functions. */
+  private invokerRoleArn(environment: PipelinePlan['environments'][number]): string {
+    return invokerRoleArn(this.plan.service, environment.name, environment.account, partitionOf(environment.region));
   }
 
   /** The role a deploy action of an environment runs with. */
@@ -411,7 +464,8 @@ export class ServicePipeline extends Construct {
   private roleFor(action: CommandsPlanAction): iam.Role {
     switch (action.privilege) {
       case 'read':
-        return this.buildRole;
+        // A read action that targets an environment is its acceptance tests: that environment's outputs and invoker.
+        return action.environment === undefined ? this.buildRole : this.acceptanceRole(action.environment);
       case 'write-package':
         return this.packageRole;
       case 'deploy':
@@ -429,15 +483,18 @@ export class ServicePipeline extends Construct {
     const digests = action.privilege === 'deploy' && action.inputs.includes(PACKAGE_ARTIFACT)
       ? Object.values(PACKAGE_DIGEST_VARIABLES).map((name): [string, string] => [name, `#{${PACKAGE_DIGEST_NAMESPACE}.${name}}`])
       : [];
-    const variables = [...digests, ...Object.entries(action.env)];
+    // Acceptance tests invoke the stage's functions through the invoker role (`SERVICE_INVOKE`), never the deployer.
+    const environment = action.privilege === 'read' && action.environment !== undefined ? this.plan.environments.find((e) => e.name === action.environment) : undefined;
+    const invoker: [string, string][] = environment ? [[STEP_ENV.invokerRoleArn, this.invokerRoleArn(environment)]] : [];
+    const variables = [...digests, ...invoker, ...Object.entries(action.env)];
     const asVariables = variables.slice(0, COMMANDS_LIMITS.environmentVariables);
     // The action takes at most 10 variables; the rest are exported before the first command.
     const exported = variables.slice(COMMANDS_LIMITS.environmentVariables).map(([name, value]) => `export ${name}=${shellQuote(value)}`);
     const limit = timeLimitLines(action);
     const enter = enterDirectoryLine(this.plan);
     const commands = [
+      ...this.setupCommands,
       limit.start,
-      this.installCommand,
       ...exported,
       ...action.inputs.slice(1).map((name) => secondaryInputLine(name, this.cloudArtifactName(name), this.plan)),
       // The Source artifact is the whole repository: the steps run in the service's folder of it.

@@ -7,8 +7,8 @@ import path from 'node:path';
 import type * as cxapi from 'aws-cdk-lib/cx-api';
 import { FailureError, InputError, ServicePipelinesError, type InputProblem } from '../model/errors.js';
 import type { PlansDocument } from '../model/plan-schema.js';
-import type { ValidConfig } from '../model/validate.js';
 import { createCicdApp, type CicdAppOptions } from './cicd-app.js';
+import { rolesPerAccount, type AccountRoles } from './role-quota.js';
 
 /** The file, next to the templates, that holds every plan the pipelines were built from. */
 export const PLANS_FILE = 'pipelines.plan.json';
@@ -39,6 +39,8 @@ export interface SynthesizedStack {
   readonly templateFile: string;
   /** How many resources it holds. */
   readonly resources: number;
+  /** How many of them are IAM roles. */
+  readonly roles: number;
   /** The template's size in bytes. */
   readonly bytes: number;
 }
@@ -53,22 +55,25 @@ export interface SynthesizeResult {
   readonly stacks: SynthesizedStack[];
   /** The plans. */
   readonly plans: PlansDocument;
+  /** The IAM roles the stacks create in each account, against IAM's quota. */
+  readonly rolesPerAccount: AccountRoles[];
 }
 
 /**
- * Synthesize a config's app into `options.outdir`. The assembly is first written next to it and
- * checked against CloudFormation's limits; only then does it replace the folder.
+ * Synthesize the app of a plans document into `options.outdir`, with the plans beside the
+ * templates (`pipelines.plan.json`). The assembly is first written next to it and checked against
+ * CloudFormation's limits; only then does it replace the folder.
  *
  * @throws InputError when the output folder is not a cloud assembly, or a stack exceeds a limit
  * @throws FailureError when synthesis fails (a template validation finding, for one)
  */
-export function synthesizeCicd(config: ValidConfig, options: SynthesizeOptions): SynthesizeResult {
+export function synthesizeCicd(plans: PlansDocument, options: SynthesizeOptions): SynthesizeResult {
   const outdir = path.resolve(options.outdir);
   checkOutdir(outdir);
   const staging = `${outdir}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   try {
-    const { app, plans } = createCicdApp(config, { ...options, outdir: staging });
+    const { app } = createCicdApp(plans, { ...options, outdir: staging });
     let assembly: cxapi.CloudAssembly;
     try {
       assembly = app.synth();
@@ -82,7 +87,7 @@ export function synthesizeCicd(config: ValidConfig, options: SynthesizeOptions):
     rmSync(outdir, { recursive: true, force: true });
     mkdirSync(path.dirname(outdir), { recursive: true });
     renameSync(staging, outdir);
-    return { outdir, plansFile: path.join(outdir, PLANS_FILE), stacks, plans };
+    return { outdir, plansFile: path.join(outdir, PLANS_FILE), stacks, plans, rolesPerAccount: rolesPerAccount(stacks) };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -104,7 +109,7 @@ function checkOutdir(outdir: string): void {
 
 function summarize(stack: cxapi.CloudFormationStackArtifact, root: string): SynthesizedStack {
   const file = path.join(stack.assembly.directory, stack.templateFile);
-  const template = stack.template as { Resources?: Record<string, unknown> };
+  const template = stack.template as { Resources?: Record<string, { Type?: string }> };
   return {
     stackName: stack.stackName,
     displayName: stack.hierarchicalId,
@@ -112,6 +117,7 @@ function summarize(stack: cxapi.CloudFormationStackArtifact, root: string): Synt
     region: stack.environment.region,
     templateFile: path.relative(root, file),
     resources: Object.keys(template.Resources ?? {}).length,
+    roles: Object.values(template.Resources ?? {}).filter((r) => r.Type === 'AWS::IAM::Role').length,
     bytes: statSync(file).size,
   };
 }

@@ -6,6 +6,14 @@ import { Construct } from 'constructs';
 import { shellQuote } from '../model/plan.js';
 import type { ToolSource } from './tool-source.js';
 
+/** What an action needs to install the tool: the commands it runs first, and the statements its role needs to run them. */
+export interface ToolInstall {
+  /** The shell lines an action runs first: they install the tool and put `service-pipelines` on PATH. The same for every version. */
+  readonly installCommands: readonly string[];
+  /** What a role needs to run `installCommands`. */
+  readonly policyStatements: readonly iam.PolicyStatement[];
+}
+
 /** Properties of a `ToolDistribution`. */
 export interface ToolDistributionProps {
   /** Where the actions get the tool: `ToolSource.fromPackedTool(await packTool(...))` or `ToolSource.fromRegistry(...)`. */
@@ -39,10 +47,14 @@ const INSTALL_DIR = '${TMPDIR:-/tmp}/service-pipelines-tool';
  *   integrity given at synth, then `npm install` of that file with install scripts off.
  *
  * The version and digest live in the parameter only, never in the actions' commands: upgrading
- * the tool changes the parameter (and the roles' read grant to the new object), not a pipeline's
- * structure, so CodePipeline can still roll a stage back to executions from before the upgrade.
+ * the tool changes the parameter, not a pipeline's structure, so CodePipeline can still roll a
+ * stage back to executions from before the upgrade. When the stack puts its assets under a key
+ * prefix (`DefaultStackSynthesizer`'s `bucketPrefix`), the roles may read every tarball under it
+ * (`<prefix>*.tgz`): the grant, and so every stack holding such a role, is the same for every
+ * version, and no action finds the parameter naming an object its role may not read yet. Without
+ * a prefix, the grant names the one object, and changes with it.
  */
-export class ToolDistribution extends Construct {
+export class ToolDistribution extends Construct implements ToolInstall {
   /** The parameter's name. */
   readonly parameterName: string;
   /** The parameter. */
@@ -78,12 +90,14 @@ export class ToolDistribution extends Construct {
         displayName: `service-pipelines ${source.tool.version}`,
       });
       value = `${source.tool.sha256} ${this.asset.s3ObjectUrl} ${source.tool.version}`;
+      const key = this.asset.s3ObjectKey;
+      const folder = key.includes('/') ? key.slice(0, key.lastIndexOf('/') + 1) : undefined;
       this.policyStatements = [
         readParameter,
         new iam.PolicyStatement({
           sid: 'ReadToolTarball',
           actions: ['s3:GetObject'],
-          resources: [`arn:${stack.partition}:s3:::${this.asset.s3BucketName}/${this.asset.s3ObjectKey}`],
+          resources: [`arn:${stack.partition}:s3:::${this.asset.s3BucketName}/${folder ? `${folder}*.tgz` : key}`],
         }),
       ];
       this.installCommands = [packedInstallLine(name)];

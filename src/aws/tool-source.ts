@@ -1,9 +1,11 @@
 import type { z } from 'zod';
 import { toolSourceSchema } from '../model/config.js';
 import { InputError } from '../model/errors.js';
-import type { ValidConfig } from '../model/validate.js';
+import type { PlansDocument } from '../model/plan-schema.js';
 import { formatPath } from '../model/validate.js';
-import type { PackedTool } from '../runtime/pack-tool.js';
+import { systemClock } from '../runtime/clock.js';
+import { packTool, type PackedTool } from '../runtime/pack-tool.js';
+import { nodeProcesses } from '../runtime/process.js';
 
 /** The tool packed into the cloud assembly. */
 export interface PackedToolSource {
@@ -66,12 +68,16 @@ export abstract class ToolSource {
   }
 
   /**
-   * The config's `toolSource` when it has one, else the tool packed by `synth`.
+   * The plans' `toolSource` (the config's) when they name one, else the tool packed by `synth`.
    *
-   * @param pack - packs the running tool; called only when the config names no registry package
+   * @param pack - packs the running tool; called only when the plans name no registry package
+   * @default pack - `packTool` of the running service-pipelines, from the user's cache when it packed the same files before
    */
-  static async fromConfig(config: ValidConfig, pack: () => Promise<Pick<PackedTool, 'file' | 'sha256' | 'version'>>): Promise<ToolSource> {
-    return config.toolSource ? ToolSource.fromRegistry(config.toolSource) : ToolSource.fromPackedTool(await pack());
+  static async fromPlans(
+    plans: Pick<PlansDocument, 'toolSource'>,
+    pack: () => Promise<Pick<PackedTool, 'file' | 'sha256' | 'version'>> = () => packTool({ processes: nodeProcesses, clock: systemClock }),
+  ): Promise<ToolSource> {
+    return plans.toolSource ? ToolSource.fromRegistry(plans.toolSource) : ToolSource.fromPackedTool(await pack());
   }
 
   /** What the source is. */

@@ -9,6 +9,8 @@ export const STEP_ENV = {
   targetRegion: 'TARGET_REGION',
   serviceName: 'SERVICE_NAME',
   deployerRoleArn: 'DEPLOYER_ROLE_ARN',
+  /** Acceptance tests (AWS): the role `invoke` assumes to call the stage's functions, in place of the deployer. */
+  invokerRoleArn: 'INVOKER_ROLE_ARN',
   /** Deploy actions: the permissions boundary every role of the service must carry. */
   permissionsBoundaryArn: 'PERMISSIONS_BOUNDARY_ARN',
   srcDir: 'CODEBUILD_SRC_DIR',

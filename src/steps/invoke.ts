@@ -3,7 +3,8 @@
  * reaches (a queue consumer, a schedule). Acceptance tests get `SERVICE_INVOKE`, a command line
  * that ends in `invoke`: `$SERVICE_INVOKE worker --data '{"Records":[...]}'` prints the function's
  * response. Locally it goes to serverless-offline's Lambda endpoint; in AWS to Lambda's Invoke API,
- * with the deployer role's credentials (as the deploy had them).
+ * with the credentials of the invoker role (`INVOKER_ROLE_ARN`, which may invoke the service's
+ * functions and nothing else), else the deployer role's (`DEPLOYER_ROLE_ARN`).
  *
  * Where to invoke is written by the deploy next to the stack outputs: `functions.json` in the
  * `Outputs_<env>` artifact.
@@ -160,7 +161,8 @@ async function invokeLocally(functions: StageFunctions, stage: string, functionN
 }
 
 async function invokeInAws(functions: StageFunctions, functionName: string, request: InvokeRequest, deps: InvokeDependencies): Promise<Answer> {
-  const roleArn = deps.env[STEP_ENV.deployerRoleArn];
+  // In AWS the acceptance tests may assume only their environment's invoker role, never the deployer.
+  const roleArn = deps.env[STEP_ENV.invokerRoleArn] || deps.env[STEP_ENV.deployerRoleArn];
   let credentials: TemporaryCredentials | undefined;
   if (roleArn) {
     credentials = await deps.aws.assumeRole({

@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { createCicdApp, type CicdAppOptions } from '../../src/aws/cicd-app.js';
+import { ToolSource } from '../../src/aws/tool-source.js';
+import { buildPlans } from '../../src/model/plan.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
 import type { PipelinesConfig, ServiceConfig } from '../../src/model/config.js';
 
@@ -40,4 +47,23 @@ export function resourceCount(stack: Stack): number {
 /** A policy statement's actions as a list. */
 export function actionsOf(statement: { Action: string | string[] }): string[] {
   return typeof statement.Action === 'string' ? [statement.Action] : statement.Action;
+}
+
+/**
+ * A tool source for construct tests: a small file standing for the packed tarball, always the
+ * same bytes (so that the templates that name its digest are the same from run to run). Tests of
+ * what the actions install pack real tarballs (tool-distribution.test.ts).
+ */
+export function testTool(version = '9.9.9'): ToolSource {
+  const dir = path.join(tmpdir(), 'service-pipelines-test-tool');
+  mkdirSync(dir, { recursive: true });
+  const content = `service-pipelines ${version}, a stand-in for the packed tarball\n`;
+  const file = path.join(dir, `service-pipelines-${version}.tgz`);
+  writeFileSync(file, content);
+  return ToolSource.fromPackedTool({ file, sha256: createHash('sha256').update(content).digest('hex'), version });
+}
+
+/** The app of a config, as `synth` builds it (its plans, the test tool), template validation off unless asked. */
+export function appOf(cfg: ValidConfig, options: CicdAppOptions = {}) {
+  return createCicdApp(buildPlans(cfg), { tool: testTool(), validateTemplates: false, ...options });
 }

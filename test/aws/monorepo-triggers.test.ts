@@ -6,10 +6,11 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ServicePipeline } from '../../src/aws/service-pipeline.js';
+import { ToolDistribution } from '../../src/aws/tool-distribution.js';
 import { InputError } from '../../src/model/errors.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { PipelinePlan } from '../../src/model/plan-schema.js';
-import { cicdStack, config, service } from './helpers.js';
+import { cicdStack, config, service, testTool } from './helpers.js';
 
 const shared = { artifactBucketName: 'artifacts-bucket', artifactBucketArn: 'arn:aws:s3:::artifacts-bucket', artifactKeyArn: 'arn:aws:kms:us-east-1:111111111111:key/artifacts' };
 
@@ -20,7 +21,8 @@ function pushPlan(source: Partial<PipelinePlan['source']>): PipelinePlan {
 
 function build(plan: PipelinePlan): Template {
   const stack = cicdStack();
-  new ServicePipeline(stack, 'Service', { plan, shared, toolVersion: '9.9.9' });
+  const tool = new ToolDistribution(stack, 'Tool', { source: testTool() });
+  new ServicePipeline(stack, 'Service', { plan, shared, tool });
   return Template.fromStack(stack);
 }
 

@@ -2,13 +2,12 @@ import { Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { createCicdApp } from '../../src/aws/cicd-app.js';
 import { InputError } from '../../src/model/errors.js';
 import type { ServiceConfig } from '../../src/model/config.js';
-import { config, resourceCount, service } from './helpers.js';
+import { appOf, config, resourceCount, service } from './helpers.js';
 
 function app(services: ServiceConfig[], extra: Parameters<typeof config>[1] = {}) {
-  return createCicdApp(config(services, extra), { validateTemplates: false, toolVersion: '9.9.9' });
+  return appOf(config(services, extra));
 }
 
 /** Every resource the CICD account holds: the shared stack and the pipelines stacks. */
@@ -17,12 +16,13 @@ function cicdResources(built: ReturnType<typeof app>): number {
 }
 
 describe('ServiceCicdPipelines', () => {
-  it('GIVEN one and then two services WHEN synthesized THEN the second service costs 9 resources in the CICD account, pull-request validation included', () => {
+  it('GIVEN one and then two services WHEN synthesized THEN the second service costs 12 resources in the CICD account, pull-request validation included', () => {
     const one = cicdResources(app([service('orders')]));
     const two = cicdResources(app([service('orders'), service('payments')]));
-    // Pipeline, its role, the build/test role (read-only), the package role, a deploy role per
-    // environment (3), the pull-request build and its own role (third-party code shares no role).
-    expect(two - one).toBe(9);
+    // Pipeline, its role, the lint/test role (reads the source), the package role, a deploy role
+    // and an acceptance-test role per environment (3 + 3), the pull-request build and its own
+    // role (third-party code shares no role).
+    expect(two - one).toBe(12);
   });
 
   it('GIVEN two services whose names agree in their first 20 characters WHEN synthesized THEN it is refused, since CodePipeline would key their artifacts alike', () => {
@@ -127,7 +127,9 @@ describe('ServiceCicdPipelines', () => {
     template.hasResourceProperties('AWS::CodePipeline::Pipeline', Match.objectLike({ Name: 'service-pipelines-self-update', PipelineType: 'V2' }));
     const buildspecs = JSON.stringify(template.findResources('AWS::CodeBuild::Project'));
     expect(buildspecs).toContain('npm test --if-present');
-    expect(buildspecs).toContain('npx service-pipelines synth --config pipelines.config.ts --out cdk.out');
+    // The repository's own service-pipelines, installed by npm ci from its lockfile: npx never fetches it by name.
+    expect(buildspecs).toContain('npx --no-install service-pipelines synth --config pipelines.config.ts --out cdk.out');
+    expect(buildspecs).not.toMatch(/npx service-pipelines/);
     const stages = (Object.values(template.findResources('AWS::CodePipeline::Pipeline'))[0]!.Properties.Stages as { Name: string }[]).map((s) => s.Name);
     expect(stages).toEqual(['Source', 'Build', 'UpdatePipeline', 'Assets', 'Cicd'].filter((s) => stages.includes(s)));
     expect(stages).toContain('Cicd');
@@ -136,7 +138,7 @@ describe('ServiceCicdPipelines', () => {
   });
 
   it('GIVEN a full config WHEN checked with the cdk-nag AwsSolutions pack THEN there is no unacknowledged finding', () => {
-    const built = createCicdApp(
+    const built = appOf(
       config(
         [
           service('orders'),
@@ -149,7 +151,6 @@ describe('ServiceCicdPipelines', () => {
         notifications: { email: ['team@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDEF' }, webhook: { secret: 'pipelines/alerts-webhook', jsonKey: 'url' } },
         selfUpdate: { github: { owner: 'example-org', repo: 'pipelines', connectionArn: 'arn:aws:codeconnections:us-east-1:111111111111:connection/abc' } },
       }),
-      { validateTemplates: false },
     );
     Validations.of(built.app).addPlugins(new AwsSolutionsChecks(built.app));
     expect(() => built.app.synth()).not.toThrow();
@@ -170,8 +171,9 @@ describe('ServiceCicdPipelines', () => {
       pipelines += Object.values(template.Resources).filter((r) => r.Type === 'AWS::CodePipeline::Pipeline').length;
     }
     expect(pipelines).toBe(300);
-    // Three deployer roles per service, in stacks of their target accounts.
+    // Three deployer roles and three invoker roles per service, in stacks of their target accounts.
     expect(built.cicd.deployerRoles).toHaveLength(900);
+    expect(built.cicd.invokerRoles).toHaveLength(900);
     expect(assembly.stacks.filter((s) => s.stackName.startsWith('service-pipelines-deployers-444444444444-')).length).toBeGreaterThan(1);
     // In config order: the first stack holds the first services.
     expect(built.cicd.pipelines[0]!.node.scope).toBe(built.cicd.pipelineStacks[0]);

@@ -4,11 +4,13 @@ import { parse } from 'yaml';
 import { spawnSync } from 'node:child_process';
 import { PACKAGE_MANIFEST } from '../../src/aws/names.js';
 import { PACKAGE_DIGEST_VARIABLE, PACKAGE_MANIFEST_DIGEST_VARIABLE, PACKAGE_MANIFEST_FILE } from '../../src/steps/package-manifest.js';
+import { CODEBUILD_IMAGE, nodeRuntimeLine } from '../../src/aws/node-runtime.js';
 import { ServicePipeline, timeLimitLines } from '../../src/aws/service-pipeline.js';
+import { ToolDistribution } from '../../src/aws/tool-distribution.js';
 import { InputError } from '../../src/model/errors.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import { validateConfig, type ValidConfig } from '../../src/model/validate.js';
-import { actionsOf, CICD, cicdStack, config, CONNECTION, service } from './helpers.js';
+import { actionsOf, CICD, cicdStack, config, CONNECTION, service, testTool } from './helpers.js';
 
 const shared = {
   artifactBucketName: 'artifacts-bucket',
@@ -41,11 +43,12 @@ interface CfnStatement {
 
 function synth(cfg: ValidConfig, name = 'ac-rest-api', withPullRequests = true) {
   const stack = cicdStack();
+  const tool = new ToolDistribution(stack, 'Tool', { source: testTool() });
   const pipeline = new ServicePipeline(stack, 'Service', {
     plan: buildPipelinePlan(cfg, name, 'push'),
     ...(withPullRequests ? { pullRequestPlan: buildPipelinePlan(cfg, name, 'pull-request') } : {}),
     shared,
-    toolVersion: '9.9.9',
+    tool,
   });
   const template = Template.fromStack(stack);
   const json = template.toJSON() as { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
@@ -55,7 +58,7 @@ function synth(cfg: ValidConfig, name = 'ac-rest-api', withPullRequests = true) 
   const logicalIdOf = (role: { roleArn: string }) => stack.resolve(role.roleArn)['Fn::GetAtt'][0] as string;
   const statementsOf = (logicalId: string) =>
     (json.Resources[logicalId]!.Properties['Policies'] as { PolicyDocument: { Statement: CfnStatement[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
-  return { stack, pipeline, template, json, stages, action, logicalIdOf, statementsOf };
+  return { stack, tool, pipeline, template, json, stages, action, logicalIdOf, statementsOf };
 }
 
 describe('ServicePipeline', () => {
@@ -81,11 +84,11 @@ describe('ServicePipeline', () => {
     });
   });
 
-  it('GIVEN the plan actions WHEN synthesized THEN each is a Commands action that installs the pinned tool, then runs the plan commands with the plan environment', () => {
-    const { action } = synth(cfg);
+  it('GIVEN the plan actions WHEN synthesized THEN each is a Commands action that selects Node.js, installs the tool by its digest, then runs the plan commands with the plan environment', () => {
+    const { action, tool } = synth(cfg);
     const deploy = action('Deploy-staging', 'Deploy');
     expect(deploy.ActionTypeId).toMatchObject({ Category: 'Compute', Provider: 'Commands' });
-    expect(deploy.Commands![1]).toBe('npm install --global --no-fund --no-audit service-pipelines@9.9.9');
+    expect(deploy.Commands!.slice(0, 2)).toEqual([nodeRuntimeLine(), ...tool.installCommands]);
     expect(deploy.Commands!.slice(-2).map((line) => /^sp_limit (.*)$/.exec(line)?.[1])).toEqual([
       'service-pipelines step install',
       'service-pipelines step deploy --stage staging --region us-east-1',
@@ -111,7 +114,7 @@ describe('ServicePipeline', () => {
     }
   });
 
-  it('GIVEN build and deploy actions WHEN synthesized THEN build and tests hold no deploy rights, and each deploy action may assume only its own deployer role', () => {
+  it('GIVEN build and deploy actions WHEN synthesized THEN build and tests hold no deploy rights, each deploy action may assume only its own deployer role, and each acceptance test only its own invoker role', () => {
     const { pipeline, action, logicalIdOf, statementsOf } = synth(cfg);
     const buildRole = logicalIdOf(pipeline.buildRole);
     const packageRole = logicalIdOf(pipeline.packageRole);
@@ -119,15 +122,23 @@ describe('ServicePipeline', () => {
       expect(action('Build', name).RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
     }
     expect(action('Build', 'Package').RoleArn!['Fn::GetAtt'][0]).toBe(packageRole);
-    expect(action('Deploy-prod', 'AcceptanceTests').RoleArn!['Fn::GetAtt'][0]).toBe(buildRole);
     expect(statementsOf(buildRole).flatMap(actionsOf).filter((a) => a.startsWith('sts:'))).toEqual([]);
     expect(statementsOf(packageRole).flatMap(actionsOf).filter((a) => a.startsWith('sts:'))).toEqual([]);
 
     for (const env of ['dev', 'staging', 'prod']) {
       const deployRole = logicalIdOf(pipeline.deployRole(env));
       expect(action(`Deploy-${env}`, 'Deploy').RoleArn!['Fn::GetAtt'][0]).toBe(deployRole);
+      const account = { dev: '222222222222', staging: '333333333333', prod: '444444444444' }[env];
       const assume = statementsOf(deployRole).filter((s) => actionsOf(s).includes('sts:AssumeRole'));
-      expect(assume.map((s) => s.Resource)).toEqual([`arn:aws:iam::${{ dev: '222222222222', staging: '333333333333', prod: '444444444444' }[env]}:role/ac-rest-api-${env}-deployer`]);
+      expect(assume.map((s) => s.Resource)).toEqual([`arn:aws:iam::${account}:role/ac-rest-api-${env}-deployer`]);
+      const acceptanceRole = logicalIdOf(pipeline.acceptanceRole(env));
+      expect(action(`Deploy-${env}`, 'AcceptanceTests').RoleArn!['Fn::GetAtt'][0]).toBe(acceptanceRole);
+      const invoke = statementsOf(acceptanceRole).filter((s) => actionsOf(s).some((a) => a.startsWith('sts:')));
+      expect(invoke.map((s) => [actionsOf(s), s.Resource])).toEqual([[['sts:AssumeRole'], `arn:aws:iam::${account}:role/ac-rest-api-${env}-invoker`]]);
+      // The invoke command assumes the invoker role, never the deployer.
+      expect(action(`Deploy-${env}`, 'AcceptanceTests').EnvironmentVariables).toEqual(
+        expect.arrayContaining([{ Name: 'INVOKER_ROLE_ARN', Type: 'PLAINTEXT', Value: `arn:aws:iam::${account}:role/ac-rest-api-${env}-invoker` }]),
+      );
     }
   });
 
@@ -135,6 +146,7 @@ describe('ServicePipeline', () => {
     const { pipeline, logicalIdOf, statementsOf } = synth(cfg);
     const writes = (role: string) => statementsOf(role).flatMap(actionsOf).filter((a) => ['s3:PutObject', 'kms:Encrypt', 'kms:GenerateDataKey*'].includes(a));
     expect(writes(logicalIdOf(pipeline.buildRole))).toEqual([]);
+    for (const env of ['dev', 'staging', 'prod']) expect(writes(logicalIdOf(pipeline.acceptanceRole(env)))).toEqual([]);
     expect(statementsOf(logicalIdOf(pipeline.buildRole)).flatMap(actionsOf)).toContain('s3:GetObject');
     expect(writes(logicalIdOf(pipeline.packageRole))).toEqual(['s3:PutObject', 'kms:Encrypt', 'kms:GenerateDataKey*']);
   });
@@ -162,7 +174,7 @@ describe('ServicePipeline', () => {
   });
 
   it('GIVEN pull requests WHEN synthesized THEN a CodeBuild project runs the PR plan on PR events and reports its status to GitHub', () => {
-    const { template, pipeline } = synth(cfg);
+    const { template, pipeline, tool } = synth(cfg);
     template.hasResourceProperties('AWS::CodeBuild::Project', {
       Name: 'ac-rest-api-pr',
       Source: Match.objectLike({
@@ -181,7 +193,7 @@ describe('ServicePipeline', () => {
           ],
         ],
       },
-      Environment: Match.objectLike({ Image: 'aws/codebuild/standard:7.0' }),
+      Environment: Match.objectLike({ Image: CODEBUILD_IMAGE }),
       ServiceRole: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ServicePullRequestRole'), 'Arn'] },
     });
     // Pull requests of contributors without write access wait for a maintainer's approving comment.
@@ -192,8 +204,8 @@ describe('ServicePipeline', () => {
     expect(JSON.stringify(template.findResources('AWS::CodeBuild::Project'))).not.toContain('EncryptionKey');
     const buildspec = (pipeline.pullRequests!.project.source as { buildSpec: string }).buildSpec;
     const parsed = parse(buildspec) as { phases: { install: { 'runtime-versions': { nodejs: string }; commands: string[] }; build: { commands: string[] } } };
-    expect(parsed.phases.install['runtime-versions'].nodejs).toBe('20');
-    expect(parsed.phases.install.commands).toEqual(['npm install --global --no-fund --no-audit service-pipelines@9.9.9']);
+    expect(parsed.phases.install['runtime-versions'].nodejs).toBe('22');
+    expect(parsed.phases.install.commands).toEqual([nodeRuntimeLine(), ...tool.installCommands]);
     // The build actions of the pull-request plan, one after the other; dependencies installed once.
     expect(parsed.phases.build.commands).toEqual([
       'service-pipelines step install',
@@ -233,13 +245,15 @@ describe('ServicePipeline', () => {
     // A plan read from a file is checked by the engine itself.
     const plan = buildPipelinePlan(config([service('slow', { timeoutMinutes: 55, pullRequests: false })]), 'slow', 'push');
     const tooSlow = { ...plan, stages: plan.stages.map((st) => ({ ...st, actions: st.actions.map((a) => (a.kind === 'commands' ? { ...a, timeoutMinutes: 90 } : a)) })) };
-    expect(() => new ServicePipeline(cicdStack(), 'Slow', { plan: tooSlow, shared, toolVersion: '9.9.9' })).toThrow(/services\.slow\.timeoutMinutes: 90 minutes is more than a CodePipeline Commands action may run \(55\)/);
+    const stack = cicdStack();
+    const tool = new ToolDistribution(stack, 'Tool', { source: testTool() });
+    expect(() => new ServicePipeline(stack, 'Slow', { plan: tooSlow, shared, tool })).toThrow(/services\.slow\.timeoutMinutes: 90 minutes is more than a CodePipeline Commands action may run \(55\)/);
   });
 
-  it('GIVEN timeoutMinutes WHEN synthesized THEN the action sets its deadline first and runs each step under timeout for what is left, naming the limit when it is reached', () => {
+  it('GIVEN timeoutMinutes WHEN synthesized THEN the action sets its deadline before the steps and runs each step under timeout for what is left, naming the limit when it is reached', () => {
     const { action } = synth(config([service('ac-rest-api', { timeoutMinutes: 15 })]));
     const lint = action('Build', 'Lint').Commands!;
-    expect(lint[0]).toBe(
+    expect(lint[2]).toBe(
       'SP_DEADLINE=$(( $(date +%s) + 900 )); sp_limit() { timeout --kill-after=30 "$(( SP_DEADLINE - $(date +%s) ))" "$@" || { s=$?; if [ "$s" -eq 124 ]; then echo "Lint ran past its time limit of 15 minutes (timeoutMinutes)" >&2; fi; return "$s"; }; }',
     );
     expect(lint.slice(-2)).toEqual(['sp_limit service-pipelines step install', 'sp_limit service-pipelines step lint']);

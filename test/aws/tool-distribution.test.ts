@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ToolDistribution, DEFAULT_TOOL_PARAMETER } from '../../src/aws/tool-distribution.js';
 import { ToolSource } from '../../src/aws/tool-source.js';
-import { runBuildspec, type LogLine } from '../../src/local/executor/index.js';
 import { InputError } from '../../src/model/errors.js';
 import { systemClock } from '../../src/runtime/clock.js';
 import { packTool, type PackedTool } from '../../src/runtime/pack-tool.js';
 import { nodeProcesses } from '../../src/runtime/process.js';
+import { fakeAws as fakeAwsCli, resolveValue, runAction, uploadedObjects } from './action-runner.js';
 import { CICD, CONNECTION } from './helpers.js';
 import { PACK_TIMEOUT_MS, packRunningTool, writeFixturePackage } from '../support/tool-fixtures.js';
 
@@ -29,23 +29,6 @@ afterEach(async () => {
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
-
-const PSEUDO: Record<string, string> = { 'AWS::AccountId': CICD.account, 'AWS::Region': CICD.region, 'AWS::Partition': 'aws', 'AWS::URLSuffix': 'amazonaws.com' };
-
-/** A template value as CloudFormation resolves it in the CICD account (joins, subs and pseudo parameters). */
-function resolveValue(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const intrinsic = value as Record<string, unknown>;
-  if (Array.isArray(intrinsic['Fn::Join'])) {
-    const [separator, parts] = intrinsic['Fn::Join'] as [string, unknown[]];
-    return parts.map(resolveValue).join(separator);
-  }
-  if (typeof intrinsic['Fn::Sub'] === 'string') {
-    return (intrinsic['Fn::Sub'] as string).replace(/\$\{([^}]+)\}/g, (_, name: string) => PSEUDO[name] ?? `<unresolved ${name}>`);
-  }
-  if (typeof intrinsic['Ref'] === 'string' && PSEUDO[intrinsic['Ref'] as string]) return PSEUDO[intrinsic['Ref'] as string]!;
-  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
-}
 
 /** A small package shaped as service-pipelines, packed. */
 async function packedFixture(version = '1.0.0', name = 'fixture-tool'): Promise<PackedTool> {
@@ -118,47 +101,24 @@ function ofType(resources: Resources, type: string) {
   return Object.values(resources).filter((r) => r.Type === type);
 }
 
-/** The objects `cdk deploy` uploads for the stacks of an assembly, by `s3://bucket/key`, from their asset manifests. */
-function uploadedObjects(outdir: string): Record<string, string> {
-  const objects: Record<string, string> = {};
-  const manifest = JSON.parse(readFileSync(path.join(outdir, 'Shared.assets.json'), 'utf8')) as {
-    files: Record<string, { source: { path: string }; destinations: Record<string, { bucketName: string; objectKey: string }> }>;
-  };
-  for (const file of Object.values(manifest.files)) {
-    for (const destination of Object.values(file.destinations)) {
-      objects[`s3://${resolveValue({ 'Fn::Sub': destination.bucketName })}/${destination.objectKey}`] = path.join(outdir, file.source.path);
-    }
-  }
-  return objects;
+/** Run an action's commands; its folder is removed after the test. */
+async function runActionHere(...args: Parameters<typeof runAction>) {
+  const run = await runAction(...args);
+  folders.push(run.root);
+  return run;
+}
+
+/** A stand-in AWS CLI, removed after the test. */
+function fakeAws(parameters: Record<string, string>, objects: Record<string, string>) {
+  const aws = fakeAwsCli(parameters, objects);
+  folders.push(aws.bin);
+  return aws;
 }
 
 /** The parameter's value as CloudFormation writes it. */
 function parameterValue(synthesized: Synthesized): string {
   const [parameter] = ofType(synthesized.shared, 'AWS::SSM::Parameter');
   return resolveValue(parameter!.Properties['Value']);
-}
-
-/** A folder on PATH whose `aws` answers from the given parameters and objects, and the state file it reads. */
-function fakeAws(parameters: Record<string, string>, objects: Record<string, string>): { bin: string; state: string } {
-  const bin = tempFolder('sp-fake-aws-');
-  symlinkSync(path.resolve(import.meta.dirname, '../support/fake-aws-cli.mjs'), path.join(bin, 'aws'));
-  const state = path.join(bin, 'state.json');
-  writeFileSync(state, JSON.stringify({ parameters, objects }));
-  return { bin, state };
-}
-
-/** Run commands as a CodeBuild action does (the local buildspec executor), in a fresh folder, with the fake AWS CLI first on PATH. */
-async function runAction(commands: readonly string[], aws: { bin: string; state: string }, env: Record<string, string> = {}) {
-  const lines: LogLine[] = [];
-  const home = tempFolder('sp-action-home-');
-  const result = await runBuildspec({
-    buildspec: { file: 'action', document: { version: 0.2, phases: { build: { commands } } } },
-    srcDir: tempFolder('sp-action-src-'),
-    baseEnv: { PATH: `${aws.bin}:${process.env.PATH}`, HOME: home, TMPDIR: home, FAKE_AWS_STATE: aws.state, ...env },
-    onLog: (line) => lines.push(line),
-  });
-  const output = lines.filter((l) => l.kind === 'output').map((l) => l.text);
-  return { result, output, log: lines.map((l) => l.text).join('\n'), home };
 }
 
 describe('ToolDistribution, from the packed tool', () => {
@@ -203,7 +163,7 @@ describe('ToolDistribution, from the packed tool', () => {
   it('GIVEN the install commands WHEN run as an action runs them, against the uploaded assembly THEN they fetch the tarball with the action role, check it, and put that version of service-pipelines on PATH', async () => {
     const synthesized = synthesize(ToolSource.fromPackedTool(await packedFixture('1.4.2')));
     const aws = fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, uploadedObjects(synthesized.outdir));
-    const run = await runAction([...synthesized.tool.installCommands, 'service-pipelines --version', 'service-pipelines'], aws);
+    const run = await runActionHere([...synthesized.tool.installCommands, 'service-pipelines --version', 'service-pipelines'], aws);
     expect(run.result.status, run.log).toBe('SUCCEEDED');
     expect(run.output).toEqual(expect.arrayContaining([expect.stringMatching(/^service-pipelines 1\.4\.2 from s3:\/\//), '1.4.2', 'tool+a+b']));
     expect(readFileSync(`${aws.state}.calls`, 'utf8').split('\n').filter(Boolean).map((call) => call.split(' ').slice(0, 2).join(' '))).toEqual(['ssm get-parameter', 's3 cp']);
@@ -217,7 +177,7 @@ describe('ToolDistribution, from the packed tool', () => {
     writeFileSync(path.join(other, 'dist/index.js'), "module.exports = () => 'impostor';\n");
     const swapped = await packTool({ processes: nodeProcesses, clock: systemClock, root: other, cacheDir: tempFolder() });
     const aws = fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, { [location!]: swapped.file });
-    const run = await runAction([...synthesized.tool.installCommands, 'service-pipelines'], aws);
+    const run = await runActionHere([...synthesized.tool.installCommands, 'service-pipelines'], aws);
     expect(run.result.status).toBe('FAILED');
     expect(run.log).toMatch(/does not have the sha256 that \/service-pipelines\/tool names/);
     expect(run.output).not.toContain('impostor');
@@ -226,7 +186,7 @@ describe('ToolDistribution, from the packed tool', () => {
 
   it('GIVEN no parameter (the tool never deployed) WHEN the install commands run THEN the action fails on the first command', async () => {
     const synthesized = synthesize(ToolSource.fromPackedTool(await packedFixture()));
-    const run = await runAction([...synthesized.tool.installCommands, 'echo never'], fakeAws({}, {}));
+    const run = await runActionHere([...synthesized.tool.installCommands, 'echo never'], fakeAws({}, {}));
     expect(run.result.status).toBe('FAILED');
     expect(run.log).toMatch(/ParameterNotFound/);
     expect(run.output).not.toContain('never');
@@ -241,7 +201,7 @@ describe('ToolDistribution, from the packed tool', () => {
       // CodeBuild's image is not the machine that packed the tool: a native build from here need not load there.
       const breakBinding = `rm -rf ${installed}/node_modules/better-sqlite3/build`;
       const version = (JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string }).version;
-      const run = await runAction(
+      const run = await runActionHere(
         [
           ...synthesized.tool.installCommands,
           breakBinding,
@@ -257,7 +217,7 @@ describe('ToolDistribution, from the packed tool', () => {
       expect(run.output).toEqual(expect.arrayContaining([version, 'installed', 'linted', 'tested']));
       // The control: with the binding broken, SQLite cannot be opened.
       const openDatabase = `node -e "const Database = require(process.argv[1]); new Database(':memory:')" ${installed}/node_modules/better-sqlite3`;
-      const control = await runAction([...synthesized.tool.installCommands, breakBinding, openDatabase], aws);
+      const control = await runActionHere([...synthesized.tool.installCommands, breakBinding, openDatabase], aws);
       expect(control.result.status).toBe('FAILED');
       expect(control.log).toMatch(/better[-_]sqlite3|bindings/i);
     },
@@ -320,7 +280,7 @@ describe('ToolDistribution, from a registry of your own', () => {
     const registry = await registryServing(name, tool);
     const synthesized = synthesize(ToolSource.fromRegistry({ package: `${name}@1.2.3`, integrity: integrityOf(tool.file) }));
     const npmCache = tempFolder('sp-npm-cache-');
-    const run = await runAction([...synthesized.tool.installCommands, 'service-pipelines --version', 'service-pipelines'], fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, {}), {
+    const run = await runActionHere([...synthesized.tool.installCommands, 'service-pipelines --version', 'service-pipelines'], fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, {}), {
       NPM_CONFIG_REGISTRY: registry,
       NPM_CONFIG_CACHE: npmCache,
     });
@@ -336,7 +296,7 @@ describe('ToolDistribution, from a registry of your own', () => {
     const reviewed = await packTool({ processes: nodeProcesses, clock: systemClock, root: pinned, cacheDir: tempFolder() });
     const registry = await registryServing(name, served);
     const synthesized = synthesize(ToolSource.fromRegistry({ package: `${name}@1.2.3`, integrity: integrityOf(reviewed.file) }));
-    const run = await runAction([...synthesized.tool.installCommands, 'service-pipelines'], fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, {}), {
+    const run = await runActionHere([...synthesized.tool.installCommands, 'service-pipelines'], fakeAws({ [DEFAULT_TOOL_PARAMETER]: parameterValue(synthesized) }, {}), {
       NPM_CONFIG_REGISTRY: registry,
       NPM_CONFIG_CACHE: tempFolder('sp-npm-cache-'),
     });
@@ -382,11 +342,12 @@ describe('the toolSource config key', () => {
     expect(existsSync(path.join(dir, 'cdk.out'))).toBe(false);
   });
 
-  it('GIVEN a toolSource with its integrity WHEN the config is read THEN the tool source is that package, and nothing is packed', async () => {
+  it('GIVEN a toolSource with its integrity WHEN the plans are built THEN the tool source is that package, and nothing is packed', async () => {
     const { validateConfig } = await import('../../src/model/validate.js');
+    const { buildPlans } = await import('../../src/model/plan.js');
     const integrity = `sha512-${createHash('sha512').update('reviewed').digest('base64')}`;
     const config = validateConfig({ ...base, toolSource: { package: '@acme/service-pipelines@1.2.3', integrity } });
-    const source = await ToolSource.fromConfig(config, () => Promise.reject(new Error('packed although the config names a package')));
+    const source = await ToolSource.fromPlans(buildPlans(config), () => Promise.reject(new Error('packed although the config names a package')));
     expect(source.source).toEqual({ kind: 'registry', package: '@acme/service-pipelines@1.2.3', version: '1.2.3', sha512: createHash('sha512').update('reviewed').digest('hex') });
   });
 });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
+import { PACK_TIMEOUT_MS, packingEnv } from '../support/tool-fixtures.js';
 
 const folders: string[] = [];
 afterEach(() => {
@@ -27,26 +28,26 @@ function configFolder(selfUpdate: boolean): string {
   return dir;
 }
 
-describe('service-pipelines synth', () => {
+describe('service-pipelines synth', { timeout: PACK_TIMEOUT_MS }, () => {
   it('GIVEN a config WHEN synthesized THEN it says to deploy with npx aws-cdk@2 (the aws-cdk CLI is not a dependency)', async () => {
     const cwd = configFolder(false);
 
-    const run = await runCli(['synth', '--config', 'pipelines.config.json', '--no-validate'], { cwd });
+    const run = await runCli(['synth', '--config', 'pipelines.config.json', '--no-validate'], { cwd, env: packingEnv() });
 
     expect(run.exitCode, run.stderr).toBe(0);
     const last = run.stdout.trimEnd().split('\n').at(-1);
     expect(last).toMatch(/^Deploy with: npx aws-cdk@2 deploy --app cdk\.out --all /);
     expect(run.stdout).not.toContain('Deploy with: cdk deploy');
-  });
+  }, PACK_TIMEOUT_MS);
 
   it('GIVEN a config with selfUpdate WHEN synthesized THEN it says to deploy the self-update stack alone', async () => {
     const cwd = configFolder(true);
 
-    const run = await runCli(['synth', '--config', 'pipelines.config.json', '--no-validate', '--out', 'assembly'], { cwd });
+    const run = await runCli(['synth', '--config', 'pipelines.config.json', '--no-validate', '--out', 'assembly'], { cwd, env: packingEnv() });
 
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout.trimEnd().split('\n').at(-1)).toBe(
       'Deploy with: npx aws-cdk@2 deploy --app assembly SelfUpdate  (its pipeline deploys the other stacks and keeps them up to date)',
     );
-  });
+  }, PACK_TIMEOUT_MS);
 });

@@ -7,7 +7,7 @@
 import { runSimulation, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCicdApp } from '../../src/aws/cicd-app.js';
+import { appOf } from '../aws/helpers.js';
 import { createGitHubDeployersApp } from '../../src/github/deployer-stacks.js';
 import { loadConfig } from '../../src/runtime/load-config.js';
 import { buildPlans } from '../../src/model/plan.js';
@@ -49,7 +49,7 @@ beforeAll(async () => {
   const plans = buildPlans(config);
   templates = templatesOf(createGitHubDeployersApp(plans, { validateTemplates: false }).app);
   github = new IamModel(templates);
-  codePipeline = new IamModel(templatesOf(createCicdApp(config, { validateTemplates: false }).app));
+  codePipeline = new IamModel(templatesOf(appOf(config).app));
 });
 
 describe('the GitHub OIDC deployer stacks', () => {

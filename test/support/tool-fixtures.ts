@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { systemClock } from '../../src/runtime/clock.js';
-import { packTool, type PackedTool } from '../../src/runtime/pack-tool.js';
+import { defaultToolCacheDir, packTool, type PackedTool } from '../../src/runtime/pack-tool.js';
 import { nodeProcesses } from '../../src/runtime/process.js';
 
 /** Options of `writeFixturePackage`. */
@@ -62,8 +62,19 @@ export function writeFixturePackage(dir: string, options: FixturePackageOptions 
   return dir;
 }
 
+/**
+ * The cache home (`XDG_CACHE_HOME`) of the tests: the running tool is packed once per change into
+ * its tool cache, by tests and by the `synth` commands they run alike.
+ */
+export const TEST_CACHE_HOME = path.join(tmpdir(), 'service-pipelines-test-cache');
+
 /** The cache every test file packs the running tool into, so that it is packed once per change. */
-export const SHARED_TOOL_CACHE = path.join(tmpdir(), 'service-pipelines-test-tool-cache');
+export const SHARED_TOOL_CACHE = defaultToolCacheDir({ XDG_CACHE_HOME: TEST_CACHE_HOME });
+
+/** The environment of a CLI run that packs the running tool (`synth`): the tests' cache home. */
+export function packingEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, XDG_CACHE_HOME: TEST_CACHE_HOME };
+}
 
 /** How long a test that packs the running tool may take: packing it is CPU-bound, and the machine may be loaded. */
 export const PACK_TIMEOUT_MS = 600_000;

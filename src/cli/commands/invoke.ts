@@ -21,7 +21,8 @@ export function registerInvoke(program: Command, ctx: CliContext): void {
       'after',
       '\nWhere the stage was deployed is read from its Outputs_<env> artifact (functions.json, written by\n' +
         'step deploy): a local stage is invoked through serverless-offline, an AWS stage through Lambda with\n' +
-        'the deployer role (DEPLOYER_ROLE_ARN) when it is set. Exit code 1 when the function fails.',
+        'the invoker role (INVOKER_ROLE_ARN: what the AWS acceptance actions get), else the deployer role\n' +
+        '(DEPLOYER_ROLE_ARN), when one is set. Exit code 1 when the function fails.',
     )
     .action(async (fn: string, options: InvokeOptions) => {
       const [{ invokeStageFunction }, { sdkAws }, { InputError }] = await Promise.all([

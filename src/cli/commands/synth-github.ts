@@ -87,7 +87,7 @@ export async function synthGitHubActions(command: Command, ctx: CliContext): Pro
     return;
   }
 
-  const deployPolicies = await resolveDeployPolicies(config, { baseDir, ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd });
+  const deployPolicies = await resolveDeployPolicies(plans, { baseDir, ...(options.schemas ? { schemas: options.schemas } : {}), cwd: ctx.cwd, env: ctx.env });
   // The stacks first: when they fail, no workflow is written that would deploy through roles that do not exist.
   const stacks = github.synthesizeDeployerStacks(plans, cdkOut, {
     deployPolicies: deployPolicies.policies,

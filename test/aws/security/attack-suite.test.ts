@@ -251,6 +251,48 @@ for (const suite of suites) {
       }
     });
 
+    it("GIVEN each environment's acceptance tests WHEN they reach for the deployed stage (SERVICE_INVOKE) THEN they may assume only that environment's invoker role, which may invoke the service's own functions and nothing else", async () => {
+      for (const plan of subject.plans) {
+        const p = pipelineOf(subject, plan);
+        const others = (name: string) => plan.environments.filter((e) => e.name !== name);
+        for (const environment of plan.environments) {
+          const { account, region, stackName } = environment;
+          const acceptance = p.roleOf(`Deploy-${environment.name}`, 'AcceptanceTests');
+          const invoker = subject.model.role(`${plan.service}-${environment.name}-invoker`);
+          const deployer = subject.model.role(environment.deployerRoleName);
+          const fn = `arn:aws:lambda:${region}:${account}:function:${stackName}-hello`;
+          const asInvoker = (action: string, resource: string, context: Record<string, string> = {}) => subject.model.decide(invoker, { action, resource, context });
+          const allowed = await decide([
+            [`AcceptanceTests-${environment.name} assume ${invoker.name}`, subject.model.decideAssume(acceptance, invoker)],
+            ['the invoker invokes a function of the stage', asInvoker('lambda:InvokeFunction', fn)],
+            ['the invoker invokes an alias of it', asInvoker('lambda:InvokeFunction', `${fn}:live`)],
+          ]);
+          const denied = await decide([
+            [`AcceptanceTests-${environment.name} assume ${deployer.name}`, subject.model.decideAssume(acceptance, deployer)],
+            ...others(environment.name).map((o): [string, Promise<Decision>] => [
+              `AcceptanceTests-${environment.name} assume the invoker of ${o.name}`,
+              subject.model.decideAssume(acceptance, subject.model.role(`${plan.service}-${o.name}-invoker`)),
+            ]),
+            ...(['Lint', 'UnitTests', 'IntegrationTests', 'Package'] as const).map((name): [string, Promise<Decision>] => [
+              `${name} assume ${invoker.name}`,
+              subject.model.decideAssume(p.roleOf('Build', name), invoker),
+            ]),
+            [`Deploy-${environment.name} assume ${invoker.name}`, subject.model.decideAssume(p.roleOf(`Deploy-${environment.name}`, 'Deploy'), invoker)],
+            [`AcceptanceTests-${environment.name} read the package`, subject.model.decide(acceptance, { action: 's3:GetObject', resource: p.object(p.folder('Build', 'Package')) })],
+            [`AcceptanceTests-${environment.name} write its outputs`, subject.model.decide(acceptance, { action: 's3:PutObject', resource: p.object(p.folder(`Deploy-${environment.name}`, 'Deploy')) })],
+            ['the invoker invokes a function of another service', asInvoker('lambda:InvokeFunction', `arn:aws:lambda:${region}:${account}:function:other-service-${environment.name}-admin`)],
+            ['the invoker changes a function', asInvoker('lambda:UpdateFunctionCode', fn)],
+            ['the invoker opens a function to others', asInvoker('lambda:AddPermission', fn)],
+            ['the invoker deploys the stack', asInvoker('cloudformation:CreateChangeSet', `arn:aws:cloudformation:${region}:${account}:stack/${stackName}/0a1b2c3d`)],
+            ['the invoker creates a role', asInvoker('iam:CreateRole', `arn:aws:iam::${account}:role/${stackName}-${region}-lambdaRole`)],
+            ['the invoker passes the deployer', asInvoker('iam:PassRole', deployer.arn, { 'iam:PassedToService': 'lambda.amazonaws.com' })],
+            ['the invoker assumes the deployer', subject.model.decideAssume(invoker, deployer)],
+          ]);
+          expect({ invoker: invoker.name, denied: deniedOf(allowed), allowed: allowedOf(denied) }).toEqual({ invoker: invoker.name, denied: [], allowed: [] });
+        }
+      }
+    });
+
     it("GIVEN each pull-request build WHEN it reaches for what is not its own THEN it reads no artifact (Outputs_prod, Package), assumes no deployer, and uses the connection only for its repository", async () => {
       for (const plan of subject.pullRequestPlans) {
         const push = subject.plans.find((p) => p.service === plan.service)!;

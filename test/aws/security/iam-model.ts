@@ -159,6 +159,24 @@ export class IamModel {
     });
   }
 
+  /**
+   * Whether a role may assume another, as IAM decides it: the caller's identity policies (and
+   * boundary) must allow `sts:AssumeRole` on the target, and the target's trust policy must allow
+   * the caller (both, across accounts).
+   */
+  async decideAssume(caller: RoleModel, target: RoleModel): Promise<Decision> {
+    return evaluate({
+      principal: `arn:aws:sts::${caller.account}:assumed-role/${caller.name}/session`,
+      identityPolicies: [...caller.inline, ...caller.managed].map((p) => ({ name: p.name, policy: p.document })),
+      ...(caller.boundary ? { boundary: caller.boundary.document } : {}),
+      action: 'sts:AssumeRole',
+      resource: target.arn,
+      resourceAccount: target.account,
+      resourcePolicy: target.trust,
+      context: { 'aws:PrincipalArn': caller.arn, 'aws:PrincipalAccount': caller.account },
+    });
+  }
+
   private roleModel(stack: SynthesizedTemplate, logicalId: string, resource: CfnResource): RoleModel {
     const properties = resource.Properties ?? {};
     const inline = ((this.resolve(stack, properties['Policies']) as { PolicyName: string; PolicyDocument: PolicyDocument }[] | undefined) ?? []).map((p) => ({
@@ -244,6 +262,8 @@ export async function evaluate(input: {
   action: string;
   resource: string;
   resourceAccount: string;
+  /** The resource's own policy (a role's trust policy), when it has one. */
+  resourcePolicy?: unknown;
   context?: Record<string, string | string[]>;
 }): Promise<Decision> {
   const result = await runSimulation(
@@ -258,6 +278,7 @@ export async function evaluate(input: {
       serviceControlPolicies: [],
       resourceControlPolicies: [],
       ...(input.boundary ? { permissionBoundaryPolicies: [{ name: 'boundary', policy: input.boundary }] } : {}),
+      ...(input.resourcePolicy ? { resourcePolicy: input.resourcePolicy } : {}),
     },
     {},
   );

@@ -4,14 +4,16 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createCicdApp, type CicdApp } from '../../../src/aws/cicd-app.js';
+import type { CicdApp } from '../../../src/aws/cicd-app.js';
 import { wildcardStatements } from '../../../src/aws/acknowledge.js';
 import type { PolicyDocumentJson } from '../../../src/aws/deploy-permissions.js';
 import { resolveDeployPolicies } from '../../../src/aws/resolve-deploy-policies.js';
 import type { PipelinesConfig } from '../../../src/model/config.js';
 import type { PipelinePlan } from '../../../src/model/plan-schema.js';
+import { buildPlans } from '../../../src/model/plan.js';
 import { validateConfig, type ValidConfig } from '../../../src/model/validate.js';
 import { loadConfig } from '../../../src/runtime/load-config.js';
+import { appOf as cicdAppOf } from '../helpers.js';
 import { IamModel, type SynthesizedTemplate } from './iam-model.js';
 
 const projectRoot = path.resolve(import.meta.dirname, '../../..');
@@ -36,9 +38,9 @@ export interface Subject {
  */
 export async function appOf(config: ValidConfig, baseDir: string): Promise<CicdApp> {
   const inferring = config.services.some((s) => s.deployPermissions !== undefined && !Array.isArray(s.deployPermissions));
-  const resolved = inferring ? await resolveDeployPolicies(config, { baseDir, schemas: SHARED_SCHEMAS }) : undefined;
+  const resolved = inferring ? await resolveDeployPolicies(buildPlans(config), { baseDir, schemas: SHARED_SCHEMAS }) : undefined;
   const reviewed = resolved ? acknowledgeInferred(config, resolved.policies) : config;
-  return createCicdApp(reviewed, { validateTemplates: false, ...(resolved ? { deployPolicies: resolved.policies } : {}) });
+  return cicdAppOf(reviewed, resolved ? { deployPolicies: resolved.policies } : {});
 }
 
 /** Synthesize a config and read its IAM. */
