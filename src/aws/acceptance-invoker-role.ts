@@ -1,9 +1,8 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { partitionOf } from '../model/plan.js';
 import { acknowledgeWildcards } from './acknowledge.js';
-import { deployScope } from './deploy-permissions.js';
+import { deployScope, deployTargetOf } from './deploy-permissions.js';
 import { acceptanceActionRoleArn, invokerRoleName } from './names.js';
 
 /** Properties of an `AcceptanceInvokerRole`. */
@@ -50,18 +49,10 @@ export class AcceptanceInvokerRole extends Construct {
   constructor(scope: Construct, id: string, props: AcceptanceInvokerRoleProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const region = props.targetRegion ?? stack.region;
-    const partition = partitionOf(region);
+    const target = deployTargetOf(stack, props);
     this.roleName = invokerRoleName(props.serviceName, props.targetStageName);
-    const trusted = props.acceptanceActionRoleArn ?? acceptanceActionRoleArn(props.serviceName, props.targetStageName, props.deployingAccountId, partition);
-    const { functionArn, stackName } = deployScope({
-      service: props.serviceName,
-      stage: props.targetStageName,
-      account: stack.account,
-      region,
-      partition,
-      ...(props.serverlessService ? { serverlessService: props.serverlessService } : {}),
-    });
+    const trusted = props.acceptanceActionRoleArn ?? acceptanceActionRoleArn(props.serviceName, props.targetStageName, props.deployingAccountId, target.partition);
+    const { functionArn, stackName } = deployScope(target);
     this.role = new iam.Role(this, 'Role', {
       roleName: this.roleName,
       description: `Invokes the functions of ${stackName} for the acceptance tests of ${props.serviceName} in ${props.targetStageName}; assumable only by them, from ${props.deployingAccountId}`,

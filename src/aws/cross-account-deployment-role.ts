@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { PolicyStatementJson } from '../model/config.js';
 import { InputError, type InputProblem } from '../model/errors.js';
-import { deployerRoleArn, deployerRoleName, partitionOf, permissionsBoundaryName } from '../model/plan.js';
+import { deployerRoleArn, deployerRoleName, permissionsBoundaryName } from '../model/plan.js';
 import {
   BOUNDARY_STATEMENT_REASONS,
   checkDeployStatements,
@@ -11,6 +11,7 @@ import {
   defaultDeployStatements,
   deployerGuardrails,
   deployScope,
+  deployTargetOf,
   permissionsBoundaryStatements,
   type PolicyDocumentJson,
 } from './deploy-permissions.js';
@@ -130,18 +131,10 @@ export class CrossAccountDeploymentRole extends Construct {
   constructor(scope: Construct, id: string, props: CrossAccountDeploymentRoleProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const region = props.targetRegion ?? stack.region;
-    const partition = partitionOf(region);
+    const target = deployTargetOf(stack, props);
+    const { partition } = target;
     this.roleName = deployerRoleName(props.serviceName, props.targetStageName);
     const trusted = props.deployActionRoleArn ?? deployActionRoleArn(props.serviceName, props.targetStageName, props.deployingAccountId, partition);
-    const target = {
-      service: props.serviceName,
-      stage: props.targetStageName,
-      account: stack.account,
-      region,
-      partition,
-      ...(props.serverlessService ? { serverlessService: props.serverlessService } : {}),
-    };
     const boundaryArn = deployScope(target).boundaryArn;
     const where = props.where ?? 'deployPermissions';
 

@@ -8,7 +8,7 @@
  */
 import { InputError, type InputProblem } from '../model/errors.js';
 import type { PolicyStatementJson } from '../model/config.js';
-import { permissionsBoundaryArn } from '../model/plan.js';
+import { partitionOf, permissionsBoundaryArn } from '../model/plan.js';
 import { STACK_DEPLOY_ACTIONS } from '../permissions/infer.js';
 import { DEFAULT_DEPLOY_TABLE } from './default-deploy-actions.generated.js';
 
@@ -58,6 +58,31 @@ export interface DeployScope {
   readonly roleArns: readonly string[];
   /** The permissions boundary every role of the service carries. */
   readonly boundaryArn: string;
+}
+
+/** What a role of an environment's stack is told of the service it serves there. */
+export interface DeployTargetProps {
+  /** The pipeline's name for the service. */
+  readonly serviceName: string;
+  /** The environment (stage). */
+  readonly targetStageName: string;
+  /** @default - the stack's region */
+  readonly targetRegion?: string;
+  /** serverless.yml's `service:` name. @default - `serviceName` */
+  readonly serverlessService?: string;
+}
+
+/** Where a service deploys in an environment, from a stack in that environment's account. */
+export function deployTargetOf(stack: { readonly account: string; readonly region: string }, props: DeployTargetProps): DeployTarget & { readonly partition: string } {
+  const region = props.targetRegion ?? stack.region;
+  return {
+    service: props.serviceName,
+    stage: props.targetStageName,
+    account: stack.account,
+    region,
+    partition: partitionOf(region),
+    ...(props.serverlessService ? { serverlessService: props.serverlessService } : {}),
+  };
 }
 
 /** The names a deployer's default statements reach. */
