@@ -10,12 +10,11 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDeploymentRecords } from '../../src/local/deployment-records.js';
 import type { ExecutionDocument } from '../../src/local/describe.js';
 import { nodeProcesses, runCaptured } from '../../src/runtime/process.js';
 import { InstallCache } from '../../src/steps/install-cache.js';
 import { listZip } from '../../src/steps/unzip.js';
-import { git, gitRepository, tempFolder } from '../local/helpers.js';
+import { deploymentRecordOf, git, gitRepository, tempFolder } from '../local/helpers.js';
 import { SHARED_INSTALL_CACHE } from '../steps/support.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -34,13 +33,8 @@ let work: { dir: string; cleanup: () => void };
 let service: string;
 
 /** The record of the pipeline's local deployment of an environment, from the run history. */
-async function deploymentRecord(environment: string) {
-  const records = await openDeploymentRecords(path.join(work.dir, '.service-pipelines'));
-  try {
-    return await records.get('order-events', environment);
-  } finally {
-    records.close();
-  }
+function deploymentRecord(environment: string) {
+  return deploymentRecordOf(path.join(work.dir, '.service-pipelines'), 'order-events', environment);
 }
 
 /** Run the CLI in the working folder, without a terminal (as CI does). */

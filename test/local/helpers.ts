@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { openDeploymentRecords } from '../../src/local/deployment-records.js';
 import { runPipeline, type RunPipelineOptions, type RunPipelineResult } from '../../src/local/engine.js';
 import { buildPipelinePlan } from '../../src/model/plan.js';
 import type { CommandsPlanAction, PipelinePlan } from '../../src/model/plan-schema.js';
@@ -174,4 +175,14 @@ export function shellRunOptions(
     pollMs: 50,
     ...extra,
   };
+}
+
+/** What the history in `home` records of a service's local deployment of an environment (current and last good release). */
+export async function deploymentRecordOf(home: string, service: string, environment: string) {
+  const records = await openDeploymentRecords(home);
+  try {
+    return await records.get(service, environment);
+  } finally {
+    records.close();
+  }
 }

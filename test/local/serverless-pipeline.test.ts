@@ -9,9 +9,8 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDeploymentRecords } from '../../src/local/deployment-records.js';
 import type { ExecutionDocument } from '../../src/local/describe.js';
-import { git, gitRepository, tempFolder } from './helpers.js';
+import { deploymentRecordOf, git, gitRepository, tempFolder } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const cli = path.join(root, 'bin', 'service-pipelines.js');
@@ -28,13 +27,8 @@ let work: { dir: string; cleanup: () => void };
 let service: string;
 
 /** What the records of the working folder's history say of a local deployment. */
-async function deployment(service: string, environment: string) {
-  const records = await openDeploymentRecords(path.join(work.dir, '.service-pipelines'));
-  try {
-    return await records.get(service, environment);
-  } finally {
-    records.close();
-  }
+function deployment(service: string, environment: string) {
+  return deploymentRecordOf(path.join(work.dir, '.service-pipelines'), service, environment);
 }
 
 /** Run the CLI in the working folder, without a terminal (as CI does). */
